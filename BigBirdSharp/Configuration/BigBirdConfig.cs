@@ -1,0 +1,318 @@
+using System.Text.Json;
+using BigBirdSharp.Kernels;
+
+namespace BigBirdSharp.Configuration;
+
+/// <summary>BigBird's two attention implementations (<c>config.attention_type</c>).</summary>
+public enum AttentionType
+{
+    /// <summary><c>original_full</c>: dense self-attention (BigBirdSelfAttention).</summary>
+    OriginalFull,
+    /// <summary><c>block_sparse</c>: global + sliding + random blocks (BigBirdBlockSparseAttention).</summary>
+    BlockSparse,
+}
+
+/// <summary>
+/// The model configuration, read from a Hugging Face <c>config.json</c>. Ports
+/// <c>BigBirdConfig</c> and the parts of <c>PretrainedConfig</c> the model uses
+/// (transformers 4.27.1 <c>configuration_big_bird.py</c>), with HF's defaults for absent keys.
+/// Instances are immutable.
+/// </summary>
+public sealed record BigBirdConfig
+{
+    /// <summary><c>vocab_size</c> (default 50358).</summary>
+    public int VocabSize { get; init; } = 50358;
+    /// <summary><c>hidden_size</c> (default 768).</summary>
+    public int HiddenSize { get; init; } = 768;
+    /// <summary><c>num_hidden_layers</c> (default 12).</summary>
+    public int NumHiddenLayers { get; init; } = 12;
+    /// <summary><c>num_attention_heads</c> (default 12).</summary>
+    public int NumAttentionHeads { get; init; } = 12;
+    /// <summary><c>intermediate_size</c> (default 3072).</summary>
+    public int IntermediateSize { get; init; } = 3072;
+    /// <summary><c>hidden_act</c> as its ACT2FN name (default <c>gelu_new</c>).</summary>
+    public string HiddenAct { get; init; } = "gelu_new";
+    /// <summary><c>hidden_dropout_prob</c>; inference ignores dropout.</summary>
+    public double HiddenDropoutProb { get; init; } = 0.1;
+    /// <summary><c>attention_probs_dropout_prob</c>; inference ignores dropout.</summary>
+    public double AttentionProbsDropoutProb { get; init; } = 0.1;
+    /// <summary><c>max_position_embeddings</c> (default 4096); also the old random plan's <c>max_seqlen</c>.</summary>
+    public int MaxPositionEmbeddings { get; init; } = 4096;
+    /// <summary><c>type_vocab_size</c> (default 2).</summary>
+    public int TypeVocabSize { get; init; } = 2;
+    /// <summary><c>initializer_range</c>; unused at inference, kept for round-trips.</summary>
+    public double InitializerRange { get; init; } = 0.02;
+    /// <summary><c>layer_norm_eps</c> (default 1e-12).</summary>
+    public double LayerNormEps { get; init; } = 1e-12;
+    /// <summary><c>use_cache</c> (default true).</summary>
+    public bool UseCache { get; init; } = true;
+    /// <summary><c>pad_token_id</c> (default 0); block-sparse padding uses it.</summary>
+    public int PadTokenId { get; init; }
+    /// <summary><c>bos_token_id</c> (default 1).</summary>
+    public int? BosTokenId { get; init; } = 1;
+    /// <summary><c>eos_token_id</c> (default 2).</summary>
+    public int? EosTokenId { get; init; } = 2;
+    /// <summary><c>sep_token_id</c> (default 66).</summary>
+    public int? SepTokenId { get; init; } = 66;
+    /// <summary><c>attention_type</c> (default block_sparse).</summary>
+    public AttentionType AttentionType { get; init; } = AttentionType.BlockSparse;
+    /// <summary><c>use_bias</c>: whether query/key/value have biases (default true).</summary>
+    public bool UseBias { get; init; } = true;
+    /// <summary><c>rescale_embeddings</c>: multiply word embeddings by √hidden_size (default false).</summary>
+    public bool RescaleEmbeddings { get; init; }
+    /// <summary><c>block_size</c> of block-sparse attention (default 64).</summary>
+    public int BlockSize { get; init; } = 64;
+    /// <summary><c>num_random_blocks</c> per query block (default 3).</summary>
+    public int NumRandomBlocks { get; init; } = 3;
+    /// <summary><c>classifier_dropout</c>; inference ignores dropout.</summary>
+    public double? ClassifierDropout { get; init; }
+    /// <summary><c>is_decoder</c>: full self-attention becomes causal.</summary>
+    public bool IsDecoder { get; init; }
+    /// <summary><c>add_cross_attention</c>.</summary>
+    public bool AddCrossAttention { get; init; }
+    /// <summary><c>chunk_size_feed_forward</c>; chunking does not change results, so it only affects scheduling.</summary>
+    public int ChunkSizeFeedForward { get; init; }
+    /// <summary><c>tie_word_embeddings</c> (default true).</summary>
+    public bool TieWordEmbeddings { get; init; } = true;
+    /// <summary><c>architectures</c>, such as <c>["BigBirdForMaskedLM"]</c>; may be empty.</summary>
+    public IReadOnlyList<string> Architectures { get; init; } = [];
+    /// <summary><c>id2label</c>, keyed by class index.</summary>
+    public IReadOnlyDictionary<int, string> Id2Label { get; init; } = new Dictionary<int, string>();
+    /// <summary><c>problem_type</c>, when set.</summary>
+    public string? ProblemType { get; init; }
+
+    /// <summary>The activation <see cref="HiddenAct"/> names.</summary>
+    public ActivationKind HiddenActKind => ParseActivation(HiddenAct);
+
+    /// <summary><c>hidden_size / num_attention_heads</c>.</summary>
+    public int AttentionHeadSize => HiddenSize / NumAttentionHeads;
+
+    /// <summary>
+    /// Longest unpadded sequence that still falls back to full attention:
+    /// (5 + 2·num_random_blocks)·block_size, as BigBirdModel.forward computes it.
+    /// </summary>
+    public int MaxTokensToAttend => (5 + 2 * NumRandomBlocks) * BlockSize;
+
+    /// <summary>Reads and validates <c>config.json</c>.</summary>
+    /// <exception cref="BigBirdConfigException">The file is missing, not JSON, or holds an invalid value.</exception>
+    public static BigBirdConfig FromFile(string path)
+    {
+        if (!File.Exists(path))
+            throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (IOException e)
+        {
+            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
+        }
+        return FromJson(text, path);
+    }
+
+    /// <summary>Parses and validates the text of a <c>config.json</c>.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="source">Where it came from, for error messages.</param>
+    /// <exception cref="BigBirdConfigException">Not a JSON object, a field of the wrong type, or an invalid value.</exception>
+    public static BigBirdConfig FromJson(string json, string source = "config.json")
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new BigBirdConfigException($"{source}: not valid JSON: {e.Message}", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {root.ValueKind}.");
+            var r = new FieldReader(root, source);
+            var d = new BigBirdConfig();
+            var config = new BigBirdConfig
+            {
+                VocabSize = r.Int("vocab_size", d.VocabSize),
+                HiddenSize = r.Int("hidden_size", d.HiddenSize),
+                NumHiddenLayers = r.Int("num_hidden_layers", d.NumHiddenLayers),
+                NumAttentionHeads = r.Int("num_attention_heads", d.NumAttentionHeads),
+                IntermediateSize = r.Int("intermediate_size", d.IntermediateSize),
+                HiddenAct = r.String("hidden_act", d.HiddenAct),
+                HiddenDropoutProb = r.Double("hidden_dropout_prob", d.HiddenDropoutProb),
+                AttentionProbsDropoutProb = r.Double("attention_probs_dropout_prob", d.AttentionProbsDropoutProb),
+                MaxPositionEmbeddings = r.Int("max_position_embeddings", d.MaxPositionEmbeddings),
+                TypeVocabSize = r.Int("type_vocab_size", d.TypeVocabSize),
+                InitializerRange = r.Double("initializer_range", d.InitializerRange),
+                LayerNormEps = r.Double("layer_norm_eps", d.LayerNormEps),
+                UseCache = r.Bool("use_cache", d.UseCache),
+                PadTokenId = r.NullableInt("pad_token_id", d.PadTokenId) ?? 0,
+                BosTokenId = r.NullableInt("bos_token_id", d.BosTokenId),
+                EosTokenId = r.NullableInt("eos_token_id", d.EosTokenId),
+                SepTokenId = r.NullableInt("sep_token_id", d.SepTokenId),
+                AttentionType = ParseAttentionType(r.String("attention_type", "block_sparse"), source),
+                UseBias = r.Bool("use_bias", d.UseBias),
+                RescaleEmbeddings = r.Bool("rescale_embeddings", d.RescaleEmbeddings),
+                BlockSize = r.Int("block_size", d.BlockSize),
+                NumRandomBlocks = r.Int("num_random_blocks", d.NumRandomBlocks),
+                ClassifierDropout = r.NullableDouble("classifier_dropout"),
+                IsDecoder = r.Bool("is_decoder", false),
+                AddCrossAttention = r.Bool("add_cross_attention", false),
+                ChunkSizeFeedForward = r.Int("chunk_size_feed_forward", 0),
+                TieWordEmbeddings = r.Bool("tie_word_embeddings", true),
+                Architectures = r.StringList("architectures"),
+                Id2Label = r.Id2Label(),
+                ProblemType = r.NullableString("problem_type"),
+            };
+            config.Validate(source);
+            return config;
+        }
+    }
+
+    /// <summary>Checks every invariant the model relies on.</summary>
+    /// <exception cref="BigBirdConfigException">A value is invalid; the message names the field and the value.</exception>
+    public void Validate(string source = "config")
+    {
+        void Positive(string name, long value)
+        {
+            if (value <= 0) throw new BigBirdConfigException($"{source}: {name} must be positive, got {value}.");
+        }
+        Positive("vocab_size", VocabSize);
+        Positive("hidden_size", HiddenSize);
+        Positive("num_hidden_layers", NumHiddenLayers);
+        Positive("num_attention_heads", NumAttentionHeads);
+        Positive("intermediate_size", IntermediateSize);
+        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        Positive("type_vocab_size", TypeVocabSize);
+        Positive("block_size", BlockSize);
+        if (NumRandomBlocks < 0)
+            throw new BigBirdConfigException($"{source}: num_random_blocks must be non-negative, got {NumRandomBlocks}.");
+        if (HiddenSize % NumAttentionHeads != 0)
+            throw new BigBirdConfigException(
+                $"{source}: hidden_size ({HiddenSize}) is not a multiple of num_attention_heads ({NumAttentionHeads}).");
+        if (!(LayerNormEps > 0) || double.IsInfinity(LayerNormEps))
+            throw new BigBirdConfigException($"{source}: layer_norm_eps must be a positive finite number, got {LayerNormEps}.");
+        if (PadTokenId < 0 || PadTokenId >= VocabSize)
+            throw new BigBirdConfigException($"{source}: pad_token_id {PadTokenId} is outside the vocabulary [0, {VocabSize}).");
+        if (AddCrossAttention && !IsDecoder)
+            throw new BigBirdConfigException($"{source}: add_cross_attention needs is_decoder=true, as in Hugging Face.");
+        _ = ParseActivation(HiddenAct, source);
+    }
+
+    /// <summary>Maps an ACT2FN name to its <see cref="ActivationKind"/>.</summary>
+    /// <exception cref="BigBirdConfigException">The name is not an activation BigBird supports.</exception>
+    public static ActivationKind ParseActivation(string name, string source = "config") => name switch
+    {
+        "gelu" => ActivationKind.Gelu,
+        "gelu_new" => ActivationKind.GeluNew,
+        "gelu_fast" => ActivationKind.GeluFast,
+        "gelu_pytorch_tanh" => ActivationKind.GeluPytorchTanh,
+        "gelu_python" => ActivationKind.GeluPython,
+        "gelu_10" => ActivationKind.Gelu10,
+        "quick_gelu" => ActivationKind.QuickGelu,
+        "relu" => ActivationKind.Relu,
+        "relu6" => ActivationKind.Relu6,
+        "silu" or "swish" => ActivationKind.Silu,
+        "mish" => ActivationKind.Mish,
+        "tanh" => ActivationKind.Tanh,
+        "sigmoid" => ActivationKind.Sigmoid,
+        "linear" => ActivationKind.Linear,
+        _ => throw new BigBirdConfigException(
+            $"{source}: unknown hidden_act '{name}'. Supported: gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, gelu_python, " +
+            "gelu_10, quick_gelu, relu, relu6, silu, swish, mish, tanh, sigmoid, linear."),
+    };
+
+    /// <summary>Parses <c>original_full</c> or <c>block_sparse</c>.</summary>
+    /// <exception cref="BigBirdConfigException">Any other value.</exception>
+    public static AttentionType ParseAttentionType(string value, string source = "config") => value switch
+    {
+        "original_full" => AttentionType.OriginalFull,
+        "block_sparse" => AttentionType.BlockSparse,
+        _ => throw new BigBirdConfigException(
+            $"{source}: attention_type can either be original_full or block_sparse, but is '{value}'."),
+    };
+
+    /// <summary>The HF spelling of an <see cref="Configuration.AttentionType"/>.</summary>
+    public static string AttentionTypeName(AttentionType type) =>
+        type == AttentionType.OriginalFull ? "original_full" : "block_sparse";
+
+    /// <summary>Typed access to the fields of the JSON object, with errors that name the field.</summary>
+    private readonly struct FieldReader(JsonElement root, string source)
+    {
+        private bool TryGet(string name, out JsonElement e) =>
+            root.TryGetProperty(name, out e) && e.ValueKind != JsonValueKind.Null;
+
+        private BigBirdConfigException Wrong(string name, JsonElement e, string expected) =>
+            new($"{source}: {name} must be {expected}, found {e.ValueKind} '{e.GetRawText()}'.");
+
+        public int Int(string name, int fallback) => NullableInt(name, fallback) ?? fallback;
+
+        public int? NullableInt(string name, int? fallback)
+        {
+            if (!root.TryGetProperty(name, out var e)) return fallback;
+            if (e.ValueKind == JsonValueKind.Null) return null;
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double dv) && dv == Math.Floor(dv) && Math.Abs(dv) < int.MaxValue)
+                return (int)dv;
+            throw Wrong(name, e, "an integer");
+        }
+
+        public double Double(string name, double fallback) => NullableDouble(name) ?? fallback;
+
+        public double? NullableDouble(string name)
+        {
+            if (!TryGet(name, out var e)) return null;
+            if (e.ValueKind == JsonValueKind.Number) return e.GetDouble();
+            throw Wrong(name, e, "a number");
+        }
+
+        public bool Bool(string name, bool fallback)
+        {
+            if (!TryGet(name, out var e)) return fallback;
+            return e.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Wrong(name, e, "true or false"),
+            };
+        }
+
+        public string String(string name, string fallback) => NullableString(name) ?? fallback;
+
+        public string? NullableString(string name)
+        {
+            if (!TryGet(name, out var e)) return null;
+            if (e.ValueKind == JsonValueKind.String) return e.GetString()!;
+            throw Wrong(name, e, "a string");
+        }
+
+        public IReadOnlyList<string> StringList(string name)
+        {
+            if (!TryGet(name, out var e)) return [];
+            if (e.ValueKind != JsonValueKind.Array) throw Wrong(name, e, "a list of strings");
+            var list = new List<string>();
+            foreach (var item in e.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String) throw Wrong(name, item, "a list of strings");
+                list.Add(item.GetString()!);
+            }
+            return list;
+        }
+
+        public IReadOnlyDictionary<int, string> Id2Label()
+        {
+            var map = new Dictionary<int, string>();
+            if (!TryGet("id2label", out var e)) return map;
+            if (e.ValueKind != JsonValueKind.Object) throw Wrong("id2label", e, "an object");
+            foreach (var p in e.EnumerateObject())
+            {
+                if (!int.TryParse(p.Name, out int id) || p.Value.ValueKind != JsonValueKind.String)
+                    throw new BigBirdConfigException($"{source}: id2label entries must map integer strings to strings, found '{p.Name}'.");
+                map[id] = p.Value.GetString()!;
+            }
+            return map;
+        }
+    }
+}

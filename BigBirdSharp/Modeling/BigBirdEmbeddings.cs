@@ -1,0 +1,64 @@
+using BigBirdSharp.Backends;
+using BigBirdSharp.Configuration;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>
+/// Word + token-type + position embeddings, then LayerNorm. Ports <c>BigBirdEmbeddings</c>
+/// (transformers 4.27.1 and current main), including <c>rescale_embeddings</c> (word embeddings × √hidden).
+/// Dropout is the identity at inference.
+/// </summary>
+public sealed class BigBirdEmbeddings
+{
+    /// <summary>[vocab_size, hidden_size]</summary>
+    public Embedding word_embeddings { get; }
+    /// <summary>[max_position_embeddings, hidden_size]</summary>
+    public Embedding position_embeddings { get; }
+    /// <summary>[type_vocab_size, hidden_size]</summary>
+    public Embedding token_type_embeddings { get; }
+    /// <summary>LayerNorm over hidden_size.</summary>
+    public LayerNorm LayerNorm { get; }
+
+    private readonly bool _rescale;
+    private readonly float _scale;
+    private readonly int _hidden;
+
+    internal BigBirdEmbeddings(WeightLoader w, BigBirdConfig config)
+    {
+        _hidden = config.HiddenSize;
+        word_embeddings = new Embedding(w, "embeddings.word_embeddings", config.VocabSize, config.HiddenSize);
+        position_embeddings = new Embedding(w, "embeddings.position_embeddings", config.MaxPositionEmbeddings, config.HiddenSize);
+        token_type_embeddings = new Embedding(w, "embeddings.token_type_embeddings", config.TypeVocabSize, config.HiddenSize);
+        LayerNorm = new LayerNorm(w, "embeddings.LayerNorm", config.HiddenSize, config.LayerNormEps);
+        _rescale = config.RescaleEmbeddings;
+        _scale = (float)Math.Sqrt(config.HiddenSize);
+    }
+
+    /// <summary>
+    /// embeddings[rows, hidden] = LayerNorm(inputs_embeds·(√hidden if rescale) + token_type + position).
+    /// </summary>
+    /// <param name="backend">The arithmetic.</param>
+    /// <param name="embeddings">[rows, hidden] output.</param>
+    /// <param name="input_ids">[rows] ids, or empty when <paramref name="inputs_embeds"/> is given.</param>
+    /// <param name="inputs_embeds">[rows, hidden], or empty.</param>
+    /// <param name="token_type_ids">[rows]</param>
+    /// <param name="position_ids">[rows]</param>
+    public void Forward(IComputeBackend backend, Span<float> embeddings, ReadOnlySpan<int> input_ids, ReadOnlySpan<float> inputs_embeds,
+                        ReadOnlySpan<int> token_type_ids, ReadOnlySpan<int> position_ids)
+    {
+        int rows = token_type_ids.Length;
+        for (int i = 0; i < rows; i++)
+        {
+            var e = embeddings.Slice(i * _hidden, _hidden);
+            ReadOnlySpan<float> word = input_ids.IsEmpty ? inputs_embeds.Slice(i * _hidden, _hidden) : word_embeddings.Row(input_ids[i]);
+            ReadOnlySpan<float> type = token_type_embeddings.Row(token_type_ids[i]);
+            ReadOnlySpan<float> pos = position_embeddings.Row(position_ids[i]);
+            for (int j = 0; j < _hidden; j++)
+            {
+                float x = _rescale ? word[j] * _scale : word[j];
+                e[j] = (x + type[j]) + pos[j];
+            }
+        }
+        LayerNorm.Forward(backend, embeddings, embeddings, rows);
+    }
+}

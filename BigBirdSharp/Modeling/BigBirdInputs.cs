@@ -1,0 +1,96 @@
+using BigBirdSharp.Backends;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.Random;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>
+/// The tensors of one forward call, flattened row-major: HF's <c>input_ids</c>, <c>inputs_embeds</c>,
+/// <c>attention_mask</c>, <c>token_type_ids</c>, <c>position_ids</c> and <c>head_mask</c>.
+/// </summary>
+public sealed class BigBirdInputs
+{
+    /// <summary>Batch size.</summary>
+    public int BatchSize { get; }
+    /// <summary>Sequence length (before any block padding).</summary>
+    public int SequenceLength { get; }
+    /// <summary>[batch, seq] token ids, or null when <see cref="InputsEmbeds"/> is given.</summary>
+    public int[]? InputIds { get; init; }
+    /// <summary>[batch, seq, hidden] embeddings used instead of word embeddings, or null.</summary>
+    public float[]? InputsEmbeds { get; init; }
+    /// <summary>[batch, seq] of 0/1; null means all ones.</summary>
+    public int[]? AttentionMask { get; init; }
+    /// <summary>[batch, seq]; null means all zeros.</summary>
+    public int[]? TokenTypeIds { get; init; }
+    /// <summary>[batch, seq]; null means 0..seq−1.</summary>
+    public int[]? PositionIds { get; init; }
+    /// <summary>[heads] or [layers, heads] multipliers of attention probabilities (full attention only, as in HF); null for none.</summary>
+    public float[]? HeadMask { get; init; }
+
+    /// <summary>Declares the batch and sequence sizes; set the tensors with the init properties.</summary>
+    public BigBirdInputs(int batchSize, int sequenceLength)
+    {
+        BatchSize = batchSize;
+        SequenceLength = sequenceLength;
+    }
+
+    /// <summary>Builds inputs from rows of ids (all rows the same length), with optional masks of the same shape.</summary>
+    /// <exception cref="BigBirdInputException">Empty input or ragged rows.</exception>
+    public static BigBirdInputs FromIds(int[][] inputIds, int[][]? attentionMask = null, int[][]? tokenTypeIds = null, int[][]? positionIds = null)
+    {
+        if (inputIds.Length == 0 || inputIds[0].Length == 0)
+            throw new BigBirdInputException("input_ids is empty: give at least one sequence of at least one token.");
+        int seq = inputIds[0].Length;
+        return new BigBirdInputs(inputIds.Length, seq)
+        {
+            InputIds = Flatten(inputIds, seq, "input_ids"),
+            AttentionMask = attentionMask is null ? null : Flatten(attentionMask, seq, "attention_mask", inputIds.Length),
+            TokenTypeIds = tokenTypeIds is null ? null : Flatten(tokenTypeIds, seq, "token_type_ids", inputIds.Length),
+            PositionIds = positionIds is null ? null : Flatten(positionIds, seq, "position_ids", inputIds.Length),
+        };
+    }
+
+    private static int[] Flatten(int[][] rows, int seq, string name, int? batch = null)
+    {
+        if (batch is int b && rows.Length != b)
+            throw new BigBirdInputException($"{name} has {rows.Length} rows but input_ids has {b}; give one row per sequence.");
+        var flat = new int[rows.Length * seq];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if (rows[i].Length != seq)
+                throw new BigBirdInputException($"{name} row {i} has {rows[i].Length} tokens, expected {seq}: pad every row to the same length and mark padding in attention_mask.");
+            rows[i].CopyTo(flat, i * seq);
+        }
+        return flat;
+    }
+}
+
+/// <summary>Per-call settings of <see cref="BigBirdModel.Forward"/>.</summary>
+public sealed record BigBirdForwardOptions
+{
+    /// <summary>Overrides <c>config.attention_type</c> for this call (HF's <c>set_attention_type</c>, without mutating the model).</summary>
+    public AttentionType? AttentionType { get; init; }
+    /// <summary>Which random-block semantics block-sparse attention uses (default deterministic, as current transformers in eval mode).</summary>
+    public RandomAttentionSemantics RandomAttention { get; init; } = RandomAttentionSemantics.Deterministic;
+    /// <summary>Return every layer's input and the final hidden states (HF <c>output_hidden_states</c>).</summary>
+    public bool OutputHiddenStates { get; init; }
+    /// <summary>Return attention probabilities (HF <c>output_attentions</c>); dense [batch, heads, seq, seq] maps.</summary>
+    public bool OutputAttentions { get; init; }
+    /// <summary>The compute backend; null means <see cref="CpuBackend.Instance"/>.</summary>
+    public IComputeBackend? Backend { get; init; }
+}
+
+/// <summary>HF's <c>BaseModelOutputWithPoolingAndCrossAttentions</c> for the encoder.</summary>
+public sealed class BigBirdModelOutput
+{
+    /// <summary>[batch, seq, hidden], unpadded to the input length.</summary>
+    public required FloatTensor LastHiddenState { get; init; }
+    /// <summary>[batch, hidden] tanh(pooler(first token)); null when the checkpoint has no pooler.</summary>
+    public FloatTensor? PoolerOutput { get; init; }
+    /// <summary>L+1 tensors [batch, seq', hidden] (seq' is the block-padded length under block_sparse, as in HF), or null.</summary>
+    public IReadOnlyList<FloatTensor>? HiddenStates { get; init; }
+    /// <summary>L tensors [batch, heads, seq', seq'], or null.</summary>
+    public IReadOnlyList<FloatTensor>? Attentions { get; init; }
+    /// <summary>The attention that actually ran (block_sparse falls back to original_full for short inputs).</summary>
+    public AttentionType AttentionType { get; init; }
+}

@@ -1,0 +1,276 @@
+using System.Collections.Concurrent;
+using BigBirdSharp.Backends;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.IO;
+using BigBirdSharp.Random;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>
+/// The bare BigBird encoder. Ports <c>BigBirdModel</c> (transformers 4.27.1 and current main,
+/// <c>modeling_big_bird.py</c>): embeddings, encoder, and the tanh pooler over the first token.
+/// A loaded model is immutable and safe to call from many threads; every call owns its buffers.
+/// </summary>
+public sealed class BigBirdModel : IDisposable
+{
+    /// <summary>The configuration it was built from.</summary>
+    public BigBirdConfig config { get; }
+    /// <summary>model.embeddings</summary>
+    public BigBirdEmbeddings embeddings { get; }
+    /// <summary>model.encoder</summary>
+    public BigBirdEncoder encoder { get; }
+    /// <summary>model.pooler ([hidden, hidden] + bias, followed by tanh), or null when the checkpoint has none.</summary>
+    public Linear? pooler { get; }
+
+    private readonly ITensorReader? _owned;
+    private readonly ConcurrentDictionary<(RandomAttentionSemantics, int Layer, int SeqLength), int[]> _plans = new();
+
+    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader)
+    {
+        config.Validate();
+        this.config = config;
+        var w = WeightLoader.For(reader);
+        embeddings = new BigBirdEmbeddings(w, config);
+        encoder = new BigBirdEncoder(w, config);
+        pooler = w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
+        _owned = ownsReader ? reader : null;
+    }
+
+    /// <summary>Loads <c>config.json</c> and the weights of a Hugging Face checkpoint folder.</summary>
+    /// <param name="directory">A folder with config.json and model.safetensors, a sharded safetensors index, or pytorch_model.bin.</param>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
+    public static BigBirdModel Load(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
+        var config = BigBirdConfig.FromFile(Path.Combine(directory, "config.json"));
+        var reader = CheckpointLoader.Open(directory);
+        try
+        {
+            return new BigBirdModel(config, reader, ownsReader: true);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Builds the model over an open reader, which must outlive the model (the caller disposes it).</summary>
+    /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
+    public static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader) => new(config, reader, ownsReader: false);
+
+    /// <summary>Releases the memory-mapped weights of a model made by <see cref="Load"/>.</summary>
+    public void Dispose() => _owned?.Dispose();
+
+    /// <summary>The attention type a call of unpadded length <paramref name="seqLength"/> runs with.</summary>
+    /// <remarks>
+    /// HF switches a block_sparse model to original_full for good the first time it sees
+    /// seq_length ≤ (5 + 2·num_random_blocks)·block_size (transformers issue 20031). We decide per call.
+    /// </remarks>
+    public AttentionType EffectiveAttentionType(int seqLength, AttentionType? requested = null)
+    {
+        var type = requested ?? config.AttentionType;
+        return type == AttentionType.BlockSparse && seqLength <= config.MaxTokensToAttend ? AttentionType.OriginalFull : type;
+    }
+
+    /// <summary>Runs the encoder and the pooler, as <c>BigBirdModel.forward</c> in eval mode.</summary>
+    /// <exception cref="BigBirdInputException">Empty input, out-of-range ids, or a length the position table cannot hold.</exception>
+    public BigBirdModelOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        options ??= new BigBirdForwardOptions();
+        var backend = options.Backend ?? CpuBackend.Instance;
+        int batch_size = inputs.BatchSize, seq_length = inputs.SequenceLength, hidden = config.HiddenSize;
+        Validate(inputs);
+
+        var attention_type = EffectiveAttentionType(seq_length, options.AttentionType);
+
+        // block_sparse pads every input to a multiple of block_size (_pad_to_block_size)
+        int padding_len = attention_type == AttentionType.BlockSparse
+            ? (config.BlockSize - seq_length % config.BlockSize) % config.BlockSize : 0;
+        int seq = seq_length + padding_len;
+        if (inputs.PositionIds is null && seq > config.MaxPositionEmbeddings)
+            throw new BigBirdInputException(
+                $"input of {seq_length} tokens{(padding_len > 0 ? $" (padded to {seq} for block_size {config.BlockSize})" : "")} is longer than " +
+                $"max_position_embeddings {config.MaxPositionEmbeddings}: truncate it to at most {config.MaxPositionEmbeddings - padding_len} tokens.");
+
+        int tokens = batch_size * seq;
+        var input_ids = inputs.InputIds is null ? null : Pad(inputs.InputIds, batch_size, seq_length, padding_len, config.PadTokenId);
+        var attention_mask = inputs.AttentionMask is null
+            ? Fill(batch_size, seq_length, 1) : inputs.AttentionMask;
+        attention_mask = Pad(attention_mask, batch_size, seq_length, padding_len, 0);
+        var token_type_ids = Pad(inputs.TokenTypeIds ?? new int[batch_size * seq_length], batch_size, seq_length, padding_len, 0);
+        // HF pads given position_ids with pad_token_id, and otherwise uses 0..seq-1
+        var position_ids = inputs.PositionIds is null
+            ? Arange(batch_size, seq) : Pad(inputs.PositionIds, batch_size, seq_length, padding_len, config.PadTokenId);
+        float[]? inputs_embeds = inputs.InputsEmbeds is null ? null : PadEmbeds(backend, inputs.InputsEmbeds, batch_size, seq_length, padding_len);
+
+        var state = new ForwardState(config, batch_size, seq);
+        if (attention_type == AttentionType.BlockSparse)
+        {
+            for (int i = 0; i < tokens; i++) state.BlockMask[i] = attention_mask[i];
+        }
+        else
+        {
+            // get_extended_attention_mask: (1 − mask) · finfo(float32).min; causal part applied in attention
+            for (int i = 0; i < tokens; i++) state.AdditiveMask[i] = attention_mask[i] != 0 ? 0f : float.MinValue;
+        }
+
+        // embedding_output
+        embeddings.Forward(backend, state.Hidden.AsSpan(0, tokens * hidden), input_ids ?? [], inputs_embeds ?? [],
+                           token_type_ids, position_ids);
+
+        var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
+        var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
+        int heads = config.NumAttentionHeads;
+        for (int i = 0; i < encoder.layer.Count; i++)
+        {
+            all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
+            var layer_head_mask = LayerHeadMask(inputs.HeadMask, i);
+            int[]? rand_attn = attention_type == AttentionType.BlockSparse ? RandomPlan(options.RandomAttention, i, seq) : null;
+            float[]? probs = all_self_attentions is null ? null : new float[batch_size * heads * seq * seq];
+            encoder.layer[i].Forward(backend, state, attention_type, rand_attn, layer_head_mask, probs);
+            if (probs is not null) all_self_attentions!.Add(new FloatTensor(probs, batch_size, heads, seq, seq));
+        }
+        all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
+
+        // pooler_output = tanh(pooler(sequence_output[:, 0]))
+        FloatTensor? pooler_output = null;
+        if (pooler is not null)
+        {
+            var first = new float[batch_size * hidden];
+            for (int b = 0; b < batch_size; b++)
+                state.Hidden.AsSpan(b * seq * hidden, hidden).CopyTo(first.AsSpan(b * hidden));
+            var pooled = new float[batch_size * hidden];
+            pooler.Forward(backend, pooled, first, batch_size);
+            backend.Activate(pooled, Kernels.ActivationKind.Tanh);
+            pooler_output = new FloatTensor(pooled, batch_size, hidden);
+        }
+
+        // sequence_output[:, :-padding_len]
+        var sequence_output = new float[batch_size * seq_length * hidden];
+        for (int b = 0; b < batch_size; b++)
+            state.Hidden.AsSpan(b * seq * hidden, seq_length * hidden).CopyTo(sequence_output.AsSpan(b * seq_length * hidden));
+
+        return new BigBirdModelOutput
+        {
+            LastHiddenState = new FloatTensor(sequence_output, batch_size, seq_length, hidden),
+            PoolerOutput = pooler_output,
+            HiddenStates = all_hidden_states,
+            Attentions = all_self_attentions,
+            AttentionType = attention_type,
+        };
+    }
+
+    /// <summary>This layer's random key blocks for a padded length, cached: the plan depends only on its arguments.</summary>
+    internal int[] RandomPlan(RandomAttentionSemantics semantics, int layer, int seq) =>
+        _plans.GetOrAdd((semantics, layer, seq), key => BigBirdRandomAttention.RandAttn(
+            key.Item1, seed: key.Layer, from_seq_length: key.SeqLength, to_seq_length: key.SeqLength,
+            from_block_size: config.BlockSize, to_block_size: config.BlockSize,
+            num_rand_blocks: config.NumRandomBlocks, num_heads: config.NumAttentionHeads, max_seqlen: config.MaxPositionEmbeddings));
+
+    private ReadOnlyMemory<float> LayerHeadMask(float[]? head_mask, int layer)
+    {
+        if (head_mask is null) return ReadOnlyMemory<float>.Empty;
+        int heads = config.NumAttentionHeads;
+        return head_mask.Length == heads ? head_mask : head_mask.AsMemory(layer * heads, heads);
+    }
+
+    private void Validate(BigBirdInputs inputs)
+    {
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength;
+        if (batch <= 0 || seq <= 0)
+            throw new BigBirdInputException($"empty input (batch {batch}, length {seq}): give at least one sequence of at least one token.");
+        if ((inputs.InputIds is null) == (inputs.InputsEmbeds is null))
+            throw new BigBirdInputException("give exactly one of input_ids and inputs_embeds.");
+        long tokens = (long)batch * seq;
+        if (inputs.InputIds is { } ids)
+        {
+            CheckLength(ids.Length, tokens, "input_ids", $"[{batch}, {seq}]");
+            CheckRange(ids, config.VocabSize, "input_ids", "vocab_size", "use the tokenizer that came with this checkpoint");
+        }
+        if (inputs.InputsEmbeds is { } embeds)
+            CheckLength(embeds.Length, tokens * config.HiddenSize, "inputs_embeds", $"[{batch}, {seq}, {config.HiddenSize}]");
+        if (inputs.AttentionMask is { } mask)
+        {
+            CheckLength(mask.Length, tokens, "attention_mask", $"[{batch}, {seq}]");
+            foreach (int m in mask)
+                if (m is not (0 or 1)) throw new BigBirdInputException($"attention_mask holds {m}; use 1 for tokens to attend and 0 for padding.");
+        }
+        if (inputs.TokenTypeIds is { } tt)
+        {
+            CheckLength(tt.Length, tokens, "token_type_ids", $"[{batch}, {seq}]");
+            CheckRange(tt, config.TypeVocabSize, "token_type_ids", "type_vocab_size", "use 0 for the first segment and 1 for the second");
+        }
+        if (inputs.PositionIds is { } pos)
+        {
+            CheckLength(pos.Length, tokens, "position_ids", $"[{batch}, {seq}]");
+            CheckRange(pos, config.MaxPositionEmbeddings, "position_ids", "max_position_embeddings", "truncate the input");
+        }
+        if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != config.NumAttentionHeads * config.NumHiddenLayers)
+            throw new BigBirdInputException(
+                $"head_mask has {hm.Length} values; expected [{config.NumAttentionHeads}] or [{config.NumHiddenLayers}, {config.NumAttentionHeads}].");
+    }
+
+    private static void CheckLength(long actual, long expected, string name, string shape)
+    {
+        if (actual != expected)
+            throw new BigBirdInputException($"{name} has {actual} values, expected {expected} for shape {shape}.");
+    }
+
+    private static void CheckRange(int[] values, int limit, string name, string limitName, string advice)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if ((uint)values[i] >= (uint)limit)
+                throw new BigBirdInputException($"{name}[{i}] = {values[i]} is outside [0, {limit}) ({limitName}); {advice}.");
+    }
+
+    private static int[] Fill(int batch, int seq, int value)
+    {
+        var a = new int[batch * seq];
+        Array.Fill(a, value);
+        return a;
+    }
+
+    private static int[] Arange(int batch, int seq)
+    {
+        var a = new int[batch * seq];
+        for (int b = 0; b < batch; b++)
+            for (int s = 0; s < seq; s++) a[b * seq + s] = s;
+        return a;
+    }
+
+    private static int[] Pad(int[] src, int batch, int seq, int pad, int value)
+    {
+        if (pad == 0) return src;
+        var dst = new int[batch * (seq + pad)];
+        Array.Fill(dst, value);
+        for (int b = 0; b < batch; b++) src.AsSpan(b * seq, seq).CopyTo(dst.AsSpan(b * (seq + pad)));
+        return dst;
+    }
+
+    /// <summary>
+    /// HF pads inputs_embeds with <c>self.embeddings(pad ids)</c>: the full embedding output (positions 0..pad−1,
+    /// token type 0, LayerNorm), which then passes through the embeddings again as if it were word embeddings.
+    /// </summary>
+    private float[] PadEmbeds(IComputeBackend backend, float[] src, int batch, int seq, int pad)
+    {
+        int hidden = config.HiddenSize;
+        if (pad == 0) return src;
+        var padRows = new float[pad * hidden];
+        var padIds = new int[pad];
+        Array.Fill(padIds, config.PadTokenId);
+        var positions = new int[pad];
+        for (int i = 0; i < pad; i++) positions[i] = i;
+        embeddings.Forward(backend, padRows, padIds, [], new int[pad], positions);
+        var dst = new float[batch * (seq + pad) * hidden];
+        for (int b = 0; b < batch; b++)
+        {
+            src.AsSpan(b * seq * hidden, seq * hidden).CopyTo(dst.AsSpan(b * (seq + pad) * hidden));
+            padRows.CopyTo(dst.AsSpan((b * (seq + pad) + seq) * hidden));
+        }
+        return dst;
+    }
+}

@@ -1,0 +1,100 @@
+using BigBirdSharp.Configuration;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>
+/// The run state of one forward call (llama2.c's RunState): every buffer the layer loop needs,
+/// sized once for (batch, sequence length) and reused by every layer, plus one attention scratch per
+/// worker. A model call owns its state, which is what makes a loaded model safe to share between threads.
+/// </summary>
+internal sealed class ForwardState
+{
+    public readonly int Batch;
+    /// <summary>Sequence length the encoder runs at (padded to block_size under block_sparse).</summary>
+    public readonly int SeqLength;
+
+    /// <summary>[batch, seq, hidden] the running hidden states.</summary>
+    public readonly float[] Hidden;
+    /// <summary>[batch, seq, hidden] attention output (after BigBirdSelfOutput).</summary>
+    public readonly float[] AttentionOutput;
+    /// <summary>[batch, seq, hidden] scratch for projections and merged heads.</summary>
+    public readonly float[] Scratch;
+    /// <summary>[batch, seq, hidden] second scratch for a projection before it is split into heads.</summary>
+    public readonly float[] Scratch2;
+    /// <summary>[batch, heads, seq, head_dim]</summary>
+    public readonly float[] QueryLayer;
+    /// <summary>[batch, heads, seq, head_dim]</summary>
+    public readonly float[] KeyLayer;
+    /// <summary>[batch, heads, seq, head_dim]</summary>
+    public readonly float[] ValueLayer;
+    /// <summary>[batch, heads, seq, head_dim]</summary>
+    public readonly float[] ContextLayer;
+    /// <summary>[batch, seq, intermediate]</summary>
+    public readonly float[] Intermediate;
+    /// <summary>[batch, seq] additive mask of full attention: 0 where attended, float.MinValue where not.</summary>
+    public readonly float[] AdditiveMask;
+    /// <summary>[batch, seq] 0/1 attention mask of block-sparse attention (from_mask = to_mask).</summary>
+    public readonly float[] BlockMask;
+
+    private readonly AttentionScratch[] _workers;
+
+    public ForwardState(BigBirdConfig config, int batch, int seqLength)
+    {
+        Batch = batch;
+        SeqLength = seqLength;
+        int tokens = batch * seqLength, hidden = config.HiddenSize;
+        Hidden = new float[tokens * hidden];
+        AttentionOutput = new float[tokens * hidden];
+        Scratch = new float[tokens * hidden];
+        Scratch2 = new float[tokens * hidden];
+        QueryLayer = new float[tokens * hidden];
+        KeyLayer = new float[tokens * hidden];
+        ValueLayer = new float[tokens * hidden];
+        ContextLayer = new float[tokens * hidden];
+        Intermediate = new float[tokens * config.IntermediateSize];
+        AdditiveMask = new float[tokens];
+        BlockMask = new float[tokens];
+
+        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, batch * config.NumAttentionHeads * Math.Max(1, seqLength / config.BlockSize)));
+        int rows = Math.Max(config.BlockSize, BigBirdSelfAttention.QueryChunk);
+        int gatheredKeys = BigBirdBlockSparseAttention.MaxGatheredBlocks(config) * config.BlockSize;
+        _workers = new AttentionScratch[workers];
+        for (int i = 0; i < workers; i++)
+            _workers[i] = new AttentionScratch(rows, Math.Max(seqLength, gatheredKeys), config.AttentionHeadSize,
+                                               BigBirdBlockSparseAttention.MaxGatheredBlocks(config));
+    }
+
+    /// <summary>Runs <paramref name="body"/> for tasks 0..count-1, spread over the workers, each with its own scratch.</summary>
+    public void ForEachWorker(int count, Action<AttentionScratch, int> body)
+    {
+        int workers = Math.Min(_workers.Length, count);
+        if (workers <= 1)
+        {
+            for (int t = 0; t < count; t++) body(_workers[0], t);
+            return;
+        }
+        Parallel.For(0, workers, w =>
+        {
+            var scratch = _workers[w];
+            for (int t = w; t < count; t += workers) body(scratch, t);
+        });
+    }
+
+    /// <summary>[batch, seq, heads, d] → [batch, heads, seq, d] (transpose_for_scores).</summary>
+    public static void SplitHeads(Span<float> dst, ReadOnlySpan<float> src, int batch, int seq, int heads, int d)
+    {
+        for (int b = 0; b < batch; b++)
+            for (int s = 0; s < seq; s++)
+                for (int h = 0; h < heads; h++)
+                    src.Slice(((b * seq + s) * heads + h) * d, d).CopyTo(dst.Slice(((b * heads + h) * seq + s) * d, d));
+    }
+
+    /// <summary>[batch, heads, seq, d] → [batch, seq, heads·d] (the permute + view after attention).</summary>
+    public static void MergeHeads(Span<float> dst, ReadOnlySpan<float> src, int batch, int seq, int heads, int d)
+    {
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+                for (int s = 0; s < seq; s++)
+                    src.Slice(((b * heads + h) * seq + s) * d, d).CopyTo(dst.Slice(((b * seq + s) * heads + h) * d, d));
+    }
+}

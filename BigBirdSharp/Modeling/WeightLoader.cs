@@ -1,0 +1,58 @@
+using BigBirdSharp.IO;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>
+/// Walks a checkpoint by HF module path. Handles the <c>bert.</c> prefix that task-head checkpoints
+/// carry, and checks every tensor's shape, naming the file, the tensor and both shapes on mismatch.
+/// </summary>
+internal sealed class WeightLoader
+{
+    private readonly ITensorReader _reader;
+
+    /// <summary>The prefix in front of BigBirdModel's own names: empty or <c>bert.</c>.</summary>
+    public string Prefix { get; }
+
+    public WeightLoader(ITensorReader reader, string prefix)
+    {
+        _reader = reader;
+        Prefix = prefix;
+    }
+
+    /// <summary>Decides whether the checkpoint stores BigBirdModel's tensors bare or under <c>bert.</c>.</summary>
+    public static WeightLoader For(ITensorReader reader)
+    {
+        const string probe = "embeddings.word_embeddings.weight";
+        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "");
+        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.");
+        string sample = string.Join(", ", reader.Names.Take(5));
+        throw new TensorMismatchException(probe,
+            $"checkpoint has no '{probe}' (with or without the 'bert.' prefix); it does not look like a BigBird " +
+            $"checkpoint. First tensors found: {sample}");
+    }
+
+    public bool Has(string path) => _reader.TryGetInfo(Prefix + path, out _);
+
+    public ReadOnlyMemory<float> Get(string path, params int[] shape) => Get(path, [], shape);
+
+    /// <summary>Reads <paramref name="path"/> (or the first present alias) and checks its shape.</summary>
+    public ReadOnlyMemory<float> Get(string path, string[] aliases, params int[] shape)
+    {
+        string name = Prefix + path;
+        if (!_reader.TryGetInfo(name, out var info))
+        {
+            foreach (var alias in aliases)
+                if (_reader.TryGetInfo(Prefix + alias, out info)) { name = Prefix + alias; break; }
+        }
+        string expected = "[" + string.Join(", ", shape) + "]";
+        if (info is null)
+            throw new TensorMismatchException(name,
+                $"missing tensor '{name}' (expected shape {expected}); the checkpoint does not match config.json.");
+        bool same = info.Shape.Length == shape.Length;
+        for (int i = 0; same && i < shape.Length; i++) same = info.Shape[i] == shape[i];
+        if (!same)
+            throw new TensorMismatchException(name,
+                $"{info.FilePath}: tensor '{name}' has shape {info.ShapeText}, expected {expected} from config.json.");
+        return _reader.ReadFloat32(name);
+    }
+}
