@@ -1,1 +1,3 @@
-﻿Console.WriteLine("Hello, World!");
+using BigBirdSharp.Cli;
+
+return BigBirdCli.Run(args, Console.Out, Console.Error);
