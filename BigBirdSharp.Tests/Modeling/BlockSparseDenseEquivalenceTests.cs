@@ -31,7 +31,7 @@ public sealed class BlockSparseDenseEquivalenceTests
         };
         var semantics = seeded ? RandomAttentionSemantics.Seeded : RandomAttentionSemantics.Deterministic;
         int layer = rng.Next(0, 4);
-        int[] randAttn = BigBirdRandomAttention.RandAttn(semantics, layer, seq, seq, block, block, r, heads, config.MaxPositionEmbeddings);
+        int[] randAttn = BigBirdRandomAttention.GetRandAttn(semantics, layer, seq, seq, block, block, r, heads, config.MaxPositionEmbeddings);
 
         var state = new ForwardState(config, batch, seq);
         Fill(rng, state.QueryLayer, 2f);

@@ -166,10 +166,10 @@ public sealed class BigBirdModel : IDisposable
 
     /// <summary>This layer's random key blocks for a padded length, cached: the plan depends only on its arguments.</summary>
     internal int[] RandomPlan(RandomAttentionSemantics semantics, int layer, int seq) =>
-        _plans.GetOrAdd((semantics, layer, seq), key => BigBirdRandomAttention.RandAttn(
-            key.Item1, seed: key.Layer, from_seq_length: key.SeqLength, to_seq_length: key.SeqLength,
-            from_block_size: config.BlockSize, to_block_size: config.BlockSize,
-            num_rand_blocks: config.NumRandomBlocks, num_heads: config.NumAttentionHeads, max_seqlen: config.MaxPositionEmbeddings));
+        _plans.GetOrAdd((semantics, layer, seq), key => BigBirdRandomAttention.GetRandAttn(
+            key.Item1, seed: key.Layer, fromSeqLength: key.SeqLength, toSeqLength: key.SeqLength,
+            fromBlockSize: config.BlockSize, toBlockSize: config.BlockSize,
+            numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings));
 
     private ReadOnlyMemory<float> LayerHeadMask(float[]? head_mask, int layer)
     {
