@@ -1,0 +1,377 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using System.Text;
+using System.Text.Json;
+
+namespace BigBirdSharp.IO;
+
+/// <summary>
+/// Reads one <c>.safetensors</c> file: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
+/// describing every tensor, then the raw little-endian data buffer.
+/// The whole header is validated when the reader is constructed, with the same rules as the reference
+/// (Rust) implementation, and the file is memory-mapped; F32 tensors are handed out without copying.
+/// </summary>
+/// <remarks>
+/// F32 views returned by <see cref="ReadFloat32"/> point into the mapping and are valid only while this
+/// reader is not disposed. They may be unaligned (nothing in the format requires the header to pad the
+/// data to 4 bytes); unaligned float access is legal on x64 and arm64.
+/// This type is safe for concurrent reads.
+/// </remarks>
+public sealed unsafe class SafeTensorsReader : ITensorReader
+{
+    /// <summary>Largest header the reader accepts, in bytes (the reference implementation's cap).</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private readonly string _path;
+    private readonly Dictionary<string, Entry> _entries;
+    private readonly Dictionary<string, string> _unsupported = new(StringComparer.Ordinal);
+    private readonly string[] _names;
+    private readonly MemoryMappedFile _file;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+    private readonly long _dataStart;
+    private int _disposed;
+
+    private readonly record struct Entry(TensorInfo Info, long Begin, long End);
+
+    private readonly record struct RawEntry(string Name, string DType, long[] Shape, long Begin, long End);
+
+    /// <summary>
+    /// Opens, validates and memory-maps a safetensors file.
+    /// </summary>
+    /// <param name="filePath">Path of the <c>.safetensors</c> file.</param>
+    /// <exception cref="CheckpointFormatException">
+    /// The file is missing, truncated, has a header that is too long, not UTF-8, not a JSON object, or
+    /// has duplicate keys; a tensor has an unknown dtype, a bad shape, or offsets that overlap, leave
+    /// gaps, disagree with its shape, or do not cover the data buffer exactly.
+    /// </exception>
+    public SafeTensorsReader(string filePath)
+    {
+        ArgumentNullException.ThrowIfNull(filePath);
+        _path = filePath;
+        if (!BitConverter.IsLittleEndian)
+            throw new CheckpointFormatException(filePath, "safetensors data is little-endian; this reader needs a little-endian machine");
+
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(filePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointFormatException(filePath, $"cannot open the safetensors file: {e.Message}", e);
+        }
+
+        try
+        {
+            long fileLength = stream.Length;
+            long headerLength = ReadHeaderLength(stream, fileLength);
+            byte[] header = new byte[headerLength]; // bounded by MaxHeaderBytes and by the real file length
+            stream.ReadExactly(header);
+            var raw = ParseHeader(header);
+            long dataLength = fileLength - 8 - headerLength;
+            _entries = Validate(raw, dataLength, out _names);
+            _dataStart = 8 + headerLength;
+
+            _file = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0,
+                MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        }
+        catch (CheckpointFormatException)
+        {
+            stream.Dispose();
+            throw;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stream.Dispose();
+            throw new CheckpointFormatException(filePath, $"cannot read the safetensors file: {e.Message}", e);
+        }
+
+        try
+        {
+            _view = _file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            _base = pointer + _view.PointerOffset;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _view?.Dispose();
+            _file.Dispose();
+            throw new CheckpointFormatException(filePath, $"cannot memory-map the safetensors file: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The file this reader maps.</summary>
+    public string FilePath => _path;
+
+    /// <summary>The free-form <c>__metadata__</c> string map of the header (empty when absent).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Tensors whose dtype is valid safetensors but has no <see cref="TensorDType"/> (U16, U32, U64, F8 kinds),
+    /// mapped to the dtype text. They are validated, not listed in <see cref="Names"/>, and
+    /// <see cref="ReadFloat32"/> on them throws <see cref="CheckpointFormatException"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> UnsupportedTensors => _unsupported;
+
+    /// <summary>Every readable tensor name, in data-offset order.</summary>
+    public IReadOnlyCollection<string> Names => _names;
+
+    /// <summary>Looks up a tensor's dtype and shape; false when the name is absent.</summary>
+    public bool TryGetInfo(string name, out TensorInfo info)
+    {
+        if (_entries.TryGetValue(name, out var entry))
+        {
+            info = entry.Info;
+            return true;
+        }
+        info = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// Returns the tensor as float32 in row-major order: F32 as a zero-copy view of the mapping,
+    /// F16 and BF16 widened exactly into a new array.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No tensor has this name.</exception>
+    /// <exception cref="CheckpointFormatException">The tensor's dtype is not F32, F16 or BF16, or it has more than
+    /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ObjectDisposedException">The reader was disposed.</exception>
+    public ReadOnlyMemory<float> ReadFloat32(string name)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!_entries.TryGetValue(name, out var entry))
+        {
+            if (_unsupported.TryGetValue(name, out var dtypeText))
+                throw new CheckpointFormatException(_path, $"tensor '{name}' has dtype {dtypeText}, which cannot be read as float32");
+            throw new KeyNotFoundException($"{_path}: no tensor named '{name}'");
+        }
+
+        var info = entry.Info;
+        if (!FloatConversion.IsReadableAsFloat(info.DType))
+            throw new CheckpointFormatException(_path, $"tensor '{name}' (shape {info.ShapeText}) has dtype {info.DType}, which cannot be read as float32; only F32, F16 and BF16 can");
+        long count = info.ElementCount;
+        if (count > int.MaxValue)
+            throw new CheckpointFormatException(_path, $"tensor '{name}' (shape {info.ShapeText}) has {count} elements, more than one buffer can hold");
+
+        byte* start = _base + _dataStart + entry.Begin;
+        if (info.DType == TensorDType.F32)
+            return new MappedFloatMemory(start, (int)count).Memory;
+
+        var result = new float[count];
+        var bytes = new ReadOnlySpan<byte>(start, checked((int)(entry.End - entry.Begin)));
+        FloatConversion.ToSingle(info.DType, bytes, result);
+        return result;
+    }
+
+    /// <summary>Unmaps the file. Memory returned for F32 tensors must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _file.Dispose();
+    }
+
+    private long ReadHeaderLength(FileStream stream, long fileLength)
+    {
+        if (fileLength < 8)
+            throw new CheckpointFormatException(_path, $"file is {fileLength} bytes, too short to hold the 8-byte header length");
+        Span<byte> prefix = stackalloc byte[8];
+        stream.ReadExactly(prefix);
+        ulong claimed = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (claimed > MaxHeaderBytes)
+            throw new CheckpointFormatException(_path, $"header length {claimed} bytes is larger than the {MaxHeaderBytes}-byte limit; the file is corrupt or not safetensors");
+        if ((long)claimed > fileLength - 8)
+            throw new CheckpointFormatException(_path, $"header length {claimed} bytes runs past the end of the file ({fileLength} bytes); the file is truncated or not safetensors");
+        return (long)claimed;
+    }
+
+    private List<RawEntry> ParseHeader(byte[] header)
+    {
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(header);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new CheckpointFormatException(_path, "header is not valid UTF-8", e);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(_path, $"header is not valid JSON: {e.Message}", e);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new CheckpointFormatException(_path, $"header must be a JSON object, found {root.ValueKind}");
+
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var entries = new List<RawEntry>();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!seen.Add(property.Name))
+                    throw new CheckpointFormatException(_path, $"header has the key '{property.Name}' twice");
+                if (property.Name == "__metadata__")
+                {
+                    Metadata = ParseMetadata(property.Value);
+                    continue;
+                }
+                entries.Add(ParseTensor(property.Name, property.Value));
+            }
+            return entries;
+        }
+    }
+
+    private Dictionary<string, string> ParseMetadata(JsonElement value)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (value.ValueKind == JsonValueKind.Null) return result;
+        if (value.ValueKind != JsonValueKind.Object)
+            throw new CheckpointFormatException(_path, $"__metadata__ must be an object of strings, found {value.ValueKind}");
+        foreach (var item in value.EnumerateObject())
+        {
+            if (item.Value.ValueKind != JsonValueKind.String)
+                throw new CheckpointFormatException(_path, $"__metadata__ value for '{item.Name}' must be a string, found {item.Value.ValueKind}");
+            if (!result.TryAdd(item.Name, item.Value.GetString()!))
+                throw new CheckpointFormatException(_path, $"__metadata__ has the key '{item.Name}' twice");
+        }
+        return result;
+    }
+
+    private RawEntry ParseTensor(string name, JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+            throw new CheckpointFormatException(_path, $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {value.ValueKind}");
+
+        JsonElement? dtype = null, shape = null, offsets = null;
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var field in value.EnumerateObject())
+        {
+            if (!fields.Add(field.Name))
+                throw new CheckpointFormatException(_path, $"tensor '{name}': key '{field.Name}' appears twice");
+            switch (field.Name)
+            {
+                case "dtype": dtype = field.Value; break;
+                case "shape": shape = field.Value; break;
+                case "data_offsets": offsets = field.Value; break;
+            }
+        }
+
+        if (dtype is not { ValueKind: JsonValueKind.String } d)
+            throw new CheckpointFormatException(_path, $"tensor '{name}': missing or non-string \"dtype\"");
+        if (shape is not { ValueKind: JsonValueKind.Array } s)
+            throw new CheckpointFormatException(_path, $"tensor '{name}': missing or non-array \"shape\"");
+        if (offsets is not { ValueKind: JsonValueKind.Array } o || o.GetArrayLength() != 2)
+            throw new CheckpointFormatException(_path, $"tensor '{name}': \"data_offsets\" must be an array of two integers [begin, end]");
+
+        var dims = new long[s.GetArrayLength()];
+        int i = 0;
+        foreach (var dim in s.EnumerateArray())
+            dims[i++] = ReadNonNegative(dim, name, "shape entry");
+        long begin = ReadNonNegative(o[0], name, "data_offsets begin");
+        long end = ReadNonNegative(o[1], name, "data_offsets end");
+        return new RawEntry(name, d.GetString()!, dims, begin, end);
+    }
+
+    private long ReadNonNegative(JsonElement element, string tensor, string what)
+    {
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetUInt64(out ulong value))
+            throw new CheckpointFormatException(_path, $"tensor '{tensor}': {what} {element.GetRawText()} is not a non-negative integer");
+        if (value > long.MaxValue)
+            throw new CheckpointFormatException(_path, $"tensor '{tensor}': {what} {value} is too large");
+        return (long)value;
+    }
+
+    /// <summary>Maps a safetensors dtype string to its byte size and (when BigBirdSharp has one) its enum value.</summary>
+    private static bool TryParseDType(string text, out int size, out TensorDType? dtype)
+    {
+        (size, dtype) = text switch
+        {
+            "F32" => (4, TensorDType.F32),
+            "F16" => (2, TensorDType.F16),
+            "BF16" => (2, TensorDType.BF16),
+            "F64" => (8, TensorDType.F64),
+            "I64" => (8, TensorDType.I64),
+            "I32" => (4, TensorDType.I32),
+            "I16" => (2, TensorDType.I16),
+            "I8" => (1, TensorDType.I8),
+            "U8" => (1, TensorDType.U8),
+            "BOOL" => (1, TensorDType.Bool),
+            "U64" => (8, (TensorDType?)null),
+            "U32" => (4, null),
+            "U16" => (2, null),
+            "F8_E5M2" or "F8_E4M3" or "F8_E8M0" => (1, null),
+            _ => (0, null),
+        };
+        return size != 0;
+    }
+
+    private Dictionary<string, Entry> Validate(List<RawEntry> raw, long dataLength, out string[] names)
+    {
+        // Order by offsets, as the reference does, so any permutation of keys is accepted.
+        raw.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+
+        var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        var order = new List<string>(raw.Count);
+        long expectedBegin = 0;
+        foreach (var t in raw)
+        {
+            string shapeText = "[" + string.Join(", ", t.Shape) + "]";
+            if (!TryParseDType(t.DType, out int size, out var dtype))
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}' has unknown dtype \"{t.DType}\"");
+            if (t.Begin > t.End)
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': data_offsets begin {t.Begin} is after end {t.End}");
+            if (t.Begin != expectedBegin)
+            {
+                string problem = t.Begin < expectedBegin ? "overlaps the previous tensor" : "leaves a gap after the previous tensor";
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': data_offsets [{t.Begin}, {t.End}] {problem}; tensors must be packed contiguously from offset 0 (expected begin {expectedBegin})");
+            }
+
+            long bytes;
+            try
+            {
+                long count = 1;
+                foreach (var dim in t.Shape) count = checked(count * dim);
+                bytes = checked(count * size);
+            }
+            catch (OverflowException)
+            {
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText} times {size}-byte {t.DType} overflows a 64-bit size");
+            }
+            if (t.End - t.Begin != bytes)
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText} of {t.DType} needs {bytes} bytes but data_offsets [{t.Begin}, {t.End}] span {t.End - t.Begin}");
+            if (t.End > dataLength)
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': data_offsets end {t.End} is past the end of the {dataLength}-byte data buffer; the file is truncated");
+            expectedBegin = t.End;
+
+            if (dtype is { } known)
+            {
+                entries.Add(t.Name, new Entry(new TensorInfo(t.Name, known, t.Shape, _path), t.Begin, t.End));
+                order.Add(t.Name);
+            }
+            else
+            {
+                _unsupported.Add(t.Name, t.DType);
+            }
+        }
+
+        if (expectedBegin != dataLength)
+            throw new CheckpointFormatException(_path, $"tensors cover {expectedBegin} bytes but the data buffer is {dataLength} bytes; the data offsets must cover the buffer exactly (trailing or missing bytes)");
+
+        names = order.ToArray();
+        return entries;
+    }
+}
