@@ -1,6 +1,7 @@
 using BigBirdSharp.Configuration;
 using BigBirdSharp.IO;
 using BigBirdSharp.Modeling;
+using BigBirdSharp.Random;
 using BigBirdSharp.Serialization;
 
 namespace BigBirdSharp.Tests.Parity;
@@ -20,8 +21,8 @@ public sealed class FixtureParityTests
     {
         var cases = FixtureCase.Names().Select(FixtureCase.Load).ToList();
         Assert.True(cases.Count >= 20, $"expected the golden fixture set under fixtures/cases, found {cases.Count} cases");
-        Assert.Contains(cases, c => c.AttentionType == AttentionType.BlockSparse && !c.ExpectFallback && c.Semantics == Random.RandomAttentionSemantics.Seeded);
-        Assert.Contains(cases, c => c.AttentionType == AttentionType.BlockSparse && !c.ExpectFallback && c.Semantics == Random.RandomAttentionSemantics.Deterministic);
+        Assert.Contains(cases, c => c.AttentionType == AttentionType.BlockSparse && !c.ExpectFallback && c.Semantics == RandomAttentionSemantics.Seeded);
+        Assert.Contains(cases, c => c.AttentionType == AttentionType.BlockSparse && !c.ExpectFallback && c.Semantics == RandomAttentionSemantics.Deterministic);
         Assert.Contains(cases, c => c.ExpectFallback);
         Assert.Contains(cases, c => c.AttentionType == AttentionType.OriginalFull);
     }
@@ -50,7 +51,7 @@ public sealed class FixtureParityTests
             {
                 "run", "--model", c.ModelDir, "--inputs", c.InputsPath, "--output", output, "--architecture", "BigBirdModel",
                 "--attention-type", BigBirdConfig.AttentionTypeName(c.AttentionType),
-                "--random-attention", c.Semantics == Random.RandomAttentionSemantics.Seeded ? "seeded" : "deterministic",
+                "--random-attention", c.Semantics == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic",
             };
             if (c.OutputHiddenStates) args.Add("--output-hidden-states");
             if (c.OutputAttentions) args.Add("--output-attentions");
