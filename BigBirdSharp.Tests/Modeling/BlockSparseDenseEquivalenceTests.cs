@@ -92,34 +92,26 @@ public sealed class BlockSparseDenseEquivalenceTests
             {
                 int qb = i / block;
                 var rand = qb is 0 || qb == nb - 1 ? [] : randAttn.AsSpan((h * (nb - 2) + qb - 1) * r, r);
-                var count = new int[seq];
-                var penalty = new double[seq];
                 float from = s.BlockMask[b * seq + i];
+                // every (key, penalty) occurrence the BigBird mask gives this query, in HF's write order;
+                // a key listed twice (the deterministic plan repeats block 0) enters the softmax twice
+                var occurrences = new List<(int Key, double Score)>();
                 foreach (var (kb, gated) in KeyBlocks(qb, nb, rand))
                     for (int k = kb * block; k < (kb + 1) * block; k++)
                     {
-                        count[k]++;
-                        penalty[k] = (1 - (gated ? from : 1f) * s.BlockMask[b * seq + k]) * -10000.0;
+                        double dot = 0;
+                        for (int x = 0; x < d; x++) dot += (double)s.QueryLayer[off + i * d + x] * s.KeyLayer[off + k * d + x];
+                        double penalty = (1 - (gated ? from : 1f) * s.BlockMask[b * seq + k]) * -10000.0;
+                        occurrences.Add((k, dot * scale + penalty));
                     }
-                var score = new double[seq];
-                double max = double.NegativeInfinity;
-                for (int k = 0; k < seq; k++)
+                double max = occurrences.Max(o => o.Score);
+                double sum = occurrences.Sum(o => Math.Exp(o.Score - max));
+                foreach (var (k, score) in occurrences)
                 {
-                    if (count[k] == 0) continue;
-                    double dot = 0;
-                    for (int x = 0; x < d; x++) dot += (double)s.QueryLayer[off + i * d + x] * s.KeyLayer[off + k * d + x];
-                    score[k] = dot * scale + penalty[k];
-                    max = Math.Max(max, score[k]);
-                }
-                double sum = 0;
-                for (int k = 0; k < seq; k++) if (count[k] > 0) sum += count[k] * Math.Exp(score[k] - max);
-                for (int k = 0; k < seq; k++)
-                {
-                    if (count[k] == 0) continue;
-                    double p = Math.Exp(score[k] - max) / sum; // one slot's weight; the key gets count·p in total
-                    probs[((b * heads + h) * seq + i) * seq + k] = (float)p;
+                    double p = Math.Exp(score - max) / sum;
+                    probs[((b * heads + h) * seq + i) * seq + k] = (float)p; // the dense map keeps the last write
                     if (from == 0f) continue;
-                    for (int x = 0; x < d; x++) context[off + i * d + x] += (float)(count[k] * p * s.ValueLayer[off + k * d + x]);
+                    for (int x = 0; x < d; x++) context[off + i * d + x] += (float)(p * s.ValueLayer[off + k * d + x]);
                 }
             }
         }
