@@ -1,0 +1,140 @@
+using System.Numerics.Tensors;
+
+namespace BigBirdSharp.Kernels;
+
+/// <summary>
+/// The activations of <see cref="ActivationKind"/>, matching transformers 4.27.1 <c>activations.py</c> and the
+/// torch functions it calls. Exact GELU uses the hand-written <see cref="ErfKernels"/> (TensorPrimitives has no
+/// erf); the tanh/sigmoid based ones are composed from TensorPrimitives (Tanh, Sigmoid, Multiply, MultiplyAdd,
+/// Max, Min) over stack-allocated chunks; mish is evaluated per element in double because it needs an accurate
+/// log1p, which TensorPrimitives does not offer, and it is not a BigBird hot path.
+/// </summary>
+public static class Activations
+{
+    /// <summary>Elements per stack-allocated scratch chunk.</summary>
+    private const int Chunk = 256;
+
+    /// <summary>Applies <paramref name="kind"/> to every element of <paramref name="x"/>, in place.</summary>
+    /// <param name="x">The values.</param>
+    /// <param name="kind">The activation.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined value.</exception>
+    public static void Apply(Span<float> x, ActivationKind kind)
+    {
+        switch (kind)
+        {
+            case ActivationKind.Gelu:
+            case ActivationKind.GeluPython:
+                ErfKernels.Gelu(x, x);
+                break;
+            case ActivationKind.Gelu10:
+                // ClippedGELUActivation: torch.clip(gelu(x), -10, 10), a clip of the output.
+                ErfKernels.Gelu(x, x);
+                TensorPrimitives.Max(x, -10f, x);
+                TensorPrimitives.Min(x, 10f, x);
+                break;
+            case ActivationKind.GeluNew:
+            case ActivationKind.GeluPytorchTanh:
+                // gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); torch's tanh gelu is the same formula
+                // with kBeta = √2·(2/√π)·0.5 = √(2/π).
+                TanhGelu(x, MathF.Sqrt(2f / MathF.PI), fastForm: false);
+                break;
+            case ActivationKind.GeluFast:
+                TanhGelu(x, 0.7978845608f, fastForm: true);
+                break;
+            case ActivationKind.QuickGelu:
+                SigmoidGated(x, 1.702f);
+                break;
+            case ActivationKind.Silu:
+                SigmoidGated(x, 1f);
+                break;
+            case ActivationKind.Relu:
+                TensorPrimitives.Max(x, 0f, x);
+                break;
+            case ActivationKind.Relu6:
+                TensorPrimitives.Max(x, 0f, x);
+                TensorPrimitives.Min(x, 6f, x);
+                break;
+            case ActivationKind.Mish:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    x[i] = Mish(x[i]);
+                }
+                break;
+            case ActivationKind.Tanh:
+                TensorPrimitives.Tanh(x, x);
+                break;
+            case ActivationKind.Sigmoid:
+                TensorPrimitives.Sigmoid(x, x);
+                break;
+            case ActivationKind.Linear:
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown activation kind.");
+        }
+    }
+
+    /// <summary>
+    /// mish(x) = x·tanh(softplus(x)) with torch's softplus (beta 1, threshold 20: softplus(x) = x above 20),
+    /// evaluated in double and rounded once.
+    /// </summary>
+    /// <param name="x">The argument.</param>
+    /// <returns>mish(x).</returns>
+    public static float Mish(float x)
+    {
+        double xd = x;
+        double softplus = xd > 20.0 ? xd : Log1P(Math.Exp(xd));
+        return (float)(xd * Math.Tanh(softplus));
+    }
+
+    /// <summary>log(1 + e) without losing the low digits of small e (the classic (u−1) correction).</summary>
+    private static double Log1P(double e)
+    {
+        double u = 1.0 + e;
+        return u == 1.0 ? e : Math.Log(u) * e / (u - 1.0);
+    }
+
+    /// <summary>x = 0.5·x·(1 + tanh(inner)) for the two tanh-GELU spellings, in chunks.</summary>
+    private static void TanhGelu(Span<float> x, float beta, bool fastForm)
+    {
+        Span<float> t = stackalloc float[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
+            Span<float> ts = t[..xs.Length];
+            TensorPrimitives.Multiply(xs, xs, ts);                  // x²
+            if (fastForm)
+            {
+                // x·β·(1 + 0.044715·x²)
+                TensorPrimitives.Multiply(ts, 0.044715f, ts);
+                TensorPrimitives.Add(ts, 1f, ts);
+                TensorPrimitives.Multiply(ts, xs, ts);
+                TensorPrimitives.Multiply(ts, beta, ts);
+            }
+            else
+            {
+                // β·(x + 0.044715·x³)
+                TensorPrimitives.Multiply(ts, xs, ts);
+                TensorPrimitives.MultiplyAdd(ts, 0.044715f, xs, ts);
+                TensorPrimitives.Multiply(ts, beta, ts);
+            }
+            TensorPrimitives.Tanh(ts, ts);
+            TensorPrimitives.Add(ts, 1f, ts);
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, 0.5f, xs);
+        }
+    }
+
+    /// <summary>x = x·sigmoid(scale·x) (silu for scale 1, quick_gelu for 1.702), in chunks.</summary>
+    private static void SigmoidGated(Span<float> x, float scale)
+    {
+        Span<float> t = stackalloc float[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
+            Span<float> ts = t[..xs.Length];
+            TensorPrimitives.Multiply(xs, scale, ts);
+            TensorPrimitives.Sigmoid(ts, ts);
+            TensorPrimitives.Multiply(xs, ts, xs);
+        }
+    }
+}
