@@ -212,6 +212,15 @@ public sealed class TorchCheckpointReaderTests : IDisposable
     }
 
     [Fact]
+    public void Deeply_nested_persistent_id_fails_cleanly_without_stack_overflow()
+    {
+        var pickle = new PickleBuilder().Proto().Int(0);
+        for (int i = 0; i < 1_000_000; i++) pickle.Op(0x85); // TUPLE1, a million levels deep
+        pickle.Op((byte)'Q').Stop();
+        Rejects(TorchZip.Build(pickle.ToArray()), "persistent id", "tuple of 1");
+    }
+
+    [Fact]
     public void Truncated_pickle() =>
         Rejects(TorchZip.Build(PickleBuilder.StateDict("w", "0", 4, 0, [4], [1])[..^5], new Dictionary<string, byte[]> { ["0"] = Storage(4) }), "data.pkl");
 
