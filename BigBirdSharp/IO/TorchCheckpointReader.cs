@@ -15,7 +15,7 @@ namespace BigBirdSharp.IO;
 public sealed class TorchCheckpointReader : ITensorReader
 {
     /// <summary>Largest <c>data.pkl</c> accepted, in bytes.</summary>
-    public const long MaxPickleBytes = 256L * 1024 * 1024;
+    public const long MaxPickleBytes = 64L * 1024 * 1024;
 
     // Deflate cannot expand data by more than about 1032:1; a larger claimed size is a lie.
     private const long MaxDeflateRatio = 1032;
@@ -251,7 +251,7 @@ public sealed class TorchCheckpointReader : ITensorReader
         foreach (var (keyObject, value) in dict.Items)
         {
             if (keyObject is not string name)
-                throw new CheckpointFormatException(path, $"state dict key {keyObject} is not a string");
+                throw new CheckpointFormatException(path, $"state dict key {TorchPickleReader.Describe(keyObject)} is not a string");
             if (value is not TorchTensor tensor)
                 throw new CheckpointFormatException(path, $"state dict entry '{name}' is a {value.GetType().Name}, not a tensor");
             if (tensors.ContainsKey(name))

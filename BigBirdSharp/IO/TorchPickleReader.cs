@@ -15,7 +15,7 @@ internal sealed class PyNone
 internal sealed class PyTuple(object[] items)
 {
     public object[] Items { get; } = items;
-    public override string ToString() => "(" + string.Join(", ", Items) + ")";
+    public override string ToString() => TorchPickleReader.Describe(this);
 }
 
 /// <summary>A Python dict or OrderedDict: key/value pairs in insertion order.</summary>
@@ -91,6 +91,25 @@ internal sealed class TorchPickleReader
     /// <exception cref="CheckpointFormatException">The pickle is truncated, malformed, uses an unsupported
     /// opcode, or names a global outside the allowlist.</exception>
     public static object Load(string path, byte[] pickle) => new TorchPickleReader(path, pickle).Run();
+
+    /// <summary>
+    /// A short, bounded description of a pickled value for error messages. Nesting depth and length are
+    /// capped so a hostile, deeply nested value cannot overflow the stack or flood the message.
+    /// </summary>
+    public static string Describe(object? value, int depth = 0) => value switch
+    {
+        null => "null",
+        string s => "'" + (s.Length > 60 ? s[..60] + "..." : s) + "'",
+        long or bool or double or PyNone or PyGlobal => value.ToString()!,
+        PyTuple t when depth >= 3 => $"(tuple of {t.Items.Length})",
+        PyTuple t => "(" + string.Join(", ", t.Items.Take(6).Select(i => Describe(i, depth + 1))) + (t.Items.Length > 6 ? ", ..." : "") + ")",
+        TorchStorage st => $"{st.TypeName}[{st.Numel}] '{st.Key}'",
+        TorchTensor => "tensor",
+        PyDict => "dict",
+        List<object> => "list",
+        byte[] b => $"bytes[{b.Length}]",
+        _ => value.GetType().Name,
+    };
 
     private CheckpointFormatException Fail(string message) =>
         new(_path, $"data.pkl offset {_pos}: {message}");
@@ -240,7 +259,7 @@ internal sealed class TorchPickleReader
     private object PersistentLoad(object pid)
     {
         if (pid is not PyTuple { Items: [string kind, PyGlobal type, string key, string location, long numel] })
-            throw Fail($"persistent id {pid} is not ('storage', StorageType, key, location, numel)");
+            throw Fail($"persistent id {Describe(pid)} is not ('storage', StorageType, key, location, numel)");
         if (kind != "storage")
             throw Fail($"persistent id kind '{kind}' is not 'storage'");
         if (type.Module != "torch" || !StorageTypes.TryGetValue(type.Name, out var dtype))
@@ -264,7 +283,7 @@ internal sealed class TorchPickleReader
     private object Reduce(object callable, object args)
     {
         if (callable is not PyGlobal g || !Callables.Contains(g.ToString()))
-            throw Fail($"REDUCE may only call the allowlisted torch rebuild functions or OrderedDict, not {callable}");
+            throw Fail($"REDUCE may only call the allowlisted torch rebuild functions or OrderedDict, not {Describe(callable)}");
         if (args is not PyTuple tuple)
             throw Fail($"REDUCE arguments for {g} are not a tuple");
         var a = tuple.Items;
@@ -308,7 +327,7 @@ internal sealed class TorchPickleReader
         var result = new long[tuple.Items.Length];
         for (int i = 0; i < result.Length; i++)
         {
-            if (tuple.Items[i] is not long v) throw Fail($"tensor {what} entry {tuple.Items[i]} is not an integer");
+            if (tuple.Items[i] is not long v) throw Fail($"tensor {what} entry {Describe(tuple.Items[i])} is not an integer");
             result[i] = v;
         }
         return result;
