@@ -38,12 +38,12 @@ public class GemmTests
         }
     }
 
-    private static (float[] A, float[] B, float[] C) Operands(Random rng, int m, int n, int k)
+    private static (float[] A, float[] B, float[] C) Operands(System.Random rng, int m, int n, int k)
         => (Normal(rng, m * k, 0, 1), Normal(rng, k * n, 0, 1), Normal(rng, m * n, 0, 1));
 
     private static void CheckAgainstReference(int m, int n, int k, bool transposeB, float alpha, bool accumulate, int seed, bool? parallel)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         var (a, b, c0) = Operands(rng, m, n, k);
         var expected = (float[])c0.Clone();
         GemmReference.Multiply(expected, a, b, m, n, k, transposeB, alpha, accumulate);
@@ -73,7 +73,7 @@ public class GemmTests
     [Property(MaxTest = 40)]
     public void MatchesReferenceOnRandomShapes(int seed, bool transposeB, bool accumulate)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         int m = 1 + rng.Next(40), n = 1 + rng.Next(80), k = 1 + rng.Next(300);
         float alpha = rng.Next(3) == 0 ? 1f : (float)(rng.NextDouble() * 4 - 2);
         CheckAgainstReference(m, n, k, transposeB, alpha, accumulate, seed, parallel: null);
@@ -91,7 +91,7 @@ public class GemmTests
     public void EveryVectorPathEqualsScalarPathBitwise()
     {
         // All paths accumulate along k in the same order with FMA and apply alpha the same way, so they agree exactly.
-        var rng = new Random(11);
+        var rng = new System.Random(11);
         foreach (int len in Lengths)
         {
             int m = Math.Max(1, len % 23), n = len, k = Math.Max(1, (len * 7) % 300);
@@ -117,7 +117,7 @@ public class GemmTests
     [Property(MaxTest = 25)]
     public void VectorPathsEqualScalarPathOnRandomShapes(int seed, bool transposeB)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         int m = 1 + rng.Next(30), n = 1 + rng.Next(70), k = 1 + rng.Next(600);
         var (a, b, c0) = Operands(rng, m, n, k);
         var scalar = new float[m * n];
@@ -137,7 +137,7 @@ public class GemmTests
     [Fact]
     public void MultiThreadedEqualsSingleThreadedBitwise()
     {
-        var rng = new Random(3);
+        var rng = new System.Random(3);
         const int m = 300, n = 700, k = 520;
         var (a, b, _) = Operands(rng, m, n, k);
         var single = new float[m * n];

@@ -11,7 +11,7 @@ internal static class KernelTestData
     /// <summary>Every forced vector path (the scalar path is the reference they are compared with).</summary>
     internal static readonly KernelPath[] VectorPaths = [KernelPath.Vector128, KernelPath.Vector256, KernelPath.Vector512];
 
-    internal static float[] Uniform(Random rng, int length, float low, float high)
+    internal static float[] Uniform(System.Random rng, int length, float low, float high)
     {
         var data = new float[length];
         for (int i = 0; i < length; i++)
@@ -22,7 +22,7 @@ internal static class KernelTestData
     }
 
     /// <summary>Normal(mean, std) values via Box-Muller.</summary>
-    internal static float[] Normal(Random rng, int length, double mean, double std)
+    internal static float[] Normal(System.Random rng, int length, double mean, double std)
     {
         var data = new float[length];
         for (int i = 0; i < length; i++)
@@ -35,7 +35,7 @@ internal static class KernelTestData
     }
 
     /// <summary>Values over the activation range plus the special ones, shuffled in.</summary>
-    internal static float[] ActivationInputs(Random rng, int length)
+    internal static float[] ActivationInputs(System.Random rng, int length)
     {
         float[] specials = [0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1f, -1f,
                             3.95f, -3.95f, 2.5f, -2.5f, 1e-30f, -1e-30f, 40f, -40f, 1e30f, -1e30f];
