@@ -49,6 +49,23 @@ public sealed class SafeTensorsReaderTests : IDisposable
         Assert.Throws<KeyNotFoundException>(() => reader.ReadFloat32("missing"));
     }
 
+    [Property(MaxTest = 100)]
+    public bool Random_F32_tensors_round_trip_bit_exactly(float[][] tensors)
+    {
+        var list = tensors.Where(t => t is not null).Select((t, i) => new StTensor("t" + i, "F32", [t.Length], F32(t))).ToList();
+        using var dir = new TempDir();
+        using var reader = new SafeTensorsReader(dir.Write("r.safetensors", Build(list)));
+        for (int i = 0; i < list.Count; i++)
+        {
+            var expected = tensors.Where(t => t is not null).ElementAt(i);
+            var got = reader.ReadFloat32("t" + i).Span;
+            if (got.Length != expected.Length) return false;
+            for (int j = 0; j < got.Length; j++)
+                if (BitConverter.SingleToInt32Bits(got[j]) != BitConverter.SingleToInt32Bits(expected[j])) return false;
+        }
+        return reader.Names.Count == list.Count;
+    }
+
     [Fact]
     public void Unaligned_F32_data_is_read_correctly()
     {
