@@ -94,7 +94,8 @@ public sealed class BigBirdModel : IDisposable
         if (inputs.PositionIds is null && seq > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"input of {seq_length} tokens{(padding_len > 0 ? $" (padded to {seq} for block_size {config.BlockSize})" : "")} is longer than " +
-                $"max_position_embeddings {config.MaxPositionEmbeddings}: truncate it to at most {config.MaxPositionEmbeddings - padding_len} tokens.");
+                $"max_position_embeddings {config.MaxPositionEmbeddings}: truncate it to at most " +
+                $"{(padding_len > 0 || attention_type == AttentionType.BlockSparse ? config.MaxPositionEmbeddings / config.BlockSize * config.BlockSize : config.MaxPositionEmbeddings)} tokens.");
 
         int tokens = batch_size * seq;
         var input_ids = inputs.InputIds is null ? null : Pad(inputs.InputIds, batch_size, seq_length, padding_len, config.PadTokenId);
