@@ -75,13 +75,6 @@ public static class BigBirdCli
         string model = o.Required("--model"), inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--architecture", "--attention-type", "--random-attention",
                         "--output-hidden-states", "--output-attentions");
-        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
-        using var bigbird = BigBirdModel.Load(model);
-        string architecture = o.Get("--architecture") ?? bigbird.config.Architectures.FirstOrDefault() ?? "BigBirdModel";
-        if (!SupportedArchitectures.Contains(architecture))
-            throw new BigBirdException(
-                $"architecture '{architecture}' is not supported by this build; supported: {string.Join(", ", SupportedArchitectures)}. " +
-                "Pass --architecture BigBirdModel to run the bare encoder of this checkpoint.");
         var forwardOptions = new BigBirdForwardOptions
         {
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
@@ -89,6 +82,13 @@ public static class BigBirdCli
             OutputHiddenStates = o.Flag("--output-hidden-states"),
             OutputAttentions = o.Flag("--output-attentions"),
         };
+        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
+        using var bigbird = BigBirdModel.Load(model);
+        string architecture = o.Get("--architecture") ?? bigbird.config.Architectures.FirstOrDefault() ?? "BigBirdModel";
+        if (!SupportedArchitectures.Contains(architecture))
+            throw new BigBirdException(
+                $"architecture '{architecture}' is not supported by this build; supported: {string.Join(", ", SupportedArchitectures)}. " +
+                "Pass --architecture BigBirdModel to run the bare encoder of this checkpoint.");
         var forwardInputs = ReadInputs(inputs);
         var result = bigbird.Forward(forwardInputs, forwardOptions);
         SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));

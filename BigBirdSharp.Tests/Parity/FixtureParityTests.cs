@@ -56,7 +56,7 @@ public sealed class FixtureParityTests
             if (c.OutputHiddenStates) args.Add("--output-hidden-states");
             if (c.OutputAttentions) args.Add("--output-attentions");
             var stderr = new StringWriter();
-            int code = Cli.BigBirdCli.Run(args.ToArray(), TextWriter.Null, stderr);
+            int code = BigBirdSharp.Cli.BigBirdCli.Run(args.ToArray(), TextWriter.Null, stderr);
             Assert.True(code == 0, stderr.ToString());
             using var written = CheckpointLoader.Open(output);
             var entries = written.Names.Select(n =>
