@@ -61,7 +61,7 @@ public static class Activations
                 }
                 break;
             case ActivationKind.Tanh:
-                TensorPrimitives.Tanh(x, x);
+                Tanh(x);
                 break;
             case ActivationKind.Sigmoid:
                 TensorPrimitives.Sigmoid(x, x);
@@ -121,6 +121,26 @@ public static class Activations
             TensorPrimitives.Add(ts, 1f, ts);
             TensorPrimitives.Multiply(ts, xs, ts);
             TensorPrimitives.Multiply(ts, 0.5f, xs);
+        }
+    }
+
+    /// <summary>
+    /// tanh in place. TensorPrimitives.Tanh has an absolute error of about 6e-8 near zero (tanh(0) comes out as
+    /// −6e-8), which is a large relative error for small inputs; those (|x| &lt; 0.625) are recomputed in double.
+    /// </summary>
+    private static void Tanh(Span<float> x)
+    {
+        Span<float> t = stackalloc float[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
+            Span<float> ts = t[..xs.Length];
+            TensorPrimitives.Tanh(xs, ts);
+            for (int i = 0; i < xs.Length; i++)
+            {
+                float v = xs[i];
+                xs[i] = MathF.Abs(v) < 0.625f ? (float)Math.Tanh(v) : ts[i];
+            }
         }
     }
 

@@ -44,7 +44,7 @@ public static class Normalization
 
     /// <summary>
     /// PyTorch <c>nn.LayerNorm</c> over each row: y = (x − mean)·(1/√(var + eps))·gamma + beta with the biased
-    /// variance. Two passes (mean, then the mean of squared deviations) keep the variance accurate.
+    /// variance. Shifted two-pass moments (mean, then the mean of squared deviations) keep mean and variance accurate.
     /// <paramref name="y"/> may be the same span as <paramref name="x"/>.
     /// </summary>
     /// <param name="y">Output, rows·cols.</param>
@@ -76,8 +76,13 @@ public static class Normalization
         {
             ReadOnlySpan<float> xr = x.Slice(r * cols, cols);
             Span<float> yr = y.Slice(r * cols, cols);
-            float mean = TensorPrimitives.Sum(xr) / cols;
-            TensorPrimitives.Subtract(xr, mean, yr);
+            // Shifted two-pass moments: subtracting the first element makes the values small relative to
+            // their spread, so the float mean and the deviations are accurate even when the row sits far from
+            // zero (a plain float mean of values near 100 is already off by an ulp of 100).
+            float shift = xr[0];
+            TensorPrimitives.Subtract(xr, shift, yr);
+            float shiftedMean = TensorPrimitives.Sum(yr) / cols;
+            TensorPrimitives.Subtract(yr, shiftedMean, yr);
             float variance = TensorPrimitives.SumOfSquares(yr) / cols;
             float rstd = (float)(1.0 / Math.Sqrt((double)variance + eps));
             TensorPrimitives.Multiply(yr, rstd, yr);
