@@ -47,7 +47,7 @@ public class GemmBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var rng = new Random(1);
+        var rng = new System.Random(1);
         _a = Enumerable.Range(0, Shape.M * Shape.K).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         _b = Enumerable.Range(0, Shape.N * Shape.K).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         _c = new float[Shape.M * Shape.N];

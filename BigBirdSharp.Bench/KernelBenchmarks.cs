@@ -20,7 +20,7 @@ public class KernelBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var rng = new Random(2);
+        var rng = new System.Random(2);
         _x = Enumerable.Range(0, Rows * Cols).Select(_ => (float)(rng.NextDouble() * 8 - 4)).ToArray();
         _y = new float[_x.Length];
         _gamma = Enumerable.Range(0, Cols).Select(_ => (float)rng.NextDouble()).ToArray();

@@ -140,7 +140,7 @@ public class ActivationTests
     [Fact]
     public void ErfMatchesMathNetWithin2e7()
     {
-        var rng = new Random(7);
+        var rng = new System.Random(7);
         double worst = 0;
         for (int i = 0; i < 200_000; i++)
         {
@@ -159,7 +159,7 @@ public class ActivationTests
     [Fact]
     public void ErfAndGeluVectorPathsEqualScalarPathOnEdgeLengths()
     {
-        var rng = new Random(17);
+        var rng = new System.Random(17);
         foreach (int len in Lengths)
         {
             float[] x = ActivationInputs(rng, len);

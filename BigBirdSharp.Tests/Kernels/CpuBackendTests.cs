@@ -22,7 +22,7 @@ public class CpuBackendTests
     [InlineData(false)]
     public void LinearMatchesPlainLoops(bool withBias)
     {
-        var rng = new Random(withBias ? 1 : 2);
+        var rng = new System.Random(withBias ? 1 : 2);
         const int rows = 13, inF = 70, outF = 37;
         float[] x = Normal(rng, rows * inF, 0, 1);
         float[] w = Normal(rng, outF * inF, 0, 0.1);
@@ -182,7 +182,7 @@ public class CpuBackendTests
     [Fact]
     public void ConcurrentCallsAgree()
     {
-        var rng = new Random(9);
+        var rng = new System.Random(9);
         const int m = 64, n = 96, k = 128;
         float[] a = Normal(rng, m * k, 0, 1), b = Normal(rng, n * k, 0, 1);
         var expected = new float[m * n];

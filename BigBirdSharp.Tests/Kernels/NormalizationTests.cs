@@ -58,7 +58,7 @@ public class NormalizationTests
 
     private static void CheckLayerNorm(int rows, int cols, int seed, double mean, double std)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         float[] x = Normal(rng, rows * cols, mean, std);
         float[] gamma = Normal(rng, cols, 1, 0.5);
         float[] beta = Normal(rng, cols, 0, 0.5);
@@ -95,7 +95,7 @@ public class NormalizationTests
     [Property(MaxTest = 40)]
     public void LayerNormMatchesDoubleOnRandomShapes(int seed)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         CheckLayerNorm(1 + rng.Next(5), 1 + rng.Next(600), seed, rng.NextDouble() * 10 - 5, 0.1 + rng.NextDouble() * 5);
     }
 
@@ -137,7 +137,7 @@ public class NormalizationTests
 
     private static void CheckSoftmax(int rows, int cols, int seed, float scale)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         float[] x = Normal(rng, rows * cols, 0, scale);
         for (int i = 1; i < x.Length; i += 7)
         {
@@ -164,7 +164,7 @@ public class NormalizationTests
     [Property(MaxTest = 40)]
     public void SoftmaxMatchesDoubleOnRandomShapes(int seed)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         CheckSoftmax(1 + rng.Next(6), 1 + rng.Next(700), seed, 0.1f + 20f * (float)rng.NextDouble());
     }
 
