@@ -3,7 +3,7 @@ using BenchmarkDotNet.Engines;
 using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 
 namespace BigBirdSharp.Bench;
 

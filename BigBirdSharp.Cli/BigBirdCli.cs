@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 using BigBirdSharp.Serialization;
 
 namespace BigBirdSharp.Cli;

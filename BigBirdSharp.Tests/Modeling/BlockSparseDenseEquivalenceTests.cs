@@ -1,7 +1,7 @@
 using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

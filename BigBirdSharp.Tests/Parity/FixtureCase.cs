@@ -2,7 +2,7 @@ using System.Text.Json;
 using BigBirdSharp.Cli;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 
 namespace BigBirdSharp.Tests.Parity;
 

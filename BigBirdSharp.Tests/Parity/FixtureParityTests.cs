@@ -1,7 +1,7 @@
 using BigBirdSharp.Configuration;
 using BigBirdSharp.IO;
 using BigBirdSharp.Modeling;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 using BigBirdSharp.Serialization;
 
 namespace BigBirdSharp.Tests.Parity;

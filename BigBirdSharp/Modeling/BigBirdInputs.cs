@@ -1,6 +1,6 @@
 using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 
 namespace BigBirdSharp.Modeling;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.IO;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 
 namespace BigBirdSharp.Modeling;
 

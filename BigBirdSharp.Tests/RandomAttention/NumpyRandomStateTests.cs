@@ -1,8 +1,8 @@
 using System.Text.Json;
-using BigBirdSharp.Random;
+using BigBirdSharp.RandomAttention;
 using FsCheck.Xunit;
 
-namespace BigBirdSharp.Tests.Random;
+namespace BigBirdSharp.Tests.RandomAttention;
 
 public sealed class NumpyRandomStateTests
 {

@@ -1,4 +1,4 @@
-namespace BigBirdSharp.Random;
+namespace BigBirdSharp.RandomAttention;
 
 /// <summary>
 /// A bit-exact re-implementation of the parts of numpy's legacy <c>RandomState</c> (the generator behind

@@ -1,4 +1,4 @@
-namespace BigBirdSharp.Random;
+namespace BigBirdSharp.RandomAttention;
 
 /// <summary>
 /// Which behaviour of Hugging Face's block-sparse attention is reproduced when choosing the random key blocks.

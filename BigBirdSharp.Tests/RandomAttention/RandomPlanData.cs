@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace BigBirdSharp.Tests.Random;
+namespace BigBirdSharp.Tests.RandomAttention;
 
 /// <summary>
 /// Loads <c>fixtures/random_plans/random_plans.json</c>, produced by <c>fixtures/random_plans/generate.py</c>

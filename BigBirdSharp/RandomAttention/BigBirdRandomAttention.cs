@@ -1,4 +1,4 @@
-namespace BigBirdSharp.Random;
+namespace BigBirdSharp.RandomAttention;
 
 /// <summary>
 /// Builds the random-attention plan (<c>rand_attn</c>) of Hugging Face's <c>BigBirdBlockSparseAttention</c>: for
