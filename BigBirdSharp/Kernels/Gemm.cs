@@ -10,6 +10,7 @@ namespace BigBirdSharp.Kernels;
 /// FMA, fp32 accumulation) sweeps them. Large problems are split into independent (M-block, N-block) jobs
 /// that run in parallel; each job accumulates over K in the same order, so results do not depend on threading.
 /// </summary>
+[SkipLocalsInit]
 public static unsafe class Gemm
 {
     /// <summary>Depth of one packed block (floats of K).</summary>
@@ -78,7 +79,8 @@ public static unsafe class Gemm
             bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && Environment.ProcessorCount > 1);
             if (goParallel && jobs > 1)
             {
-                Parallel.For(0, jobs, job.Run);
+                // The only allocations of a call: the runner and Parallel.For's own bookkeeping, for large problems.
+                Parallel.For(0, jobs, new ParallelRunner(job).Run);
             }
             else
             {
@@ -123,8 +125,14 @@ public static unsafe class Gemm
         return (float*)Unsafe.AsPointer(ref buffer[0]);
     }
 
+    /// <summary>Carries a <see cref="GemmJob"/> into the thread pool.</summary>
+    private sealed class ParallelRunner(GemmJob job)
+    {
+        internal void Run(int index) => job.Run(index);
+    }
+
     /// <summary>The shared description of one multiplication; job i covers one (M-block, N-block) of C.</summary>
-    private sealed class GemmJob
+    private readonly struct GemmJob
     {
         private readonly float* _c;
         private readonly float* _a;
