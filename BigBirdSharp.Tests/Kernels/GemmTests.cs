@@ -102,10 +102,6 @@ public class GemmTests
                 Gemm.Multiply(scalar, a, b, m, n, k, transposeB, 1.5f, true, KernelPath.Scalar, parallel: false);
                 foreach (KernelPath path in VectorPaths)
                 {
-                    if (!KernelPaths.IsSupported(path))
-                    {
-                        continue; // this machine lacks the vector width; nothing to compare
-                    }
                     var vector = (float[])c0.Clone();
                     Gemm.Multiply(vector, a, b, m, n, k, transposeB, 1.5f, true, path, parallel: false);
                     AssertSameFloats(scalar, vector, $"{path} m={m} n={n} k={k} transposeB={transposeB}");
@@ -124,10 +120,6 @@ public class GemmTests
         Gemm.Multiply(scalar, a, b, m, n, k, transposeB, 1f, false, KernelPath.Scalar, parallel: false);
         foreach (KernelPath path in VectorPaths)
         {
-            if (!KernelPaths.IsSupported(path))
-            {
-                continue; // this machine lacks the vector width; nothing to compare
-            }
             var vector = (float[])c0.Clone(); // garbage in C must be ignored without accumulate
             Gemm.Multiply(vector, a, b, m, n, k, transposeB, 1f, false, path, parallel: false);
             AssertSameFloats(scalar, vector, $"{path} m={m} n={n} k={k}");
@@ -145,6 +137,25 @@ public class GemmTests
         Gemm.Multiply(single, a, b, m, n, k, true, 1f, false, KernelPath.Auto, parallel: false);
         Gemm.Multiply(multi, a, b, m, n, k, true, 1f, false, KernelPath.Auto, parallel: true);
         AssertSameFloats(single, multi, "parallel vs serial");
+    }
+
+    [Theory]
+    [InlineData(7, 1000, 300, true)]
+    [InlineData(100, 257, 700, false)]
+    [InlineData(1, 2050, 33, true)]
+    public void ColumnChunkedParallelEqualsSerialBitwise(int m, int n, int k, bool transposeB)
+    {
+        // Few M blocks: the parallel path also splits each B block by columns.
+        var rng = new Random(m + n + k);
+        var (a, b, c0) = Operands(rng, m, n, k);
+        var serial = (float[])c0.Clone();
+        var multi = (float[])c0.Clone();
+        Gemm.Multiply(serial, a, b, m, n, k, transposeB, 0.25f, true, KernelPath.Auto, parallel: false);
+        Gemm.Multiply(multi, a, b, m, n, k, transposeB, 0.25f, true, KernelPath.Auto, parallel: true);
+        AssertSameFloats(serial, multi, $"m={m} n={n} k={k}");
+        var expected = (float[])c0.Clone();
+        GemmReference.Multiply(expected, a, b, m, n, k, transposeB, 0.25f, true);
+        AssertWithinBound(multi, expected, a, b, c0, m, n, k, transposeB, 0.25f, true, $"m={m} n={n} k={k}");
     }
 
     [Fact]

@@ -8,7 +8,11 @@ internal static class KernelTestData
     /// <summary>Lengths around every vector width and its multiples, so each tail case runs.</summary>
     internal static readonly int[] Lengths = [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 129, 257];
 
-    /// <summary>Every forced vector path (the scalar path is the reference they are compared with).</summary>
+    /// <summary>
+    /// Every forced vector path (the scalar path is the reference they are compared with). No path is skipped: on a
+    /// machine without a width (e.g. no AVX-512) the forced path runs the vector types' software fallback, which
+    /// still executes the kernel's own code, so its logic is checked everywhere; only its speed needs the hardware.
+    /// </summary>
     internal static readonly KernelPath[] VectorPaths = [KernelPath.Vector128, KernelPath.Vector256, KernelPath.Vector512];
 
     internal static float[] Uniform(System.Random rng, int length, float low, float high)

@@ -169,6 +169,38 @@ public class NormalizationTests
     }
 
     [Fact]
+    public void TensorPrimitivesExpIsAccurateEnoughForSoftmax()
+    {
+        // Softmax relies on TensorPrimitives.Exp; require ≤ 1.5 ulp-ish (1.8e-7 relative) over the whole
+        // non-overflowing range, 0 for −∞ and for float.MinValue, and no NaN.
+        const int count = 100_001;
+        var x = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            x[i] = -103f + 191f * i / (count - 1);
+        }
+        var y = new float[count];
+        System.Numerics.Tensors.TensorPrimitives.Exp(x, y);
+        for (int i = 0; i < count; i++)
+        {
+            double expected = Math.Exp(x[i]);
+            if (expected < 1.2e-38)
+            {
+                // Subnormal results: only an absolute bound is meaningful.
+                AssertClose(expected, y[i], 2e-45, 0, $"exp({x[i]:R})");
+            }
+            else
+            {
+                AssertClose(expected, y[i], 0, 1.8e-7, $"exp({x[i]:R})");
+            }
+        }
+        float[] special = [float.NegativeInfinity, float.MinValue, -10000f, 0f];
+        System.Numerics.Tensors.TensorPrimitives.Exp(special, special);
+        Assert.Equal(new float[] { 0f, 0f, 0f }, special[..3]);
+        AssertClose(1.0, special[3], 0, 1.2e-7, "exp(0)"); // TensorPrimitives returns 1 + 1 ulp here
+    }
+
+    [Fact]
     public void SoftmaxRowOfMinValueIsUniform()
     {
         var x = new float[33];

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BigBirdSharp.Kernels;
 
@@ -7,9 +9,11 @@ namespace BigBirdSharp.Kernels;
 /// C[m, n] = alpha · A[m, k] · op(B) (+ C), where op(B) is B[k, n] or, with <c>transposeB</c>, B[n, k]ᵀ
 /// (the <c>nn.Linear</c> weight layout). The algorithm is the classic packed one: blocks of B (KC × NC) and
 /// A (MC × KC) are copied into contiguous panels, then a register-blocked micro-kernel (6 rows × 2 vectors,
-/// FMA, fp32 accumulation) sweeps them. Large problems are split into independent (M-block, N-block) jobs
-/// that run in parallel; each job accumulates over K in the same order, so results do not depend on threading.
+/// FMA, fp32 accumulation) sweeps them. The calling thread packs each B block once; for large problems the
+/// (M-block × column-chunk) work items on that block then run in parallel, each packing its own A block. Every
+/// output element is accumulated over K in the same order whatever the threading, so results are identical.
 /// </summary>
+[SkipLocalsInit]
 public static unsafe class Gemm
 {
     /// <summary>Depth of one packed block (floats of K).</summary>
@@ -25,7 +29,10 @@ public static unsafe class Gemm
     internal const long ParallelThreshold = 1L << 21;
 
     [ThreadStatic]
-    private static float[]? t_packBuffer;
+    private static float[]? t_packA;
+
+    [ThreadStatic]
+    private static float[]? t_packB;
 
     /// <summary>
     /// C = alpha · A · op(B) (+ C when <paramref name="accumulate"/>). Span lengths must equal the shapes exactly:
@@ -73,18 +80,32 @@ public static unsafe class Gemm
         fixed (float* pa = a)
         fixed (float* pb = b)
         {
-            var job = new GemmJob(pc, pa, pb, m, n, k, transposeB, alpha, accumulate, resolved);
-            int jobs = job.JobCount;
+            var job = new GemmJob(pc, pa, pb, m, n, k, transposeB, alpha, resolved);
             bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && Environment.ProcessorCount > 1);
-            if (goParallel && jobs > 1)
+            // The calling thread owns this buffer for the whole call; workers only read it.
+            float* packB = PackBuffer(ref t_packB, KC * NC);
+            for (int jc = 0; jc < n; jc += NC)
             {
-                Parallel.For(0, jobs, job.Run);
-            }
-            else
-            {
-                for (int j = 0; j < jobs; j++)
+                int nc = Math.Min(NC, n - jc);
+                for (int kb = 0; kb < k; kb += KC)
                 {
-                    job.Run(j);
+                    int kc = Math.Min(KC, k - kb);
+                    job.PackB(packB, kb, kc, jc, nc);
+                    var block = new BlockStep(packB, jc, nc, kb, kc, accumulate || kb > 0, job.ColumnChunks(nc, goParallel));
+                    int items = job.MBlocks * block.Chunks;
+                    if (goParallel && items > 1)
+                    {
+                        // The only allocations of a call, and only for large problems: the runner and
+                        // Parallel.For's own bookkeeping.
+                        Parallel.For(0, items, new ParallelRunner(job, block).Run);
+                    }
+                    else
+                    {
+                        for (int item = 0; item < items; item++)
+                        {
+                            job.Compute(block, item);
+                        }
+                    }
                 }
             }
         }
@@ -111,37 +132,49 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>A per-thread packing buffer, allocated once per thread on the pinned heap and then reused.</summary>
-    private static float* PackBuffer(int floats)
+    /// <summary>A per-thread packing buffer, allocated once per thread on the pinned heap, 64-byte aligned.</summary>
+    private static float* PackBuffer(ref float[]? slot, int floats)
     {
-        float[]? buffer = t_packBuffer;
-        if (buffer is null || buffer.Length < floats)
+        float[]? buffer = slot;
+        if (buffer is null || buffer.Length < floats + 16)
         {
-            buffer = GC.AllocateUninitializedArray<float>(floats, pinned: true);
-            t_packBuffer = buffer;
+            buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            slot = buffer;
         }
-        return (float*)Unsafe.AsPointer(ref buffer[0]);
+        return (float*)(((nint)Unsafe.AsPointer(ref buffer[0]) + 63) & ~(nint)63);
     }
 
-    /// <summary>The shared description of one multiplication; job i covers one (M-block, N-block) of C.</summary>
-    private sealed class GemmJob
+    /// <summary>One packed (K-block, N-block) of B and how its columns are split into work chunks.</summary>
+    private readonly struct BlockStep(float* packB, int jc, int nc, int kb, int kc, bool addC, int chunks)
+    {
+        internal readonly float* PackB = packB;
+        internal readonly int Jc = jc, Nc = nc, Kb = kb, Kc = kc, Chunks = chunks;
+        internal readonly bool AddC = addC;
+    }
+
+    /// <summary>Carries a <see cref="GemmJob"/> and the current B block into the thread pool.</summary>
+    private sealed class ParallelRunner(GemmJob job, BlockStep block)
+    {
+        internal void Run(int item) => job.Compute(block, item);
+    }
+
+    /// <summary>The shared description of one multiplication.</summary>
+    private readonly struct GemmJob
     {
         private readonly float* _c;
         private readonly float* _a;
         private readonly float* _b;
         private readonly int _m, _n, _k;
-        private readonly bool _transposeB, _accumulate;
+        private readonly bool _transposeB;
         private readonly float _alpha;
         private readonly KernelPath _path;
         private readonly int _nr;
-        private readonly int _mBlocks;
-        private readonly int _nBlocks;
 
         internal GemmJob(float* c, float* a, float* b, int m, int n, int k, bool transposeB, float alpha,
-                         bool accumulate, KernelPath path)
+                         KernelPath path)
         {
             _c = c; _a = a; _b = b; _m = m; _n = n; _k = k;
-            _transposeB = transposeB; _alpha = alpha; _accumulate = accumulate; _path = path;
+            _transposeB = transposeB; _alpha = alpha; _path = path;
             _nr = path switch
             {
                 KernelPath.Vector512 => GemmMicroKernels.NR512,
@@ -149,59 +182,120 @@ public static unsafe class Gemm
                 KernelPath.Vector128 => GemmMicroKernels.NR128,
                 _ => GemmMicroKernels.NRScalar,
             };
-            _mBlocks = (m + MC - 1) / MC;
-            _nBlocks = (n + NC - 1) / NC;
+            MBlocks = (m + MC - 1) / MC;
         }
 
-        internal int JobCount => _mBlocks * _nBlocks;
+        internal int MBlocks { get; }
 
-        internal void Run(int job)
+        /// <summary>
+        /// How many column chunks to cut an N-block into: one when there are enough M blocks to share out,
+        /// otherwise up to one per micro-panel pair so short, wide problems still use every core.
+        /// </summary>
+        internal int ColumnChunks(int nc, bool parallel)
         {
-            // N-block outer so consecutive jobs on one thread tend to share the same columns of B.
-            int ic = (job % _mBlocks) * MC;
-            int jc = (job / _mBlocks) * NC;
-            int mc = Math.Min(MC, _m - ic);
-            int nc = Math.Min(NC, _n - jc);
+            if (!parallel || MBlocks >= 2 * Environment.ProcessorCount)
+            {
+                return 1;
+            }
+            int panels = (nc + _nr - 1) / _nr;
+            return Math.Max(1, Math.Min((panels + 1) / 2, 2 * Environment.ProcessorCount));
+        }
+
+        /// <summary>Work item: M-block item / chunks, column chunk item % chunks, of the packed B block.</summary>
+        internal void Compute(BlockStep block, int item)
+        {
             const int mr = GemmMicroKernels.MR;
             int nr = _nr;
-            int mcPadded = (mc + mr - 1) / mr * mr;
-            int ncPadded = (nc + nr - 1) / nr * nr;
-            // 16 floats of slack keep the B panel 64-byte aligned after the A panel.
-            float* buffer = PackBuffer(MC * KC + KC * NC + 32);
-            float* packA = buffer;
-            float* packB = (float*)(((nint)(buffer + MC * KC) + 63) & ~(nint)63);
-
-            for (int pc = 0; pc < _k; pc += KC)
+            int ib = item / block.Chunks;
+            int chunk = item % block.Chunks;
+            int panels = (block.Nc + nr - 1) / nr;
+            int panelsPerChunk = (panels + block.Chunks - 1) / block.Chunks;
+            int jStart = chunk * panelsPerChunk * nr;
+            int jEnd = Math.Min(block.Nc, jStart + panelsPerChunk * nr);
+            if (jStart >= jEnd)
             {
-                int kc = Math.Min(KC, _k - pc);
-                PackB(packB, pc, kc, jc, nc, ncPadded, nr);
-                PackA(packA, ic, mc, mcPadded, pc, kc);
-                bool addC = _accumulate || pc > 0;
-                for (int jr = 0; jr < nc; jr += nr)
+                return;
+            }
+            int ic = ib * MC;
+            int mc = Math.Min(MC, _m - ic);
+            int mcPadded = (mc + mr - 1) / mr * mr;
+            int kc = block.Kc;
+            float* packA = PackBuffer(ref t_packA, MC * KC);
+            PackA(packA, ic, mc, mcPadded, block.Kb, kc);
+            for (int jr = jStart; jr < jEnd; jr += nr)
+            {
+                float* pbPanel = block.PackB + (long)jr * kc;
+                int nrEff = Math.Min(nr, block.Nc - jr);
+                for (int ir = 0; ir < mc; ir += mr)
                 {
-                    float* pbPanel = packB + (long)jr * kc;
-                    int nrEff = Math.Min(nr, nc - jr);
-                    for (int ir = 0; ir < mc; ir += mr)
+                    float* paPanel = packA + (long)ir * kc;
+                    float* cTile = _c + (long)(ic + ir) * _n + block.Jc + jr;
+                    int mrEff = Math.Min(mr, mc - ir);
+                    switch (_path)
                     {
-                        float* paPanel = packA + (long)ir * kc;
-                        float* cTile = _c + (long)(ic + ir) * _n + jc + jr;
-                        int mrEff = Math.Min(mr, mc - ir);
-                        switch (_path)
-                        {
-                            case KernelPath.Vector512:
-                                GemmMicroKernels.Kernel512(kc, paPanel, pbPanel, cTile, _n, _alpha, addC, mrEff, nrEff);
-                                break;
-                            case KernelPath.Vector256:
-                                GemmMicroKernels.Kernel256(kc, paPanel, pbPanel, cTile, _n, _alpha, addC, mrEff, nrEff);
-                                break;
-                            case KernelPath.Vector128:
-                                GemmMicroKernels.Kernel128(kc, paPanel, pbPanel, cTile, _n, _alpha, addC, mrEff, nrEff);
-                                break;
-                            default:
-                                GemmMicroKernels.KernelScalar(kc, paPanel, pbPanel, cTile, _n, _alpha, addC, mrEff, nrEff);
-                                break;
-                        }
+                        case KernelPath.Vector512:
+                            GemmMicroKernels.Kernel512(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
+                            break;
+                        case KernelPath.Vector256:
+                            GemmMicroKernels.Kernel256(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
+                            break;
+                        case KernelPath.Vector128:
+                            GemmMicroKernels.Kernel128(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
+                            break;
+                        default:
+                            GemmMicroKernels.KernelScalar(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
+                            break;
                     }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Packs a full panel of nr columns of a transposed B ([n, k]) with 8×8 AVX register transposes: the
+        /// scalar gather writes one float per 64-byte row of the panel, which made the nn.Linear layout about
+        /// 20% slower than the plain one. Leftover depth (kc mod 8) is copied element by element.
+        /// </summary>
+        private void PackTransposedAvx(float* panel, int pc, int kc, int column, int nr)
+        {
+            long ld = _k;
+            int p = 0;
+            for (; p + 8 <= kc; p += 8)
+            {
+                for (int j0 = 0; j0 < nr; j0 += 8)
+                {
+                    float* src = _b + (column + j0) * ld + pc + p;
+                    Vector256<float> r0 = Avx.LoadVector256(src);
+                    Vector256<float> r1 = Avx.LoadVector256(src + ld);
+                    Vector256<float> r2 = Avx.LoadVector256(src + 2 * ld);
+                    Vector256<float> r3 = Avx.LoadVector256(src + 3 * ld);
+                    Vector256<float> r4 = Avx.LoadVector256(src + 4 * ld);
+                    Vector256<float> r5 = Avx.LoadVector256(src + 5 * ld);
+                    Vector256<float> r6 = Avx.LoadVector256(src + 6 * ld);
+                    Vector256<float> r7 = Avx.LoadVector256(src + 7 * ld);
+                    Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+                    Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+                    Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+                    Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+                    Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+                    Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+                    Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+                    Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+                    float* dst = panel + p * nr + j0;
+                    Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+                    Avx.Store(dst + nr, Avx.Permute2x128(u1, u5, 0x20));
+                    Avx.Store(dst + 2 * nr, Avx.Permute2x128(u2, u6, 0x20));
+                    Avx.Store(dst + 3 * nr, Avx.Permute2x128(u3, u7, 0x20));
+                    Avx.Store(dst + 4 * nr, Avx.Permute2x128(u0, u4, 0x31));
+                    Avx.Store(dst + 5 * nr, Avx.Permute2x128(u1, u5, 0x31));
+                    Avx.Store(dst + 6 * nr, Avx.Permute2x128(u2, u6, 0x31));
+                    Avx.Store(dst + 7 * nr, Avx.Permute2x128(u3, u7, 0x31));
+                }
+            }
+            for (; p < kc; p++)
+            {
+                for (int j = 0; j < nr; j++)
+                {
+                    panel[p * nr + j] = _b[(column + j) * ld + pc + p];
                 }
             }
         }
@@ -236,13 +330,19 @@ public static unsafe class Gemm
         }
 
         /// <summary>Packs op(B)[pc.., jc..] into panels of nr columns: panel j holds kc rows of nr values.</summary>
-        private void PackB(float* dst, int pc, int kc, int jc, int nc, int ncPadded, int nr)
+        internal void PackB(float* dst, int pc, int kc, int jc, int nc)
         {
+            int nr = _nr;
+            int ncPadded = (nc + nr - 1) / nr * nr;
             for (int jr = 0; jr < ncPadded; jr += nr)
             {
                 float* panel = dst + (long)jr * kc;
                 int valid = Math.Max(0, Math.Min(nr, nc - jr));
-                if (_transposeB)
+                if (_transposeB && valid == nr && _path != KernelPath.Scalar && Avx.IsSupported)
+                {
+                    PackTransposedAvx(panel, pc, kc, jc + jr, nr);
+                }
+                else if (_transposeB)
                 {
                     // B is [n, k]: each output column is a contiguous run of a row of B.
                     for (int j = 0; j < valid; j++)

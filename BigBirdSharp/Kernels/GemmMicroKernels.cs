@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics;
 
 namespace BigBirdSharp.Kernels;
 
+[SkipLocalsInit]
 internal static unsafe class GemmMicroKernels
 {
     /// <summary>Rows of C in one register tile (all paths).</summary>

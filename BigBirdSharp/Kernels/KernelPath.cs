@@ -24,7 +24,7 @@ internal enum KernelPath
 internal static class KernelPaths
 {
     /// <summary>Whether <paramref name="path"/> is hardware accelerated here (scalar and auto always are).</summary>
-    internal static bool IsSupported(KernelPath path) => path switch
+    internal static bool IsAccelerated(KernelPath path) => path switch
     {
         KernelPath.Auto or KernelPath.Scalar => true,
         KernelPath.Vector128 => Vector128.IsHardwareAccelerated,
@@ -33,14 +33,18 @@ internal static class KernelPaths
         _ => false,
     };
 
-    /// <summary>Turns <see cref="KernelPath.Auto"/> into a concrete path; rejects a forced path the hardware lacks.</summary>
+    /// <summary>
+    /// Turns <see cref="KernelPath.Auto"/> into the widest accelerated path. A forced path is returned as is even
+    /// when the hardware does not accelerate it: the System.Runtime.Intrinsics vector types then run their
+    /// (slow, but exact) software fallback, which lets tests check the wide kernels on narrower machines.
+    /// </summary>
     internal static KernelPath Resolve(KernelPath path)
     {
         if (path != KernelPath.Auto)
         {
-            if (!IsSupported(path))
+            if (path is < KernelPath.Scalar or > KernelPath.Vector512)
             {
-                throw new PlatformNotSupportedException($"Kernel path {path} is not hardware accelerated on this machine.");
+                throw new ArgumentOutOfRangeException(nameof(path), path, "Unknown kernel path.");
             }
             return path;
         }
