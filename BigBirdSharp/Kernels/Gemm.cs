@@ -81,7 +81,8 @@ public static unsafe class Gemm
         fixed (float* pb = b)
         {
             var job = new GemmJob(pc, pa, pb, m, n, k, transposeB, alpha, resolved);
-            bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && Environment.ProcessorCount > 1);
+            bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && Environment.ProcessorCount > 1
+                                             && !KernelThreading.InParallelWorker);
             // The calling thread owns this buffer for the whole call; workers only read it.
             float* packB = PackBuffer(ref t_packB, KC * NC);
             for (int jc = 0; jc < n; jc += NC)

@@ -1,4 +1,5 @@
 using BigBirdSharp.Configuration;
+using BigBirdSharp.Kernels;
 
 namespace BigBirdSharp.Modeling;
 
@@ -73,11 +74,12 @@ internal sealed class ForwardState
             for (int t = 0; t < count; t++) body(_workers[0], t);
             return;
         }
-        Parallel.For(0, workers, w =>
+        // each worker's kernels run serially: the parallelism is already here
+        Parallel.For(0, workers, w => KernelThreading.RunAsWorker(w, worker =>
         {
-            var scratch = _workers[w];
-            for (int t = w; t < count; t += workers) body(scratch, t);
-        });
+            var scratch = _workers[worker];
+            for (int t = worker; t < count; t += workers) body(scratch, t);
+        }));
     }
 
     /// <summary>[batch, seq, heads, d] → [batch, heads, seq, d] (transpose_for_scores).</summary>
