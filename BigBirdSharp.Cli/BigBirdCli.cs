@@ -63,6 +63,11 @@ public static class BigBirdCli
             stderr.WriteLine($"bigbird: {e.Message}");
             return Failed;
         }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"bigbird: {e.Message}");
+            return Failed;
+        }
         catch (UnauthorizedAccessException e)
         {
             stderr.WriteLine($"bigbird: {e.Message}");
@@ -104,6 +109,7 @@ public static class BigBirdCli
         int batch = o.Int("--batch", 1), repeat = o.Int("--repeat", 5);
         o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat");
         if (seqLen <= 0 || batch <= 0 || repeat <= 0) throw new UsageException("--seq-len, --batch and --repeat must be positive");
+        if ((long)batch * seqLen > 1 << 24) throw new UsageException("--batch × --seq-len must be at most 16777216 tokens");
         using var bigbird = BigBirdModel.Load(model);
         // synthetic ids: a fixed pseudo-random sequence away from the special tokens
         var ids = new int[batch * seqLen];

@@ -89,6 +89,7 @@ public sealed class BigBirdCliTests : IDisposable
     [InlineData(new[] { "run", "--model", "m", "--inputs", "i", "--output", "o", "--colour", "red" }, "unknown option --colour")]
     [InlineData(new[] { "bench", "--model", "m", "--seq-len", "many" }, "--seq-len must be an integer")]
     [InlineData(new[] { "bench", "--model", "m" }, "--seq-len is required")]
+    [InlineData(new[] { "bench", "--model", "m", "--seq-len", "2000000000", "--batch", "2000" }, "at most 16777216 tokens")]
     public void Usage_errors_exit_2(string[] args, string fragment)
     {
         var (code, _, stderr) = Run(args);
@@ -105,6 +106,14 @@ public sealed class BigBirdCliTests : IDisposable
         (code, _, stderr) = Run("run", "--model", Path.Combine(_dir, "nothing"), "--inputs", Inputs("""{"input_ids": [[1]]}"""), "--output", "o");
         Assert.Equal(BigBirdCli.Failed, code);
         Assert.Contains("no such folder", stderr);
+    }
+
+    [Fact]
+    public void Unwritable_output_path_exits_1()
+    {
+        var (code, _, stderr) = Run("run", "--model", Model, "--inputs", Inputs("""{"input_ids": [[1, 2]]}"""), "--output", "");
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.StartsWith("bigbird:", stderr);
     }
 
     [Fact]

@@ -97,6 +97,10 @@ public sealed class BigBirdModel : IDisposable
                 $"max_position_embeddings {config.MaxPositionEmbeddings}: truncate it to at most " +
                 $"{(padding_len > 0 || attention_type == AttentionType.BlockSparse ? config.MaxPositionEmbeddings / config.BlockSize * config.BlockSize : config.MaxPositionEmbeddings)} tokens.");
 
+        if (inputs.PositionIds is not null && padding_len > 0 && config.PadTokenId >= config.MaxPositionEmbeddings)
+            throw new BigBirdInputException(
+                $"position_ids are padded with pad_token_id {config.PadTokenId} (as HF does), which is outside max_position_embeddings " +
+                $"{config.MaxPositionEmbeddings}: pad the input to a multiple of block_size {config.BlockSize} yourself, or omit position_ids.");
         int tokens = batch_size * seq;
         var input_ids = inputs.InputIds is null ? null : Pad(inputs.InputIds, batch_size, seq_length, padding_len, config.PadTokenId);
         var attention_mask = inputs.AttentionMask is null
