@@ -4,8 +4,7 @@ namespace BigBirdSharp.Tests.RandomAttention;
 
 /// <summary>
 /// Loads <c>fixtures/random_plans/random_plans.json</c>, produced by <c>fixtures/random_plans/generate.py</c>
-/// from transformers 4.27.1 and numpy 1.24. The repository root is the first folder at or above
-/// <see cref="AppContext.BaseDirectory"/> that contains <c>BigBirdSharp.sln</c>.
+/// from transformers 4.27.1 and numpy 1.24; located through <see cref="RepoPaths"/>.
 /// </summary>
 internal static class RandomPlanData
 {
@@ -13,25 +12,7 @@ internal static class RandomPlanData
 
     public static JsonElement Data => Root.Value;
 
-    public static string FixturePath
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BigBirdSharp.sln")))
-            {
-                dir = dir.Parent;
-            }
-
-            if (dir is null)
-            {
-                throw new InvalidOperationException(
-                    $"No folder containing BigBirdSharp.sln at or above {AppContext.BaseDirectory}.");
-            }
-
-            return Path.Combine(dir.FullName, "fixtures", "random_plans", "random_plans.json");
-        }
-    }
+    public static string FixturePath => Path.Combine(RepoPaths.Fixtures, "random_plans", "random_plans.json");
 
     public static JsonElement Section(string name) => Data.GetProperty(name);
 

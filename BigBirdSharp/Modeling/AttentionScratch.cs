@@ -12,8 +12,6 @@ internal sealed class AttentionScratch
     public readonly float[] Keys;
     /// <summary>[keys, head_dim] gathered value rows.</summary>
     public readonly float[] Values;
-    /// <summary>[rows, head_dim] context before it is written out.</summary>
-    public readonly float[] Context;
     /// <summary>Key-block indices of the current query block, in HF's concatenation order.</summary>
     public readonly int[] KeyBlocks;
 
@@ -22,7 +20,6 @@ internal sealed class AttentionScratch
         Scores = new float[rows * keys];
         Keys = new float[keys * headDim];
         Values = new float[keys * headDim];
-        Context = new float[rows * headDim];
         KeyBlocks = new int[maxKeyBlocks];
     }
 }
