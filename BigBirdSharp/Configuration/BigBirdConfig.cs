@@ -78,8 +78,13 @@ public sealed record BigBirdConfig
     public IReadOnlyList<string> Architectures { get; init; } = [];
     /// <summary><c>id2label</c>, keyed by class index.</summary>
     public IReadOnlyDictionary<int, string> Id2Label { get; init; } = new Dictionary<int, string>();
-    /// <summary><c>problem_type</c>, when set.</summary>
+    /// <summary><c>problem_type</c>, when set: regression, single_label_classification or multi_label_classification.</summary>
     public string? ProblemType { get; init; }
+    /// <summary><c>num_labels</c>: the size of <c>id2label</c> when config.json has one, else its <c>num_labels</c>, else 2 (HF's rule).</summary>
+    public int NumLabels { get; init; } = 2;
+
+    /// <summary>The name of class <paramref name="index"/>: <c>id2label</c>, or HF's default <c>LABEL_i</c>.</summary>
+    public string LabelName(int index) => Id2Label.TryGetValue(index, out var name) ? name : $"LABEL_{index}";
 
     /// <summary>The activation <see cref="HiddenAct"/> names.</summary>
     public ActivationKind HiddenActKind => ParseActivation(HiddenAct);
@@ -166,6 +171,8 @@ public sealed record BigBirdConfig
                 Id2Label = r.Id2Label(),
                 ProblemType = r.NullableString("problem_type"),
             };
+            // HF: id2label, when present, decides num_labels; otherwise the num_labels argument, default 2
+            config = config with { NumLabels = config.Id2Label.Count > 0 ? config.Id2Label.Count : r.Int("num_labels", 2) };
             config.Validate(source);
             return config;
         }
@@ -198,6 +205,10 @@ public sealed record BigBirdConfig
             throw new BigBirdConfigException($"{source}: pad_token_id {PadTokenId} is outside the vocabulary [0, {VocabSize}).");
         if (AddCrossAttention && !IsDecoder)
             throw new BigBirdConfigException($"{source}: add_cross_attention needs is_decoder=true, as in Hugging Face.");
+        Positive("num_labels", NumLabels);
+        if (ProblemType is not null and not ("regression" or "single_label_classification" or "multi_label_classification"))
+            throw new BigBirdConfigException(
+                $"{source}: problem_type '{ProblemType}' is not one of regression, single_label_classification, multi_label_classification.");
         _ = ParseActivation(HiddenAct, source);
     }
 

@@ -27,6 +27,43 @@ public sealed class BigBirdInputs
     /// <summary>[heads] or [layers, heads] multipliers of attention probabilities (full attention only, as in HF); null for none.</summary>
     public float[]? HeadMask { get; init; }
 
+    // ---- decoder ------------------------------------------------------------------------------
+
+    /// <summary>[batch, encoder_seq, hidden] keys/values of cross-attention (a decoder with <c>add_cross_attention</c>), or null.</summary>
+    public float[]? EncoderHiddenStates { get; init; }
+    /// <summary>encoder_seq of <see cref="EncoderHiddenStates"/>.</summary>
+    public int EncoderSequenceLength { get; init; }
+    /// <summary>[batch, encoder_seq] 0/1 mask of the encoder tokens; null means all ones.</summary>
+    public int[]? EncoderAttentionMask { get; init; }
+    /// <summary>
+    /// HF's <c>past_key_values</c> + <c>use_cache</c>: when set, the call attends over the cached tokens too and
+    /// appends its own keys/values. <see cref="AttentionMask"/> then covers past + new tokens, as in HF.
+    /// </summary>
+    public BigBirdKeyValueCache? PastKeyValues { get; init; }
+
+    // ---- task heads (ignored by the bare BigBirdModel) ----------------------------------------
+
+    /// <summary>
+    /// HF's <c>labels</c> as integers (class ids, token ids, -100 to ignore): [batch, seq] for the LM and token heads,
+    /// [batch] for sequence classification and multiple choice. Integer labels make HF infer single-label classification.
+    /// </summary>
+    public int[]? Labels { get; init; }
+    /// <summary>HF's <c>labels</c> as floats: regression targets [batch] or [batch, num_labels], or multi-label 0/1 targets [batch, num_labels].</summary>
+    public float[]? FloatLabels { get; init; }
+    /// <summary>[batch] NSP labels of <c>BigBirdForPreTraining</c> (0: B follows A, 1: random).</summary>
+    public int[]? NextSentenceLabel { get; init; }
+    /// <summary>[batch] answer start token of <c>BigBirdForQuestionAnswering</c>; clamped to [0, seq] as HF does.</summary>
+    public int[]? StartPositions { get; init; }
+    /// <summary>[batch] answer end token of <c>BigBirdForQuestionAnswering</c>.</summary>
+    public int[]? EndPositions { get; init; }
+    /// <summary>[batch] question lengths of <c>BigBirdForQuestionAnswering</c> (HF's [batch, 1]); null derives them from the first sep_token_id.</summary>
+    public int[]? QuestionLengths { get; init; }
+    /// <summary>
+    /// For <c>BigBirdForMultipleChoice</c>: choices per example. The tensors then hold [batch·choices, seq] rows,
+    /// example-major (HF's <c>input_ids.view(-1, seq)</c> of [batch, choices, seq]); 0 otherwise.
+    /// </summary>
+    public int NumChoices { get; init; }
+
     /// <summary>Declares the batch and sequence sizes; set the tensors with the init properties.</summary>
     public BigBirdInputs(int batchSize, int sequenceLength)
     {
@@ -91,6 +128,10 @@ public sealed class BigBirdModelOutput
     public IReadOnlyList<FloatTensor>? HiddenStates { get; init; }
     /// <summary>L tensors [batch, heads, seq', seq'], or null.</summary>
     public IReadOnlyList<FloatTensor>? Attentions { get; init; }
+    /// <summary>L tensors [batch, heads, seq, encoder_seq] of cross-attention probabilities (decoder with cross-attention), or null.</summary>
+    public IReadOnlyList<FloatTensor>? CrossAttentions { get; init; }
+    /// <summary>The cache passed in <see cref="BigBirdInputs.PastKeyValues"/>, now holding this call's tokens too; or null.</summary>
+    public BigBirdKeyValueCache? PastKeyValues { get; init; }
     /// <summary>The attention that actually ran (block_sparse falls back to original_full for short inputs).</summary>
     public AttentionType AttentionType { get; init; }
 }

@@ -4,7 +4,7 @@ using BigBirdSharp.Configuration;
 namespace BigBirdSharp.Modeling;
 
 /// <summary>
-/// Self-attention (full or block-sparse) followed by <see cref="BigBirdSelfOutput"/>. Ports
+/// Self-attention (full or block-sparse) or cross-attention, followed by <see cref="BigBirdSelfOutput"/>. Ports
 /// <c>BigBirdAttention</c> (4.27.1 and main). HF swaps <c>self</c> between the two attention classes,
 /// which share query/key/value; here both views exist over the same weights and each call picks one,
 /// so the attention type can change per call without mutating the model.
@@ -33,36 +33,99 @@ public sealed class BigBirdAttention
         _hidden = config.HiddenSize;
     }
 
-    /// <summary>state.AttentionOutput = output(self(state.Hidden), state.Hidden).</summary>
+    /// <summary>
+    /// Self-attention: state.AttentionOutput = output(self(state.Hidden), state.Hidden). With a cache, the keys
+    /// and values of this call's tokens are appended to it and attention runs over past + new tokens.
+    /// </summary>
     internal void Forward(IComputeBackend backend, ForwardState state, AttentionType attentionType, int[]? rand_attn,
-                          ReadOnlyMemory<float> headMask, float[]? attentionProbs)
+                          ReadOnlyMemory<float> headMask, float[]? attentionProbs, BigBirdKeyValueCache? cache, int layerIndex)
     {
         int batch = state.Batch, seq = state.SeqLength, rows = batch * seq;
         // query_layer / key_layer / value_layer = transpose_for_scores(linear(hidden_states))
-        self.query.Forward(backend, state.Scratch, state.Hidden, rows);
-        ForwardState.SplitHeads(state.QueryLayer, state.Scratch, batch, seq, _heads, _headDim);
-        self.key.Forward(backend, state.Scratch, state.Hidden, rows);
-        ForwardState.SplitHeads(state.KeyLayer, state.Scratch, batch, seq, _heads, _headDim);
-        self.value.Forward(backend, state.Scratch, state.Hidden, rows);
-        ForwardState.SplitHeads(state.ValueLayer, state.Scratch, batch, seq, _heads, _headDim);
+        Project(backend, state, self.query, state.Hidden, state.QueryLayer, seq);
+        Project(backend, state, self.key, state.Hidden, state.KeyLayer, seq);
+        Project(backend, state, self.value, state.Hidden, state.ValueLayer, seq);
 
         if (attentionType == AttentionType.OriginalFull)
-            self.Attend(backend, state, headMask, attentionProbs);
+        {
+            AttentionKeys kv;
+            int causal = self.IsDecoder ? state.PastLength : -1;
+            if (cache is null)
+            {
+                kv = new AttentionKeys(state.KeyLayer, state.ValueLayer, seq, seq, state.AdditiveMask, causal);
+            }
+            else
+            {
+                // key_layer = cat([past_key_value[0], key_layer], dim=2), likewise for values
+                cache.Append(layerIndex, state.KeyLayer, state.ValueLayer, seq);
+                kv = new AttentionKeys(cache.Keys[layerIndex], cache.Values[layerIndex], cache.Capacity, state.PastLength + seq,
+                                       state.AdditiveMask, causal);
+            }
+            self.Attend(backend, state, kv, headMask, attentionProbs);
+        }
         else
+        {
             self_block_sparse.Attend(backend, state, rand_attn!, attentionProbs);
+        }
+        Output(backend, state, state.Hidden, state.AttentionOutput, rows);
+    }
 
+    /// <summary>
+    /// Cross-attention of a decoder layer: state.CrossAttentionOutput = output(attn(q = state.AttentionOutput,
+    /// k/v = encoder_hidden_states), state.AttentionOutput). The encoder keys/values come from the cache when it
+    /// holds them, and are stored there otherwise (HF reuses <c>past_key_value[2:]</c> the same way).
+    /// </summary>
+    internal void ForwardCross(IComputeBackend backend, ForwardState state, ReadOnlySpan<float> encoder_hidden_states,
+                               ReadOnlyMemory<float> headMask, float[]? attentionProbs, BigBirdKeyValueCache? cache, int layerIndex)
+    {
+        int batch = state.Batch, seq = state.SeqLength, rows = batch * seq, enc = state.EncoderLength;
+        Project(backend, state, self.query, state.AttentionOutput, state.QueryLayer, seq);
+        float[] keys, values;
+        if (cache is not null && cache.HasCross(layerIndex))
+        {
+            keys = cache.CrossKeys![layerIndex];
+            values = cache.CrossValues![layerIndex];
+        }
+        else
+        {
+            keys = cache is null ? state.CrossKeyLayer : new float[batch * enc * _hidden];
+            values = cache is null ? state.CrossValueLayer : new float[batch * enc * _hidden];
+            self.key.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
+            ForwardState.SplitHeads(keys, state.EncoderScratch, batch, enc, _heads, _headDim);
+            self.value.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
+            ForwardState.SplitHeads(values, state.EncoderScratch, batch, enc, _heads, _headDim);
+            cache?.SetCross(layerIndex, keys, values, enc);
+        }
+        self.Attend(backend, state, new AttentionKeys(keys, values, enc, enc, state.EncoderAdditiveMask, -1), headMask, attentionProbs);
+        Output(backend, state, state.AttentionOutput, state.CrossAttentionOutput, rows);
+    }
+
+    private void Project(IComputeBackend backend, ForwardState state, Linear linear, float[] input, float[] headsOut, int seq)
+    {
+        int rows = state.Batch * seq;
+        linear.Forward(backend, state.Scratch, input.AsSpan(0, rows * _hidden), rows);
+        ForwardState.SplitHeads(headsOut, state.Scratch, state.Batch, seq, _heads, _headDim);
+    }
+
+    private void Output(IComputeBackend backend, ForwardState state, float[] input_tensor, float[] result, int rows)
+    {
         // context_layer: [batch, heads, seq, d] → [batch, seq, hidden]; then BigBirdSelfOutput
-        ForwardState.MergeHeads(state.Scratch, state.ContextLayer, batch, seq, _heads, _headDim);
-        output.Forward(backend, state.AttentionOutput.AsSpan(0, rows * _hidden), state.Scratch.AsSpan(0, rows * _hidden),
-                       state.Hidden.AsSpan(0, rows * _hidden), rows);
+        ForwardState.MergeHeads(state.Scratch, state.ContextLayer, state.Batch, state.SeqLength, _heads, _headDim);
+        output.Forward(backend, result.AsSpan(0, rows * _hidden), state.Scratch.AsSpan(0, rows * _hidden),
+                       input_tensor.AsSpan(0, rows * _hidden), rows);
     }
 }
 
-/// <summary>Attention then the feed-forward block. Ports <c>BigBirdLayer</c> (4.27.1 and main), encoder path.</summary>
+/// <summary>
+/// Attention, optional cross-attention (decoder with <c>add_cross_attention</c>), then the feed-forward block.
+/// Ports <c>BigBirdLayer</c> (4.27.1 and main).
+/// </summary>
 public sealed class BigBirdLayer
 {
     /// <summary>layer.attention</summary>
     public BigBirdAttention attention { get; }
+    /// <summary>layer.crossattention (full attention over encoder_hidden_states), or null when add_cross_attention is off.</summary>
+    public BigBirdAttention? crossattention { get; }
     /// <summary>layer.intermediate</summary>
     public BigBirdIntermediate intermediate { get; }
     /// <summary>layer.output</summary>
@@ -74,18 +137,25 @@ public sealed class BigBirdLayer
     {
         seed = layerIndex;
         attention = new BigBirdAttention(w, $"{path}.attention", config);
+        if (config.AddCrossAttention) crossattention = new BigBirdAttention(w, $"{path}.crossattention", config);
         intermediate = new BigBirdIntermediate(w, $"{path}.intermediate", config);
         output = new BigBirdOutput(w, $"{path}.output", config);
     }
 
-    /// <summary>state.Hidden ← layer(state.Hidden).</summary>
+    /// <summary>state.Hidden ← layer(state.Hidden [, encoder_hidden_states]).</summary>
     internal void Forward(IComputeBackend backend, ForwardState state, AttentionType attentionType, int[]? rand_attn,
-                          ReadOnlyMemory<float> headMask, float[]? attentionProbs)
+                          ReadOnlyMemory<float> headMask, float[]? attentionProbs, ReadOnlySpan<float> encoder_hidden_states,
+                          float[]? crossAttentionProbs, BigBirdKeyValueCache? cache)
     {
         int rows = state.Batch * state.SeqLength;
-        attention.Forward(backend, state, attentionType, rand_attn, headMask, attentionProbs);
-        // feed_forward_chunk: chunking along the sequence does not change the result, so it runs whole
+        attention.Forward(backend, state, attentionType, rand_attn, headMask, attentionProbs, cache, seed);
         var attention_output = state.AttentionOutput.AsSpan(0, rows * intermediate.dense.InFeatures);
+        if (state.EncoderLength > 0)
+        {
+            crossattention!.ForwardCross(backend, state, encoder_hidden_states, headMask, crossAttentionProbs, cache, seed);
+            state.CrossAttentionOutput.AsSpan(0, attention_output.Length).CopyTo(attention_output);
+        }
+        // feed_forward_chunk: chunking along the sequence does not change the result, so it runs whole
         var intermediate_output = state.Intermediate.AsSpan(0, rows * intermediate.dense.OutFeatures);
         intermediate.Forward(backend, intermediate_output, attention_output, rows);
         output.Forward(backend, state.Hidden.AsSpan(0, attention_output.Length), intermediate_output, attention_output, rows);

@@ -25,16 +25,21 @@ public sealed class BigBirdModel : IDisposable
     private readonly ITensorReader? _owned;
     private readonly ConcurrentDictionary<(RandomAttentionSemantics, int Layer, int SeqLength), int[]> _plans = new();
 
-    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader)
+    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader, bool? addPoolingLayer = null)
     {
         config.Validate();
         this.config = config;
         var w = WeightLoader.For(reader);
         embeddings = new BigBirdEmbeddings(w, config);
         encoder = new BigBirdEncoder(w, config);
-        pooler = w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
+        // bare model: the pooler when the checkpoint has one; heads: HF's add_pooling_layer (required when true)
+        pooler = addPoolingLayer ?? w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
         _owned = ownsReader ? reader : null;
     }
+
+    /// <summary>The <c>bert</c> of a task head, over a reader the head owns.</summary>
+    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer) =>
+        new(config, reader, ownsReader: false, addPoolingLayer);
 
     /// <summary>Loads <c>config.json</c> and the weights of a Hugging Face checkpoint folder.</summary>
     /// <param name="directory">A folder with config.json and model.safetensors, a sharded safetensors index, or pytorch_model.bin.</param>
@@ -69,9 +74,12 @@ public sealed class BigBirdModel : IDisposable
     /// <remarks>
     /// HF switches a block_sparse model to original_full for good the first time it sees
     /// seq_length ≤ (5 + 2·num_random_blocks)·block_size (transformers issue 20031). We decide per call.
+    /// A model with cross-attention always runs original_full, as HF forces at construction, and so does a call
+    /// with a key/value cache (block-sparse attention keeps no cache).
     /// </remarks>
-    public AttentionType EffectiveAttentionType(int seqLength, AttentionType? requested = null)
+    public AttentionType EffectiveAttentionType(int seqLength, AttentionType? requested = null, bool withCache = false)
     {
+        if (requested is null && (config.AddCrossAttention || withCache)) return AttentionType.OriginalFull;
         var type = requested ?? config.AttentionType;
         return type == AttentionType.BlockSparse && seqLength <= config.MaxTokensToAttend ? AttentionType.OriginalFull : type;
     }
@@ -84,13 +92,24 @@ public sealed class BigBirdModel : IDisposable
         var backend = options.Backend ?? CpuBackend.Instance;
         int batch_size = inputs.BatchSize, seq_length = inputs.SequenceLength, hidden = config.HiddenSize;
         Validate(inputs);
+        var cache = inputs.PastKeyValues;
+        int past_key_values_length = cache?.Length ?? 0;
+        int encoder_length = inputs.EncoderHiddenStates is null ? 0 : inputs.EncoderSequenceLength;
 
-        var attention_type = EffectiveAttentionType(seq_length, options.AttentionType);
+        var attention_type = EffectiveAttentionType(seq_length, options.AttentionType, cache is not null);
+        if (attention_type == AttentionType.BlockSparse && (cache is not null || encoder_length > 0))
+            throw new BigBirdInputException(
+                "block_sparse attention has no key/value cache and no cross-attention (HF: 'BigBird cannot be used as a decoder " +
+                "when config.attention_type != original_full'); run this call with attention_type original_full.");
 
         // block_sparse pads every input to a multiple of block_size (_pad_to_block_size)
         int padding_len = attention_type == AttentionType.BlockSparse
             ? (config.BlockSize - seq_length % config.BlockSize) % config.BlockSize : 0;
         int seq = seq_length + padding_len;
+        if (past_key_values_length > 0 && past_key_values_length + seq_length > config.MaxPositionEmbeddings)
+            throw new BigBirdInputException(
+                $"{past_key_values_length} cached + {seq_length} new tokens exceed max_position_embeddings {config.MaxPositionEmbeddings}; " +
+                "stop generating at that length.");
         if (inputs.PositionIds is null && seq > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"input of {seq_length} tokens{(padding_len > 0 ? $" (padded to {seq} for block_size {config.BlockSize})" : "")} is longer than " +
@@ -103,16 +122,18 @@ public sealed class BigBirdModel : IDisposable
                 $"{config.MaxPositionEmbeddings}: pad the input to a multiple of block_size {config.BlockSize} yourself, or omit position_ids.");
         int tokens = batch_size * seq;
         var input_ids = inputs.InputIds is null ? null : Pad(inputs.InputIds, batch_size, seq_length, padding_len, config.PadTokenId);
+        // with a cache the mask covers past + new tokens: attention_mask = ones(batch, seq + past) by default
+        int mask_length = past_key_values_length + seq_length;
         var attention_mask = inputs.AttentionMask is null
-            ? Fill(batch_size, seq_length, 1) : inputs.AttentionMask;
+            ? Fill(batch_size, mask_length, 1) : inputs.AttentionMask;
         attention_mask = Pad(attention_mask, batch_size, seq_length, padding_len, 0);
         var token_type_ids = Pad(inputs.TokenTypeIds ?? new int[batch_size * seq_length], batch_size, seq_length, padding_len, 0);
         // HF pads given position_ids with pad_token_id, and otherwise uses 0..seq-1
         var position_ids = inputs.PositionIds is null
-            ? Arange(batch_size, seq) : Pad(inputs.PositionIds, batch_size, seq_length, padding_len, config.PadTokenId);
+            ? Arange(batch_size, seq, past_key_values_length) : Pad(inputs.PositionIds, batch_size, seq_length, padding_len, config.PadTokenId);
         float[]? inputs_embeds = inputs.InputsEmbeds is null ? null : PadEmbeds(backend, inputs.InputsEmbeds, batch_size, seq_length, padding_len);
 
-        var state = new ForwardState(config, batch_size, seq);
+        var state = new ForwardState(config, batch_size, seq, past_key_values_length, encoder_length, crossKeysInState: cache is null);
         if (attention_type == AttentionType.BlockSparse)
         {
             for (int i = 0; i < tokens; i++) state.BlockMask[i] = attention_mask[i];
@@ -120,7 +141,14 @@ public sealed class BigBirdModel : IDisposable
         else
         {
             // get_extended_attention_mask: (1 − mask) · finfo(float32).min; causal part applied in attention
-            for (int i = 0; i < tokens; i++) state.AdditiveMask[i] = attention_mask[i] != 0 ? 0f : float.MinValue;
+            for (int i = 0; i < attention_mask.Length; i++) state.AdditiveMask[i] = attention_mask[i] != 0 ? 0f : float.MinValue;
+        }
+        if (encoder_length > 0)
+        {
+            // invert_attention_mask(encoder_attention_mask): (1 − mask) · finfo(float32).min, ones by default
+            var encoder_attention_mask = inputs.EncoderAttentionMask;
+            for (int i = 0; i < batch_size * encoder_length; i++)
+                state.EncoderAdditiveMask[i] = encoder_attention_mask is null || encoder_attention_mask[i] != 0 ? 0f : float.MinValue;
         }
 
         // embedding_output
@@ -129,17 +157,22 @@ public sealed class BigBirdModel : IDisposable
 
         var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
         var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
-        int heads = config.NumAttentionHeads;
+        var all_cross_attentions = options.OutputAttentions && config.AddCrossAttention ? new List<FloatTensor>() : null;
+        int heads = config.NumAttentionHeads, keys = past_key_values_length + seq;
         for (int i = 0; i < encoder.layer.Count; i++)
         {
             all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
             var layer_head_mask = LayerHeadMask(inputs.HeadMask, i);
             int[]? rand_attn = attention_type == AttentionType.BlockSparse ? RandomPlan(options.RandomAttention, i, seq) : null;
-            float[]? probs = all_self_attentions is null ? null : new float[batch_size * heads * seq * seq];
-            encoder.layer[i].Forward(backend, state, attention_type, rand_attn, layer_head_mask, probs);
-            if (probs is not null) all_self_attentions!.Add(new FloatTensor(probs, batch_size, heads, seq, seq));
+            float[]? probs = all_self_attentions is null ? null : new float[batch_size * heads * seq * keys];
+            float[]? crossProbs = all_cross_attentions is null || encoder_length == 0 ? null : new float[batch_size * heads * seq * encoder_length];
+            encoder.layer[i].Forward(backend, state, attention_type, rand_attn, layer_head_mask, probs,
+                                     inputs.EncoderHiddenStates ?? [], crossProbs, cache);
+            if (probs is not null) all_self_attentions!.Add(new FloatTensor(probs, batch_size, heads, seq, keys));
+            if (crossProbs is not null) all_cross_attentions!.Add(new FloatTensor(crossProbs, batch_size, heads, seq, encoder_length));
         }
         all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
+        cache?.Advance(seq);
 
         // pooler_output = tanh(pooler(sequence_output[:, 0]))
         FloatTensor? pooler_output = null;
@@ -165,6 +198,8 @@ public sealed class BigBirdModel : IDisposable
             PoolerOutput = pooler_output,
             HiddenStates = all_hidden_states,
             Attentions = all_self_attentions,
+            CrossAttentions = all_cross_attentions is { Count: > 0 } ? all_cross_attentions : null,
+            PastKeyValues = cache,
             AttentionType = attention_type,
         };
     }
@@ -198,9 +233,18 @@ public sealed class BigBirdModel : IDisposable
         }
         if (inputs.InputsEmbeds is { } embeds)
             CheckLength(embeds.Length, tokens * config.HiddenSize, "inputs_embeds", $"[{batch}, {seq}, {config.HiddenSize}]");
+        int past = inputs.PastKeyValues?.Length ?? 0;
+        if (inputs.PastKeyValues is { } cache)
+        {
+            if (cache.BatchSize != batch)
+                throw new BigBirdInputException($"past_key_values holds {cache.BatchSize} rows but the input has {batch}; use one cache per batch.");
+            if (past + seq > cache.Capacity)
+                throw new BigBirdInputException(
+                    $"past_key_values holds {past} of at most {cache.Capacity} tokens, too few for {seq} more; make a cache with a larger capacity.");
+        }
         if (inputs.AttentionMask is { } mask)
         {
-            CheckLength(mask.Length, tokens, "attention_mask", $"[{batch}, {seq}]");
+            CheckLength(mask.Length, (long)batch * (past + seq), "attention_mask", past > 0 ? $"[{batch}, {past} past + {seq} new]" : $"[{batch}, {seq}]");
             foreach (int m in mask)
                 if (m is not (0 or 1)) throw new BigBirdInputException($"attention_mask holds {m}; use 1 for tokens to attend and 0 for padding.");
         }
@@ -213,6 +257,30 @@ public sealed class BigBirdModel : IDisposable
         {
             CheckLength(pos.Length, tokens, "position_ids", $"[{batch}, {seq}]");
             CheckRange(pos, config.MaxPositionEmbeddings, "position_ids", "max_position_embeddings", "truncate the input");
+        }
+        if (inputs.EncoderHiddenStates is { } enc)
+        {
+            if (!config.AddCrossAttention)
+                throw new BigBirdInputException(
+                    "encoder_hidden_states was given, but this model has no cross-attention layers (config add_cross_attention is false); " +
+                    "load a decoder checkpoint with is_decoder and add_cross_attention, or drop encoder_hidden_states.");
+            int encSeq = inputs.EncoderSequenceLength;
+            if (encSeq <= 0)
+                throw new BigBirdInputException($"encoder_hidden_states has length {encSeq}; give at least one encoder token.");
+            CheckLength(enc.Length, (long)batch * encSeq * config.HiddenSize, "encoder_hidden_states", $"[{batch}, {encSeq}, {config.HiddenSize}]");
+            if (inputs.EncoderAttentionMask is { } emask)
+            {
+                CheckLength(emask.Length, (long)batch * encSeq, "encoder_attention_mask", $"[{batch}, {encSeq}]");
+                foreach (int m in emask)
+                    if (m is not (0 or 1)) throw new BigBirdInputException($"encoder_attention_mask holds {m}; use 1 for encoder tokens to attend and 0 for padding.");
+            }
+            if (inputs.PastKeyValues is { EncoderLength: > 0 } c && c.EncoderLength != encSeq)
+                throw new BigBirdInputException(
+                    $"past_key_values caches {c.EncoderLength} encoder tokens but encoder_hidden_states has {encSeq}; pass the same encoder states at every step.");
+        }
+        else if (inputs.EncoderAttentionMask is not null)
+        {
+            throw new BigBirdInputException("encoder_attention_mask was given without encoder_hidden_states; give both or neither.");
         }
         if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != config.NumAttentionHeads * config.NumHiddenLayers)
             throw new BigBirdInputException(
@@ -239,11 +307,11 @@ public sealed class BigBirdModel : IDisposable
         return a;
     }
 
-    private static int[] Arange(int batch, int seq)
+    private static int[] Arange(int batch, int seq, int start)
     {
         var a = new int[batch * seq];
         for (int b = 0; b < batch; b++)
-            for (int s = 0; s < seq; s++) a[b * seq + s] = s;
+            for (int s = 0; s < seq; s++) a[b * seq + s] = start + s;
         return a;
     }
 

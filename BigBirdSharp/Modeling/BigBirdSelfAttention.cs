@@ -39,55 +39,64 @@ public sealed class BigBirdSelfAttention
     }
 
     /// <summary>
-    /// context[b, s, h·d] = softmax(q·kᵀ/√d + mask)·v for every head, from query/key/value already split
-    /// into heads ([batch, heads, seq, head_dim] each).
+    /// context[b, s, h·d] = softmax(q·kᵀ/√d + mask)·v for every head. Queries are state.QueryLayer
+    /// ([batch, heads, seq, head_dim]); keys and values come from <paramref name="kv"/>: the same call's tokens,
+    /// the cache (past + new tokens) or the encoder (cross-attention).
     /// </summary>
     /// <param name="backend">The arithmetic.</param>
     /// <param name="state">This forward call's buffers.</param>
+    /// <param name="kv">Where the keys, values and additive mask live.</param>
     /// <param name="headMask">[heads] multipliers for this layer's probabilities, or empty.</param>
-    /// <param name="attentionProbs">[batch, heads, seq, seq] output maps, or null when not requested.</param>
-    internal void Attend(IComputeBackend backend, ForwardState state, ReadOnlyMemory<float> headMask, float[]? attentionProbs)
+    /// <param name="attentionProbs">[batch, heads, seq, kv.Length] output maps, or null when not requested.</param>
+    internal void Attend(IComputeBackend backend, ForwardState state, AttentionKeys kv, ReadOnlyMemory<float> headMask, float[]? attentionProbs)
     {
         int batch = state.Batch, seq = state.SeqLength, heads = NumAttentionHeads, d = AttentionHeadSize;
+        int keys = kv.Length;
         float sqrtD = MathF.Sqrt(d);
-        float[] q = state.QueryLayer, k = state.KeyLayer, v = state.ValueLayer, ctx = state.ContextLayer;
-        float[] mask = state.AdditiveMask; // [batch, seq]: 0 or float.MinValue, HF's (1 - m) · finfo.min
-        bool causal = IsDecoder;
+        float[] q = state.QueryLayer, ctx = state.ContextLayer;
 
         state.ForEachWorker(batch * heads, (scratch, bh) =>
         {
             int b = bh / heads, h = bh % heads;
             int headOffset = bh * seq * d;
-            ReadOnlySpan<float> key_layer = k.AsSpan(headOffset, seq * d);
-            ReadOnlySpan<float> value_layer = v.AsSpan(headOffset, seq * d);
-            ReadOnlySpan<float> maskRow = mask.AsSpan(b * seq, seq);
+            ReadOnlySpan<float> key_layer = kv.Keys.AsSpan(bh * kv.Stride * d, keys * d);
+            ReadOnlySpan<float> value_layer = kv.Values.AsSpan(bh * kv.Stride * d, keys * d);
+            ReadOnlySpan<float> maskRow = kv.Mask.AsSpan(b * keys, keys); // 0 or float.MinValue: HF's (1 - m) · finfo.min
             float headScale = headMask.IsEmpty ? 1f : headMask.Span[h];
 
             for (int q0 = 0; q0 < seq; q0 += QueryChunk)
             {
                 int rows = Math.Min(QueryChunk, seq - q0);
-                Span<float> attention_scores = scratch.Scores.AsSpan(0, rows * seq);
+                Span<float> attention_scores = scratch.Scores.AsSpan(0, rows * keys);
                 // attention_scores = query_layer @ key_layerᵀ / √d + attention_mask
-                backend.MatMul(attention_scores, q.AsSpan(headOffset + q0 * d, rows * d), key_layer, rows, seq, d, transposeB: true);
+                backend.MatMul(attention_scores, q.AsSpan(headOffset + q0 * d, rows * d), key_layer, rows, keys, d, transposeB: true);
                 for (int r = 0; r < rows; r++)
                 {
-                    var row = attention_scores.Slice(r * seq, seq);
-                    for (int j = 0; j < seq; j++)
+                    var row = attention_scores.Slice(r * keys, keys);
+                    // the decoder's causal mask: query at absolute position past + q0 + r sees keys up to itself
+                    int lastVisible = kv.CausalOffset < 0 ? keys - 1 : kv.CausalOffset + q0 + r;
+                    for (int j = 0; j < keys; j++)
                     {
-                        float additive = maskRow[j];
-                        if (causal && j > q0 + r) additive = float.MinValue; // causal · padding mask, both 0/1 before (1 - m)·min
+                        float additive = j > lastVisible ? float.MinValue : maskRow[j]; // causal · padding, both 0/1 before (1 - m)·min
                         row[j] = row[j] / sqrtD + additive;
                     }
                 }
                 // attention_probs = softmax(attention_scores) (· head_mask)
-                backend.SoftmaxRows(attention_scores, rows, seq);
+                backend.SoftmaxRows(attention_scores, rows, keys);
                 if (headScale != 1f)
                     System.Numerics.Tensors.TensorPrimitives.Multiply(attention_scores, headScale, attention_scores);
                 if (attentionProbs is not null)
-                    attention_scores.CopyTo(attentionProbs.AsSpan(headOffset / d * seq + q0 * seq, rows * seq));
+                    attention_scores.CopyTo(attentionProbs.AsSpan((bh * seq + q0) * keys, rows * keys));
                 // context_layer = attention_probs @ value_layer
-                backend.MatMul(ctx.AsSpan(headOffset + q0 * d, rows * d), attention_scores, value_layer, rows, d, seq, transposeB: false);
+                backend.MatMul(ctx.AsSpan(headOffset + q0 * d, rows * d), attention_scores, value_layer, rows, d, keys, transposeB: false);
             }
         });
     }
 }
+
+/// <summary>
+/// Where full attention finds its keys and values: [batch, heads, Stride, head_dim] buffers of which the first
+/// <see cref="Length"/> rows per head are used, an additive mask [batch, Length], and the causal offset
+/// (tokens before the queries; −1 for no causal mask).
+/// </summary>
+internal readonly record struct AttentionKeys(float[] Keys, float[] Values, int Stride, int Length, float[] Mask, int CausalOffset);

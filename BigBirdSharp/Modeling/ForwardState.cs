@@ -20,8 +20,8 @@ internal sealed class ForwardState
     public readonly float[] AttentionOutput;
     /// <summary>[batch, seq, hidden] scratch for projections and merged heads.</summary>
     public readonly float[] Scratch;
-    /// <summary>[batch, seq, hidden] second scratch for a projection before it is split into heads.</summary>
-    public readonly float[] Scratch2;
+    /// <summary>[batch, seq, hidden] output of cross-attention (decoder with add_cross_attention); empty otherwise.</summary>
+    public readonly float[] CrossAttentionOutput;
     /// <summary>[batch, heads, seq, head_dim]</summary>
     public readonly float[] QueryLayer;
     /// <summary>[batch, heads, seq, head_dim]</summary>
@@ -32,28 +32,44 @@ internal sealed class ForwardState
     public readonly float[] ContextLayer;
     /// <summary>[batch, seq, intermediate]</summary>
     public readonly float[] Intermediate;
-    /// <summary>[batch, seq] additive mask of full attention: 0 where attended, float.MinValue where not.</summary>
+    /// <summary>Tokens already in the key/value cache (HF's past_key_values_length); 0 without a cache.</summary>
+    public readonly int PastLength;
+    /// <summary>encoder_seq of cross-attention; 0 without it.</summary>
+    public readonly int EncoderLength;
+    /// <summary>[batch, past + seq] additive mask of full attention: 0 where attended, float.MinValue where not.</summary>
     public readonly float[] AdditiveMask;
+    /// <summary>[batch, encoder_seq] additive mask of cross-attention (HF's invert_attention_mask); empty without it.</summary>
+    public readonly float[] EncoderAdditiveMask;
+    /// <summary>[batch, heads, encoder_seq, head_dim] cross-attention keys/values when no cache holds them; empty otherwise.</summary>
+    public readonly float[] CrossKeyLayer, CrossValueLayer;
+    /// <summary>[batch, encoder_seq, hidden] projection scratch for cross-attention keys/values; empty without it.</summary>
+    public readonly float[] EncoderScratch;
     /// <summary>[batch, seq] 0/1 attention mask of block-sparse attention (from_mask = to_mask).</summary>
     public readonly float[] BlockMask;
 
     private readonly AttentionScratch[] _workers;
 
-    public ForwardState(BigBirdConfig config, int batch, int seqLength)
+    public ForwardState(BigBirdConfig config, int batch, int seqLength, int pastLength = 0, int encoderLength = 0, bool crossKeysInState = true)
     {
         Batch = batch;
         SeqLength = seqLength;
+        PastLength = pastLength;
+        EncoderLength = encoderLength;
         int tokens = batch * seqLength, hidden = config.HiddenSize;
         Hidden = new float[tokens * hidden];
         AttentionOutput = new float[tokens * hidden];
         Scratch = new float[tokens * hidden];
-        Scratch2 = new float[tokens * hidden];
+        CrossAttentionOutput = encoderLength > 0 ? new float[tokens * hidden] : [];
         QueryLayer = new float[tokens * hidden];
         KeyLayer = new float[tokens * hidden];
         ValueLayer = new float[tokens * hidden];
         ContextLayer = new float[tokens * hidden];
         Intermediate = new float[tokens * config.IntermediateSize];
-        AdditiveMask = new float[tokens];
+        AdditiveMask = new float[batch * (pastLength + seqLength)];
+        EncoderAdditiveMask = new float[batch * encoderLength];
+        EncoderScratch = new float[batch * encoderLength * hidden];
+        CrossKeyLayer = crossKeysInState ? new float[batch * encoderLength * hidden] : [];
+        CrossValueLayer = crossKeysInState ? new float[batch * encoderLength * hidden] : [];
         BlockMask = new float[tokens];
 
         int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, batch * config.NumAttentionHeads * Math.Max(1, seqLength / config.BlockSize)));
@@ -61,7 +77,7 @@ internal sealed class ForwardState
         int gatheredKeys = BigBirdBlockSparseAttention.MaxGatheredBlocks(config) * config.BlockSize;
         _workers = new AttentionScratch[workers];
         for (int i = 0; i < workers; i++)
-            _workers[i] = new AttentionScratch(rows, Math.Max(seqLength, gatheredKeys), config.AttentionHeadSize,
+            _workers[i] = new AttentionScratch(rows, Math.Max(Math.Max(pastLength + seqLength, encoderLength), gatheredKeys), config.AttentionHeadSize,
                                                BigBirdBlockSparseAttention.MaxGatheredBlocks(config));
     }
 

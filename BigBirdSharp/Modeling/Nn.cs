@@ -24,6 +24,15 @@ public sealed class Linear
         Bias = bias ? w.Get($"{path}.bias", outFeatures) : ReadOnlyMemory<float>.Empty;
     }
 
+    /// <summary>A linear layer over weights read elsewhere (the LM decoder tied to the word embeddings).</summary>
+    internal Linear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float> bias, int inFeatures, int outFeatures)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Weight = weight;
+        Bias = bias;
+    }
+
     /// <summary>y[rows, out] = x[rows, in] · Wᵀ + b.</summary>
     public void Forward(IComputeBackend backend, Span<float> y, ReadOnlySpan<float> x, int rows) =>
         backend.Linear(y, x, Weight.Span, Bias.Span, rows, InFeatures, OutFeatures);

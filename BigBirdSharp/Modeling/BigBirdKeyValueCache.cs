@@ -1,0 +1,93 @@
+using BigBirdSharp.Configuration;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>
+/// HF's <c>past_key_values</c> for a decoder: per layer, the self-attention keys and values of every token seen so
+/// far ([batch, heads, length, head_dim], preallocated up to <see cref="Capacity"/>), and, with cross-attention, the
+/// keys and values of <c>encoder_hidden_states</c> ([batch, heads, encoder_length, head_dim]), computed once.
+/// </summary>
+/// <remarks>
+/// HF returns a new tuple of tensors per call; this cache is filled in place (as current transformers'
+/// <c>DynamicCache</c> is), so a generation step allocates nothing. It belongs to one generation: it is not
+/// thread-safe, while the model it is used with stays immutable and shareable.
+/// </remarks>
+public sealed class BigBirdKeyValueCache
+{
+    /// <summary>Rows of the batch it was made for.</summary>
+    public int BatchSize { get; }
+    /// <summary>The most tokens it can hold (at most max_position_embeddings).</summary>
+    public int Capacity { get; }
+    /// <summary>Tokens already cached: HF's <c>past_key_values_length</c>.</summary>
+    public int Length { get; private set; }
+    /// <summary>Length of the cached encoder keys/values, or 0 when none are cached yet.</summary>
+    public int EncoderLength { get; private set; }
+
+    internal readonly int Layers, Heads, HeadDim;
+    // per layer: [batch, heads, Capacity, head_dim]
+    internal readonly float[][] Keys, Values;
+    // per layer: [batch, heads, EncoderLength, head_dim], or null before the first cross-attention call
+    internal float[][]? CrossKeys, CrossValues;
+
+    /// <summary>An empty cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens.</summary>
+    /// <exception cref="BigBirdInputException">A non-positive size, or a capacity beyond max_position_embeddings.</exception>
+    public BigBirdKeyValueCache(BigBirdConfig config, int batchSize, int capacity)
+    {
+        if (batchSize <= 0 || capacity <= 0)
+            throw new BigBirdInputException($"a key/value cache needs a positive batch size and capacity, got {batchSize} and {capacity}.");
+        if (capacity > config.MaxPositionEmbeddings)
+            throw new BigBirdInputException(
+                $"a key/value cache of {capacity} tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}; ask for at most that many.");
+        BatchSize = batchSize;
+        Capacity = capacity;
+        Layers = config.NumHiddenLayers;
+        Heads = config.NumAttentionHeads;
+        HeadDim = config.AttentionHeadSize;
+        Keys = new float[Layers][];
+        Values = new float[Layers][];
+        for (int i = 0; i < Layers; i++)
+        {
+            Keys[i] = new float[batchSize * Heads * capacity * HeadDim];
+            Values[i] = new float[batchSize * Heads * capacity * HeadDim];
+        }
+    }
+
+    /// <summary>Layer <paramref name="layer"/>'s cached self-attention keys, [batch, heads, Length, head_dim] (a copy).</summary>
+    public FloatTensor KeyLayer(int layer) => Slice(Keys[layer]);
+
+    /// <summary>Layer <paramref name="layer"/>'s cached self-attention values, [batch, heads, Length, head_dim] (a copy).</summary>
+    public FloatTensor ValueLayer(int layer) => Slice(Values[layer]);
+
+    private FloatTensor Slice(float[] src)
+    {
+        var dst = new float[BatchSize * Heads * Length * HeadDim];
+        for (int bh = 0; bh < BatchSize * Heads; bh++)
+            src.AsSpan(bh * Capacity * HeadDim, Length * HeadDim).CopyTo(dst.AsSpan(bh * Length * HeadDim));
+        return new FloatTensor(dst, BatchSize, Heads, Length, HeadDim);
+    }
+
+    /// <summary>Stores [batch, heads, seq, d] keys/values of new tokens at positions Length..Length+seq−1 of a layer.</summary>
+    internal void Append(int layer, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int seq)
+    {
+        for (int bh = 0; bh < BatchSize * Heads; bh++)
+        {
+            int dst = (bh * Capacity + Length) * HeadDim;
+            keys.Slice(bh * seq * HeadDim, seq * HeadDim).CopyTo(Keys[layer].AsSpan(dst));
+            values.Slice(bh * seq * HeadDim, seq * HeadDim).CopyTo(Values[layer].AsSpan(dst));
+        }
+    }
+
+    internal void SetCross(int layer, float[] keys, float[] values, int encoderLength)
+    {
+        CrossKeys ??= new float[Layers][];
+        CrossValues ??= new float[Layers][];
+        CrossKeys[layer] = keys;
+        CrossValues[layer] = values;
+        EncoderLength = encoderLength;
+    }
+
+    internal bool HasCross(int layer) => CrossKeys?[layer] is not null;
+
+    /// <summary>Marks <paramref name="tokens"/> more tokens as cached (after every layer appended them).</summary>
+    internal void Advance(int tokens) => Length += tokens;
+}

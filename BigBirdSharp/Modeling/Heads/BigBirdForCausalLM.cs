@@ -1,0 +1,65 @@
+using BigBirdSharp.Configuration;
+using BigBirdSharp.IO;
+
+namespace BigBirdSharp.Modeling.Heads;
+
+/// <summary>
+/// BigBird as a decoder with the LM head. Ports <c>BigBirdForCausalLM</c>: logits [batch, seq, vocab]; loss = cross-entropy
+/// of logits[:, :-1] against labels[:, 1:] (next-token prediction). With <c>is_decoder</c> the self-attention is causal,
+/// with <c>add_cross_attention</c> each layer also attends to <c>encoder_hidden_states</c>, and a
+/// <see cref="BigBirdKeyValueCache"/> in <see cref="BigBirdInputs.PastKeyValues"/> makes it incremental.
+/// <see cref="Generate"/> generates tokens with it.
+/// </summary>
+public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
+{
+    /// <summary>cls (cls.predictions)</summary>
+    public BigBirdOnlyMLMHead cls { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "BigBirdForCausalLM";
+
+    internal BigBirdForCausalLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
+        : base(config, reader, addPoolingLayer: false, ownsReader)
+    {
+        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings);
+    }
+
+    /// <inheritdoc/>
+    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        Reject(inputs.FloatLabels is not null, "float labels (causal-LM labels are token ids)", Architecture);
+        CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
+        var outputs = bert.Forward(inputs, options);
+        var prediction_scores = cls.predictions.Forward(BackendOf(options), outputs.LastHiddenState.Data, batch * seq);
+
+        float? lm_loss = null;
+        if (inputs.Labels is { } labels)
+        {
+            // shift: position t predicts labels[t + 1]; the last position has no target
+            var shiftedScores = new float[batch * (seq - 1) * vocab];
+            var shiftedLabels = new int[batch * (seq - 1)];
+            for (int b = 0; b < batch; b++)
+            {
+                prediction_scores.AsSpan(b * seq * vocab, (seq - 1) * vocab).CopyTo(shiftedScores.AsSpan(b * (seq - 1) * vocab));
+                labels.AsSpan(b * seq + 1, seq - 1).CopyTo(shiftedLabels.AsSpan(b * (seq - 1)));
+            }
+            lm_loss = Losses.CrossEntropy(shiftedScores, shiftedLabels, vocab);
+        }
+        return Wrap(outputs, lm_loss) with { Logits = new FloatTensor(prediction_scores, batch, seq, vocab) };
+    }
+
+    /// <summary>
+    /// Scores of the last position of every row only ([batch, vocab]): what a generation step needs, without
+    /// computing [batch, seq, vocab].
+    /// </summary>
+    internal float[] NextTokenLogits(BigBirdInputs inputs, BigBirdForwardOptions options)
+    {
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, hidden = config.HiddenSize;
+        var outputs = bert.Forward(inputs, options);
+        var last = new float[batch * hidden];
+        for (int b = 0; b < batch; b++)
+            outputs.LastHiddenState.Data.AsSpan(((b + 1) * seq - 1) * hidden, hidden).CopyTo(last.AsSpan(b * hidden));
+        return cls.predictions.Forward(BackendOf(options), last, batch);
+    }
+}

@@ -1,0 +1,83 @@
+using BigBirdSharp.Configuration;
+using BigBirdSharp.IO;
+
+namespace BigBirdSharp.Modeling.Heads;
+
+/// <summary>
+/// BigBird with the masked-LM head. Ports <c>BigBirdForMaskedLM</c>: logits [batch, seq, vocab] from
+/// <c>cls.predictions</c> (decoder tied to the word embeddings); loss = cross-entropy over labels ≠ −100.
+/// </summary>
+public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
+{
+    /// <summary>cls (cls.predictions)</summary>
+    public BigBirdOnlyMLMHead cls { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "BigBirdForMaskedLM";
+
+    internal BigBirdForMaskedLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
+        : base(config, reader, addPoolingLayer: false, ownsReader)
+    {
+        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings);
+    }
+
+    /// <inheritdoc/>
+    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
+        CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
+        var outputs = bert.Forward(inputs, options);
+        var sequence_output = outputs.LastHiddenState;
+        var prediction_scores = cls.predictions.Forward(BackendOf(options), sequence_output.Data, batch * seq);
+        float? masked_lm_loss = inputs.Labels is { } labels ? Losses.CrossEntropy(prediction_scores, labels, vocab) : null;
+        return Wrap(outputs, masked_lm_loss) with { Logits = new FloatTensor(prediction_scores, batch, seq, vocab) };
+    }
+}
+
+/// <summary>
+/// BigBird with both pre-training heads. Ports <c>BigBirdForPreTraining</c>: prediction_logits from
+/// <c>cls.predictions</c>, seq_relationship_logits from <c>cls.seq_relationship</c> over the pooled output; loss =
+/// MLM loss (+ NSP loss when next_sentence_label is also given; HF ignores next_sentence_label without labels).
+/// </summary>
+public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
+{
+    /// <summary>cls (predictions + seq_relationship)</summary>
+    public BigBirdPreTrainingHeads cls { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "BigBirdForPreTraining";
+
+    internal BigBirdForPreTraining(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
+        : base(config, reader, addPoolingLayer: true, ownsReader)
+    {
+        cls = new BigBirdPreTrainingHeads(heads, config, bert.embeddings.word_embeddings);
+    }
+
+    /// <inheritdoc/>
+    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
+        CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
+        CheckCount(inputs.NextSentenceLabel, batch, "next_sentence_label", $"[{batch}]");
+        var backend = BackendOf(options);
+        var outputs = bert.Forward(inputs, options);
+        var prediction_scores = cls.predictions.Forward(backend, outputs.LastHiddenState.Data, batch * seq);
+        var seq_relationship_score = new float[batch * 2];
+        cls.seq_relationship.Forward(backend, seq_relationship_score, outputs.PoolerOutput!.Data, batch);
+
+        float? total_loss = null;
+        if (inputs.Labels is { } labels)
+        {
+            total_loss = Losses.CrossEntropy(prediction_scores, labels, vocab);
+            if (inputs.NextSentenceLabel is { } nsp)
+                total_loss += Losses.CrossEntropy(seq_relationship_score, nsp, 2, what: "next_sentence_label");
+        }
+        return Wrap(outputs, total_loss) with
+        {
+            PredictionLogits = new FloatTensor(prediction_scores, batch, seq, vocab),
+            SeqRelationshipLogits = new FloatTensor(seq_relationship_score, batch, 2),
+        };
+    }
+}

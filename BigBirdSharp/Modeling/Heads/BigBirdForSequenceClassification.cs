@@ -1,0 +1,140 @@
+using BigBirdSharp.Configuration;
+using BigBirdSharp.IO;
+
+namespace BigBirdSharp.Modeling.Heads;
+
+/// <summary>
+/// BigBird with <see cref="BigBirdClassificationHead"/> over the first token. Ports
+/// <c>BigBirdForSequenceClassification</c>: logits [batch, num_labels]. The loss follows HF's problem_type: set in
+/// config.json, or inferred: num_labels = 1 → regression (MSE); integer labels → single_label_classification
+/// (cross-entropy); float labels → multi_label_classification (BCE with logits).
+/// </summary>
+public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
+{
+    /// <summary>classifier</summary>
+    public BigBirdClassificationHead classifier { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "BigBirdForSequenceClassification";
+
+    internal BigBirdForSequenceClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
+        : base(config, reader, addPoolingLayer: false, ownsReader)
+    {
+        classifier = new BigBirdClassificationHead(heads, config);
+    }
+
+    /// <summary>HF's problem_type for these labels: config's, or inferred from num_labels and the labels' type.</summary>
+    public string ProblemType(bool integerLabels) =>
+        config.ProblemType ?? (config.NumLabels == 1 ? "regression"
+            : integerLabels ? "single_label_classification" : "multi_label_classification");
+
+    /// <inheritdoc/>
+    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        int batch = inputs.BatchSize, num_labels = config.NumLabels;
+        if (inputs.Labels is not null && inputs.FloatLabels is not null)
+            throw new BigBirdInputException("give labels either as integers or as floats, not both.");
+        string? problem_type = inputs.Labels is null && inputs.FloatLabels is null ? null : ProblemType(inputs.Labels is not null);
+        switch (problem_type)
+        {
+            case "regression":
+                if (inputs.FloatLabels is null)
+                    throw new BigBirdInputException("regression (num_labels = 1 or problem_type regression) needs float labels, e.g. [0.5, 2.0].");
+                if (inputs.FloatLabels.Length != (long)batch * num_labels)
+                    throw new BigBirdInputException($"labels has {inputs.FloatLabels.Length} values, expected {batch * num_labels} for shape [{batch}{(num_labels == 1 ? "" : $", {num_labels}")}].");
+                break;
+            case "single_label_classification":
+                if (inputs.Labels is null)
+                    throw new BigBirdInputException("single_label_classification needs integer class ids as labels, one per row.");
+                CheckCount(inputs.Labels, batch, "labels", $"[{batch}]");
+                break;
+            case "multi_label_classification":
+                if (inputs.FloatLabels is null)
+                    throw new BigBirdInputException($"multi_label_classification needs float 0/1 labels of shape [{batch}, {num_labels}].");
+                if (inputs.FloatLabels.Length != (long)batch * num_labels)
+                    throw new BigBirdInputException($"labels has {inputs.FloatLabels.Length} values, expected {batch * num_labels} for shape [{batch}, {num_labels}].");
+                break;
+        }
+
+        var outputs = bert.Forward(inputs, options);
+        var logits = classifier.Forward(BackendOf(options), outputs.LastHiddenState);
+        float? loss = problem_type switch
+        {
+            "regression" => Losses.MeanSquaredError(logits, inputs.FloatLabels),
+            "single_label_classification" => Losses.CrossEntropy(logits, inputs.Labels, num_labels),
+            "multi_label_classification" => Losses.BinaryCrossEntropyWithLogits(logits, inputs.FloatLabels),
+            _ => null,
+        };
+        return Wrap(outputs, loss) with { Logits = new FloatTensor(logits, batch, num_labels) };
+    }
+}
+
+/// <summary>
+/// BigBird scoring each choice through the pooler and a [1, hidden] classifier. Ports <c>BigBirdForMultipleChoice</c>:
+/// the [batch, choices, seq] inputs run as batch·choices rows (<see cref="BigBirdInputs.NumChoices"/>), and logits
+/// are [batch, choices]; loss = cross-entropy against labels [batch].
+/// </summary>
+public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
+{
+    /// <summary>classifier [1, hidden] + bias</summary>
+    public Linear classifier { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "BigBirdForMultipleChoice";
+
+    internal BigBirdForMultipleChoice(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
+        : base(config, reader, addPoolingLayer: true, ownsReader)
+    {
+        classifier = new Linear(heads, "classifier", config.HiddenSize, 1);
+    }
+
+    /// <inheritdoc/>
+    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        int num_choices = inputs.NumChoices, rows = inputs.BatchSize;
+        if (num_choices <= 0 || rows % num_choices != 0)
+            throw new BigBirdInputException(
+                $"{Architecture} needs input_ids shaped [batch, choices, seq]; got {rows} rows with {num_choices} choices per example.");
+        int batch = rows / num_choices;
+        Reject(inputs.FloatLabels is not null, "float labels (labels are the index of the right choice)", Architecture);
+        CheckCount(inputs.Labels, batch, "labels", $"[{batch}]");
+
+        var outputs = bert.Forward(inputs, options);
+        var reshaped_logits = new float[rows]; // [batch·choices, 1] viewed as [batch, choices]
+        classifier.Forward(BackendOf(options), reshaped_logits, outputs.PoolerOutput!.Data, rows);
+        float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(reshaped_logits, labels, num_choices) : null;
+        return Wrap(outputs, loss) with { Logits = new FloatTensor(reshaped_logits, batch, num_choices) };
+    }
+}
+
+/// <summary>
+/// BigBird with a per-token [num_labels, hidden] classifier. Ports <c>BigBirdForTokenClassification</c>: logits
+/// [batch, seq, num_labels]; loss = cross-entropy over labels ≠ −100.
+/// </summary>
+public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
+{
+    /// <summary>classifier [num_labels, hidden] + bias</summary>
+    public Linear classifier { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "BigBirdForTokenClassification";
+
+    internal BigBirdForTokenClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
+        : base(config, reader, addPoolingLayer: false, ownsReader)
+    {
+        classifier = new Linear(heads, "classifier", config.HiddenSize, config.NumLabels);
+    }
+
+    /// <inheritdoc/>
+    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    {
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, num_labels = config.NumLabels;
+        Reject(inputs.FloatLabels is not null, "float labels (token labels are class ids)", Architecture);
+        CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
+        var outputs = bert.Forward(inputs, options);
+        var logits = new float[batch * seq * num_labels];
+        classifier.Forward(BackendOf(options), logits, outputs.LastHiddenState.Data, batch * seq);
+        float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(logits, labels, num_labels) : null;
+        return Wrap(outputs, loss) with { Logits = new FloatTensor(logits, batch, seq, num_labels) };
+    }
+}

@@ -1,0 +1,159 @@
+using BigBirdSharp.Backends;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.Kernels;
+
+namespace BigBirdSharp.Modeling.Heads;
+
+// The small HF modules the task heads are built from, one type each, under HF's names.
+
+/// <summary>dense → hidden_act → LayerNorm. Ports <c>BigBirdPredictionHeadTransform</c>.</summary>
+public sealed class BigBirdPredictionHeadTransform
+{
+    /// <summary>[hidden, hidden] + bias</summary>
+    public Linear dense { get; }
+    /// <summary>LayerNorm over hidden_size.</summary>
+    public LayerNorm LayerNorm { get; }
+    private readonly ActivationKind _act;
+
+    internal BigBirdPredictionHeadTransform(WeightLoader w, string path, BigBirdConfig config)
+    {
+        dense = new Linear(w, $"{path}.dense", config.HiddenSize, config.HiddenSize);
+        LayerNorm = new LayerNorm(w, $"{path}.LayerNorm", config.HiddenSize, config.LayerNormEps);
+        _act = config.HiddenActKind;
+    }
+
+    /// <summary>y[rows, hidden] = LayerNorm(act(dense(x))).</summary>
+    public void Forward(IComputeBackend backend, Span<float> y, ReadOnlySpan<float> x, int rows)
+    {
+        dense.Forward(backend, y, x, rows);
+        backend.Activate(y, _act);
+        LayerNorm.Forward(backend, y, y, rows);
+    }
+}
+
+/// <summary>
+/// transform, then the decoder [vocab, hidden] tied to the word embeddings (when <c>tie_word_embeddings</c>, HF's
+/// default) plus its own bias. Ports <c>BigBirdLMPredictionHead</c>.
+/// </summary>
+public sealed class BigBirdLMPredictionHead
+{
+    /// <summary>cls.predictions.transform</summary>
+    public BigBirdPredictionHeadTransform transform { get; }
+    /// <summary>cls.predictions.decoder: weight = word_embeddings when tied, bias = cls.predictions.bias.</summary>
+    public Linear decoder { get; }
+
+    internal BigBirdLMPredictionHead(WeightLoader w, string path, BigBirdConfig config, Embedding wordEmbeddings)
+    {
+        transform = new BigBirdPredictionHeadTransform(w, $"{path}.transform", config);
+        // decoder.bias and bias are one parameter in HF; checkpoints hold either name (or both)
+        var bias = w.Get($"{path}.bias", [$"{path}.decoder.bias"], config.VocabSize);
+        var weight = config.TieWordEmbeddings ? wordEmbeddings.Weight : w.Get($"{path}.decoder.weight", config.VocabSize, config.HiddenSize);
+        decoder = new Linear(weight, bias, config.HiddenSize, config.VocabSize);
+    }
+
+    /// <summary>prediction_scores[rows, vocab] = decoder(transform(hidden[rows, hidden])); <paramref name="scratch"/> is [rows, hidden].</summary>
+    public void Forward(IComputeBackend backend, Span<float> prediction_scores, ReadOnlySpan<float> hidden, Span<float> scratch, int rows)
+    {
+        transform.Forward(backend, scratch, hidden, rows);
+        decoder.Forward(backend, prediction_scores, scratch, rows);
+    }
+
+    /// <summary>Allocating form: [rows, vocab] scores of [rows, hidden] states.</summary>
+    public float[] Forward(IComputeBackend backend, ReadOnlySpan<float> hidden, int rows)
+    {
+        var scores = new float[rows * decoder.OutFeatures];
+        Forward(backend, scores, hidden, new float[rows * decoder.InFeatures], rows);
+        return scores;
+    }
+}
+
+/// <summary>cls.predictions. Ports <c>BigBirdOnlyMLMHead</c> (masked and causal LM).</summary>
+public sealed class BigBirdOnlyMLMHead
+{
+    /// <summary>cls.predictions</summary>
+    public BigBirdLMPredictionHead predictions { get; }
+
+    internal BigBirdOnlyMLMHead(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings) =>
+        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings);
+}
+
+/// <summary>cls.predictions and cls.seq_relationship ([2, hidden] over the pooled output). Ports <c>BigBirdPreTrainingHeads</c>.</summary>
+public sealed class BigBirdPreTrainingHeads
+{
+    /// <summary>cls.predictions</summary>
+    public BigBirdLMPredictionHead predictions { get; }
+    /// <summary>cls.seq_relationship: the next-sentence classifier.</summary>
+    public Linear seq_relationship { get; }
+
+    internal BigBirdPreTrainingHeads(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings)
+    {
+        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings);
+        seq_relationship = new Linear(w, "cls.seq_relationship", config.HiddenSize, 2);
+    }
+}
+
+/// <summary>
+/// features[:, 0] → dropout → dense → hidden_act → dropout → out_proj. Ports <c>BigBirdClassificationHead</c>
+/// (dropout is the identity at inference).
+/// </summary>
+public sealed class BigBirdClassificationHead
+{
+    /// <summary>classifier.dense [hidden, hidden]</summary>
+    public Linear dense { get; }
+    /// <summary>classifier.out_proj [num_labels, hidden]</summary>
+    public Linear out_proj { get; }
+    private readonly ActivationKind _act;
+
+    internal BigBirdClassificationHead(WeightLoader w, BigBirdConfig config)
+    {
+        dense = new Linear(w, "classifier.dense", config.HiddenSize, config.HiddenSize);
+        out_proj = new Linear(w, "classifier.out_proj", config.HiddenSize, config.NumLabels);
+        _act = config.HiddenActKind;
+    }
+
+    /// <summary>logits[batch, num_labels] from the first token of each row of features[batch, seq, hidden].</summary>
+    public float[] Forward(IComputeBackend backend, FloatTensor features)
+    {
+        int batch = features.Shape[0], seq = features.Shape[1], hidden = features.Shape[2];
+        var x = new float[batch * hidden];
+        for (int b = 0; b < batch; b++) features.Data.AsSpan(b * seq * hidden, hidden).CopyTo(x.AsSpan(b * hidden)); // take <s> / [CLS]
+        var h = new float[batch * hidden];
+        dense.Forward(backend, h, x, batch);
+        backend.Activate(h, _act);
+        var logits = new float[batch * out_proj.OutFeatures];
+        out_proj.Forward(backend, logits, h, batch);
+        return logits;
+    }
+}
+
+/// <summary>
+/// intermediate → output (residual + LayerNorm) → qa_outputs [2, hidden]. Ports <c>BigBirdForQuestionAnsweringHead</c>.
+/// </summary>
+public sealed class BigBirdForQuestionAnsweringHead
+{
+    /// <summary>qa_classifier.intermediate</summary>
+    public BigBirdIntermediate intermediate { get; }
+    /// <summary>qa_classifier.output</summary>
+    public BigBirdOutput output { get; }
+    /// <summary>qa_classifier.qa_outputs [num_labels = 2, hidden]</summary>
+    public Linear qa_outputs { get; }
+
+    internal BigBirdForQuestionAnsweringHead(WeightLoader w, BigBirdConfig config)
+    {
+        intermediate = new BigBirdIntermediate(w, "qa_classifier.intermediate", config);
+        output = new BigBirdOutput(w, "qa_classifier.output", config);
+        qa_outputs = new Linear(w, "qa_classifier.qa_outputs", config.HiddenSize, 2);
+    }
+
+    /// <summary>logits[rows, 2] of encoder_output[rows, hidden].</summary>
+    public float[] Forward(IComputeBackend backend, ReadOnlySpan<float> encoder_output, int rows)
+    {
+        var inter = new float[rows * intermediate.dense.OutFeatures];
+        intermediate.Forward(backend, inter, encoder_output, rows);
+        var hidden_states = new float[encoder_output.Length];
+        output.Forward(backend, hidden_states, inter, encoder_output, rows);
+        var logits = new float[rows * 2];
+        qa_outputs.Forward(backend, logits, hidden_states, rows);
+        return logits;
+    }
+}

@@ -1,0 +1,163 @@
+using BigBirdSharp.Backends;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.IO;
+
+namespace BigBirdSharp.Modeling.Heads;
+
+/// <summary>
+/// The base of the seven task heads, after HF's <c>BigBirdPreTrainedModel</c>: a <see cref="BigBirdModel"/> named
+/// <c>bert</c> plus head modules read from the same checkpoint. <see cref="Load"/> picks the head from
+/// <c>config.json</c>'s <c>architectures[0]</c> or from the caller. A loaded head is immutable and thread-safe.
+/// </summary>
+public abstract class BigBirdPreTrainedModel : IDisposable
+{
+    /// <summary>The heads this library implements, by HF class name.</summary>
+    public static readonly IReadOnlyList<string> HeadArchitectures =
+    [
+        "BigBirdForPreTraining", "BigBirdForMaskedLM", "BigBirdForCausalLM", "BigBirdForSequenceClassification",
+        "BigBirdForMultipleChoice", "BigBirdForTokenClassification", "BigBirdForQuestionAnswering",
+    ];
+
+    /// <summary>The configuration the head was built from.</summary>
+    public BigBirdConfig config { get; }
+    /// <summary>The encoder (HF's <c>self.bert</c>).</summary>
+    public BigBirdModel bert { get; }
+    /// <summary>The HF class this head ports, e.g. <c>BigBirdForMaskedLM</c>.</summary>
+    public abstract string Architecture { get; }
+
+    private readonly ITensorReader? _owned;
+
+    private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer)
+    {
+        this.config = config;
+        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer);
+    }
+
+    private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, bool ownsReader)
+        : this(config, reader, addPoolingLayer) => _owned = ownsReader ? reader : null;
+
+    /// <summary>Runs the head as its HF <c>forward</c> in eval mode; computes the loss when labels are given.</summary>
+    /// <exception cref="BigBirdInputException">Bad inputs, or labels of the wrong shape or range for this head.</exception>
+    public abstract BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null);
+
+    /// <summary>
+    /// Loads a head from a Hugging Face checkpoint folder: <paramref name="architecture"/>, else config.json's
+    /// <c>architectures[0]</c>.
+    /// </summary>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdException">The architecture is not a BigBird head (use <see cref="BigBirdModel.Load"/> for BigBirdModel).</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    public static BigBirdPreTrainedModel Load(string directory, string? architecture = null)
+    {
+        if (!Directory.Exists(directory))
+            throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
+        var config = BigBirdConfig.FromFile(Path.Combine(directory, "config.json"));
+        architecture ??= config.Architectures.FirstOrDefault()
+            ?? throw new BigBirdException($"{directory}: config.json names no architectures; say which head to load.");
+        CheckArchitecture(architecture);
+        var reader = CheckpointLoader.Open(directory);
+        try
+        {
+            return Create(config, reader, architecture, ownsReader: true);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Builds a head over an open reader, which must outlive it (the caller disposes it).</summary>
+    public static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture)
+    {
+        CheckArchitecture(architecture);
+        return Create(config, reader, architecture, ownsReader: false);
+    }
+
+    private static void CheckArchitecture(string architecture)
+    {
+        if (!HeadArchitectures.Contains(architecture))
+            throw new BigBirdException(
+                $"architecture '{architecture}' is not a BigBird task head; supported: BigBirdModel, {string.Join(", ", HeadArchitectures)}.");
+    }
+
+    private static BigBirdPreTrainedModel Create(BigBirdConfig config, ITensorReader reader, string architecture, bool ownsReader)
+    {
+        config.Validate();
+        var heads = new WeightLoader(reader, ""); // head tensors (cls.*, classifier.*, qa_classifier.*) sit at the root
+        return architecture switch
+        {
+            "BigBirdForPreTraining" => new BigBirdForPreTraining(config, reader, heads, ownsReader),
+            "BigBirdForMaskedLM" => new BigBirdForMaskedLM(config, reader, heads, ownsReader),
+            "BigBirdForCausalLM" => new BigBirdForCausalLM(config, reader, heads, ownsReader),
+            "BigBirdForSequenceClassification" => new BigBirdForSequenceClassification(config, reader, heads, ownsReader),
+            "BigBirdForMultipleChoice" => new BigBirdForMultipleChoice(config, reader, heads, ownsReader),
+            "BigBirdForTokenClassification" => new BigBirdForTokenClassification(config, reader, heads, ownsReader),
+            "BigBirdForQuestionAnswering" => new BigBirdForQuestionAnswering(config, reader, heads, ownsReader),
+            _ => throw new InvalidOperationException(architecture),
+        };
+    }
+
+    /// <summary>Releases the memory-mapped weights of a head made by <see cref="Load"/>.</summary>
+    public void Dispose()
+    {
+        _owned?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private protected static IComputeBackend BackendOf(BigBirdForwardOptions? options) => options?.Backend ?? CpuBackend.Instance;
+
+    private protected static void Reject(bool present, string name, string architecture)
+    {
+        if (present)
+            throw new BigBirdInputException($"{architecture} takes no {name}; see the inputs HF's {architecture}.forward accepts.");
+    }
+
+    private protected static void CheckCount(int[]? values, long expected, string name, string shape)
+    {
+        if (values is not null && values.Length != expected)
+            throw new BigBirdInputException($"{name} has {values.Length} values, expected {expected} for shape {shape}.");
+    }
+
+    private protected static BigBirdHeadOutput Wrap(BigBirdModelOutput outputs, float? loss) => new()
+    {
+        Loss = loss,
+        HiddenStates = outputs.HiddenStates,
+        Attentions = outputs.Attentions,
+        CrossAttentions = outputs.CrossAttentions,
+        PastKeyValues = outputs.PastKeyValues,
+        AttentionType = outputs.AttentionType,
+    };
+}
+
+/// <summary>
+/// The output of a task head, with HF's field names. Each head fills the fields its HF output class has:
+/// <c>MaskedLMOutput</c>, <c>CausalLMOutputWithCrossAttentions</c>, <c>BigBirdForPreTrainingOutput</c>,
+/// <c>SequenceClassifierOutput</c>, <c>MultipleChoiceModelOutput</c>, <c>TokenClassifierOutput</c>,
+/// <c>BigBirdForQuestionAnsweringModelOutput</c>.
+/// </summary>
+public sealed record BigBirdHeadOutput
+{
+    /// <summary>loss, when labels were given (NaN when every label is ignored, as torch).</summary>
+    public float? Loss { get; init; }
+    /// <summary>logits: [batch, seq, vocab] (LM), [batch, num_labels], [batch, choices], or [batch, seq, num_labels].</summary>
+    public FloatTensor? Logits { get; init; }
+    /// <summary>prediction_logits [batch, seq, vocab] of BigBirdForPreTraining.</summary>
+    public FloatTensor? PredictionLogits { get; init; }
+    /// <summary>seq_relationship_logits [batch, 2] of BigBirdForPreTraining.</summary>
+    public FloatTensor? SeqRelationshipLogits { get; init; }
+    /// <summary>start_logits [batch, seq] of BigBirdForQuestionAnswering (question tokens lowered by 1e6).</summary>
+    public FloatTensor? StartLogits { get; init; }
+    /// <summary>end_logits [batch, seq] of BigBirdForQuestionAnswering.</summary>
+    public FloatTensor? EndLogits { get; init; }
+    /// <summary>hidden_states, as <see cref="BigBirdModelOutput.HiddenStates"/>.</summary>
+    public IReadOnlyList<FloatTensor>? HiddenStates { get; init; }
+    /// <summary>attentions, as <see cref="BigBirdModelOutput.Attentions"/>.</summary>
+    public IReadOnlyList<FloatTensor>? Attentions { get; init; }
+    /// <summary>cross_attentions of a decoder with cross-attention.</summary>
+    public IReadOnlyList<FloatTensor>? CrossAttentions { get; init; }
+    /// <summary>past_key_values: the cache the call extended, when one was given.</summary>
+    public BigBirdKeyValueCache? PastKeyValues { get; init; }
+    /// <summary>The attention that actually ran.</summary>
+    public AttentionType AttentionType { get; init; }
+}
