@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
+using BigBirdSharp.Modeling.Heads;
 using BigBirdSharp.RandomAttention;
 using BigBirdSharp.Serialization;
 
@@ -23,11 +24,12 @@ public static class BigBirdCli
           bigbird run --model DIR --inputs FILE.json --output FILE.safetensors
                       [--architecture NAME] [--attention-type original_full|block_sparse]
                       [--random-attention deterministic|seeded] [--output-hidden-states] [--output-attentions]
+                      [--generate N [--eos-token-id ID] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]]
           bigbird bench --model DIR --seq-len N [--batch B] [--repeat R]
         """;
 
     /// <summary>The architectures this build can run.</summary>
-    public static readonly IReadOnlyList<string> SupportedArchitectures = ["BigBirdModel"];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["BigBirdModel", .. BigBirdPreTrainedModel.HeadArchitectures];
 
     /// <summary>Runs the command line; returns the process exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -79,7 +81,8 @@ public static class BigBirdCli
     {
         string model = o.Required("--model"), inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--architecture", "--attention-type", "--random-attention",
-                        "--output-hidden-states", "--output-attentions");
+                        "--output-hidden-states", "--output-attentions", "--generate", "--eos-token-id",
+                        "--do-sample", "--temperature", "--top-k", "--top-p", "--seed");
         var forwardOptions = new BigBirdForwardOptions
         {
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
@@ -87,18 +90,64 @@ public static class BigBirdCli
             OutputHiddenStates = o.Flag("--output-hidden-states"),
             OutputAttentions = o.Flag("--output-attentions"),
         };
-        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
-        using var bigbird = BigBirdModel.Load(model);
-        string architecture = o.Get("--architecture") ?? bigbird.config.Architectures.FirstOrDefault() ?? "BigBirdModel";
+        int? generate = o.Get("--generate") is null ? null : o.Int("--generate", null);
+        if (generate is < 0) throw new UsageException("--generate must be a non-negative number of tokens");
+        if (generate is null && (o.Get("--eos-token-id") ?? o.Get("--temperature") ?? o.Get("--top-k") ?? o.Get("--top-p") ?? o.Get("--seed")) is not null
+            || generate is null && o.Flag("--do-sample"))
+            throw new UsageException("--eos-token-id, --do-sample, --temperature, --top-k, --top-p and --seed go with --generate N");
+        if (!Directory.Exists(model))
+            throw new BigBirdException($"{model}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
+        var config = BigBirdConfig.FromFile(Path.Combine(model, "config.json"));
+        string architecture = o.Get("--architecture") ?? config.Architectures.FirstOrDefault() ?? "BigBirdModel";
         if (!SupportedArchitectures.Contains(architecture))
             throw new BigBirdException(
-                $"architecture '{architecture}' is not supported by this build; supported: {string.Join(", ", SupportedArchitectures)}. " +
-                "Pass --architecture BigBirdModel to run the bare encoder of this checkpoint.");
-        var forwardInputs = ReadInputs(inputs);
-        var result = bigbird.Forward(forwardInputs, forwardOptions);
-        SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
-        stdout.WriteLine($"{architecture}: batch {forwardInputs.BatchSize}, length {forwardInputs.SequenceLength}, " +
-                         $"attention {BigBirdConfig.AttentionTypeName(result.AttentionType)} → {output}");
+                $"architecture '{architecture}' is not supported; supported: {string.Join(", ", SupportedArchitectures)}. " +
+                "Pass --architecture to choose one, e.g. BigBirdModel for the bare encoder of any BigBird checkpoint.");
+        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
+        var forwardInputs = RunInputs.Read(inputs);
+        if (forwardInputs.NumChoices > 0 && architecture != "BigBirdForMultipleChoice")
+            throw new BigBirdInputException($"{inputs}: input_ids is [batch][choices][seq], which only BigBirdForMultipleChoice takes; {architecture} takes [batch][seq].");
+
+        string summary;
+        if (architecture == "BigBirdModel")
+        {
+            using var bigbird = BigBirdModel.Load(model);
+            if (generate is not null) throw new UsageException("--generate needs a BigBirdForCausalLM checkpoint (or --architecture BigBirdForCausalLM)");
+            var result = bigbird.Forward(forwardInputs, forwardOptions);
+            SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
+            summary = $"attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}";
+        }
+        else
+        {
+            using var head = BigBirdPreTrainedModel.Load(model, architecture);
+            if (generate is int n)
+            {
+                if (head is not BigBirdForCausalLM causal)
+                    throw new UsageException($"--generate needs BigBirdForCausalLM, not {architecture}");
+                var generation = new GenerationConfig
+                {
+                    MaxNewTokens = n,
+                    EosTokenId = o.Get("--eos-token-id") is null ? null : o.Int("--eos-token-id", null),
+                    DoSample = o.Flag("--do-sample"),
+                    Temperature = o.Float("--temperature", 1f),
+                    TopK = o.Int("--top-k", 50),
+                    TopP = o.Float("--top-p", 1f),
+                    Seed = o.Int("--seed", 0),
+                };
+                var sequences = causal.Generate(forwardInputs, generation, forwardOptions);
+                int rows = forwardInputs.BatchSize, length = sequences.Length / rows;
+                SafeTensorsWriter.Write(output, [new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(x => (long)x).ToArray())]);
+                summary = $"generated {length - forwardInputs.SequenceLength} tokens per row";
+            }
+            else
+            {
+                var result = head.Forward(forwardInputs, forwardOptions);
+                SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
+                summary = $"attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}" +
+                          (result.Loss is float loss ? $", loss {loss.ToString("G6", CultureInfo.InvariantCulture)}" : "");
+            }
+        }
+        stdout.WriteLine($"{architecture}: batch {forwardInputs.BatchSize}, length {forwardInputs.SequenceLength}, {summary} → {output}");
         return Ok;
     }
 
@@ -151,62 +200,9 @@ public static class BigBirdCli
         _ => throw new UsageException($"--random-attention must be deterministic or seeded, not '{value}'"),
     };
 
-    /// <summary>Reads the <c>run</c> inputs: a JSON object of [batch][seq] int arrays named as HF's forward arguments.</summary>
-    /// <exception cref="BigBirdInputException">Not JSON, unknown keys, wrong shapes, or non-integers.</exception>
-    public static BigBirdInputs ReadInputs(string path)
-    {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new BigBirdInputException($"{path}: not valid JSON: {e.Message}");
-        }
-        using (doc)
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new BigBirdInputException($"{path}: expected a JSON object of forward arguments such as {{\"input_ids\": [[...]]}}.");
-            int[][]? ids = null, mask = null, types = null, positions = null;
-            foreach (var p in doc.RootElement.EnumerateObject())
-            {
-                var value = IntMatrix(p.Value, path, p.Name);
-                switch (p.Name)
-                {
-                    case "input_ids": ids = value; break;
-                    case "attention_mask": mask = value; break;
-                    case "token_type_ids": types = value; break;
-                    case "position_ids": positions = value; break;
-                    default:
-                        throw new BigBirdInputException($"{path}: unknown input '{p.Name}'; BigBirdModel takes input_ids, attention_mask, token_type_ids, position_ids.");
-                }
-            }
-            if (ids is null) throw new BigBirdInputException($"{path}: input_ids is required.");
-            return BigBirdInputs.FromIds(ids, mask, types, positions);
-        }
-    }
-
-    private static int[][] IntMatrix(JsonElement e, string path, string name)
-    {
-        if (e.ValueKind != JsonValueKind.Array)
-            throw new BigBirdInputException($"{path}: {name} must be a [batch][seq] array of integers.");
-        var rows = new List<int[]>();
-        foreach (var row in e.EnumerateArray())
-        {
-            if (row.ValueKind != JsonValueKind.Array)
-                throw new BigBirdInputException($"{path}: {name} must be a [batch][seq] array of integers.");
-            var values = new List<int>();
-            foreach (var v in row.EnumerateArray())
-            {
-                if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int x))
-                    throw new BigBirdInputException($"{path}: {name} holds '{v.GetRawText()}', which is not a 32-bit integer.");
-                values.Add(x);
-            }
-            rows.Add(values.ToArray());
-        }
-        return rows.ToArray();
-    }
+    /// <summary>Reads the <c>run</c> inputs (see <see cref="RunInputs"/>).</summary>
+    /// <exception cref="BigBirdInputException">Not JSON, unknown keys, wrong shapes, or wrong element types.</exception>
+    public static BigBirdInputs ReadInputs(string path) => RunInputs.Read(path);
 
     /// <summary>A command-line usage error.</summary>
     private sealed class UsageException(string message) : Exception(message);
@@ -214,7 +210,7 @@ public static class BigBirdCli
     /// <summary>Parsed <c>--name value</c> and <c>--flag</c> options.</summary>
     private sealed class Options
     {
-        private static readonly HashSet<string> Flags = ["--output-hidden-states", "--output-attentions"];
+        private static readonly HashSet<string> Flags = ["--output-hidden-states", "--output-attentions", "--do-sample"];
         private readonly Dictionary<string, string?> _values = new();
 
         public static Options Parse(ReadOnlySpan<string> args)
@@ -242,6 +238,14 @@ public static class BigBirdCli
             if (v is null) return fallback ?? throw new UsageException($"{name} is required");
             return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x)
                 ? x : throw new UsageException($"{name} must be an integer, not '{v}'");
+        }
+
+        public float Float(string name, float fallback)
+        {
+            string? v = Get(name);
+            if (v is null) return fallback;
+            return float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) && float.IsFinite(x)
+                ? x : throw new UsageException($"{name} must be a number, not '{v}'");
         }
 
         public void RejectUnknown(params string[] known)

@@ -4,8 +4,7 @@ namespace BigBirdSharp.Modeling;
 
 /// <summary>
 /// HF's <c>past_key_values</c> for a decoder: per layer, the self-attention keys and values of every token seen so
-/// far ([batch, heads, length, head_dim], preallocated up to <see cref="Capacity"/>), and, with cross-attention, the
-/// keys and values of <c>encoder_hidden_states</c> ([batch, heads, encoder_length, head_dim]), computed once.
+/// far ([batch, heads, length, head_dim], preallocated up to <see cref="Capacity"/>).
 /// </summary>
 /// <remarks>
 /// HF returns a new tuple of tensors per call; this cache is filled in place (as current transformers'
@@ -20,14 +19,10 @@ public sealed class BigBirdKeyValueCache
     public int Capacity { get; }
     /// <summary>Tokens already cached: HF's <c>past_key_values_length</c>.</summary>
     public int Length { get; private set; }
-    /// <summary>Length of the cached encoder keys/values, or 0 when none are cached yet.</summary>
-    public int EncoderLength { get; private set; }
 
     internal readonly int Layers, Heads, HeadDim;
     // per layer: [batch, heads, Capacity, head_dim]
     internal readonly float[][] Keys, Values;
-    // per layer: [batch, heads, EncoderLength, head_dim], or null before the first cross-attention call
-    internal float[][]? CrossKeys, CrossValues;
 
     /// <summary>An empty cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens.</summary>
     /// <exception cref="BigBirdInputException">A non-positive size, or a capacity beyond max_position_embeddings.</exception>
@@ -76,17 +71,6 @@ public sealed class BigBirdKeyValueCache
             values.Slice(bh * seq * HeadDim, seq * HeadDim).CopyTo(Values[layer].AsSpan(dst));
         }
     }
-
-    internal void SetCross(int layer, float[] keys, float[] values, int encoderLength)
-    {
-        CrossKeys ??= new float[Layers][];
-        CrossValues ??= new float[Layers][];
-        CrossKeys[layer] = keys;
-        CrossValues[layer] = values;
-        EncoderLength = encoderLength;
-    }
-
-    internal bool HasCross(int layer) => CrossKeys?[layer] is not null;
 
     /// <summary>Marks <paramref name="tokens"/> more tokens as cached (after every layer appended them).</summary>
     internal void Advance(int tokens) => Length += tokens;

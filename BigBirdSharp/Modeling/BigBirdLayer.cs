@@ -34,70 +34,61 @@ public sealed class BigBirdAttention
     }
 
     /// <summary>
-    /// Self-attention: state.AttentionOutput = output(self(state.Hidden), state.Hidden). With a cache, the keys
-    /// and values of this call's tokens are appended to it and attention runs over past + new tokens.
+    /// result = output(attention(input), input), where the keys and values are, as in HF:
+    /// <list type="bullet">
+    /// <item>the encoder's, when <paramref name="encoder_hidden_states"/> is given (non-empty). HF's
+    /// <c>BigBirdLayer</c> passes encoder_hidden_states to its self-attention as well as to its cross-attention, so in a
+    /// decoder with cross-attention both sublayers attend to the encoder (each with its own weights), with the
+    /// encoder mask and no causal mask;</item>
+    /// <item>otherwise the tokens of this call, plus the cached ones when a cache is given (their keys/values are
+    /// appended to it), under the causal mask of a decoder; or block-sparse attention.</item>
+    /// </list>
     /// </summary>
-    internal void Forward(IComputeBackend backend, ForwardState state, AttentionType attentionType, int[]? rand_attn,
-                          ReadOnlyMemory<float> headMask, float[]? attentionProbs, BigBirdKeyValueCache? cache, int layerIndex)
+    internal void Forward(IComputeBackend backend, ForwardState state, float[] input, float[] result, AttentionType attentionType,
+                          int[]? rand_attn, ReadOnlyMemory<float> headMask, float[]? attentionProbs, BigBirdKeyValueCache? cache,
+                          int layerIndex, ReadOnlySpan<float> encoder_hidden_states)
     {
         int batch = state.Batch, seq = state.SeqLength, rows = batch * seq;
         // query_layer / key_layer / value_layer = transpose_for_scores(linear(hidden_states))
-        Project(backend, state, self.query, state.Hidden, state.QueryLayer, seq);
-        Project(backend, state, self.key, state.Hidden, state.KeyLayer, seq);
-        Project(backend, state, self.value, state.Hidden, state.ValueLayer, seq);
-
-        if (attentionType == AttentionType.OriginalFull)
+        Project(backend, state, self.query, input, state.QueryLayer, seq);
+        if (!encoder_hidden_states.IsEmpty)
         {
-            AttentionKeys kv;
-            int causal = self.IsDecoder ? state.PastLength : -1;
-            if (cache is null)
+            // is_cross_attention: keys and values from encoder_hidden_states, attention_mask = encoder_attention_mask
+            int enc = state.EncoderLength;
+            self.key.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
+            ForwardState.SplitHeads(state.CrossKeyLayer, state.EncoderScratch, batch, enc, _heads, _headDim);
+            self.value.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
+            ForwardState.SplitHeads(state.CrossValueLayer, state.EncoderScratch, batch, enc, _heads, _headDim);
+            self.Attend(backend, state, new AttentionKeys(state.CrossKeyLayer, state.CrossValueLayer, enc, enc, state.EncoderAdditiveMask, -1),
+                        headMask, attentionProbs);
+        }
+        else
+        {
+            Project(backend, state, self.key, input, state.KeyLayer, seq);
+            Project(backend, state, self.value, input, state.ValueLayer, seq);
+            if (attentionType == AttentionType.OriginalFull)
             {
-                kv = new AttentionKeys(state.KeyLayer, state.ValueLayer, seq, seq, state.AdditiveMask, causal);
+                AttentionKeys kv;
+                int causal = self.IsDecoder ? state.PastLength : -1;
+                if (cache is null)
+                {
+                    kv = new AttentionKeys(state.KeyLayer, state.ValueLayer, seq, seq, state.AdditiveMask, causal);
+                }
+                else
+                {
+                    // key_layer = cat([past_key_value[0], key_layer], dim=2), likewise for values
+                    cache.Append(layerIndex, state.KeyLayer, state.ValueLayer, seq);
+                    kv = new AttentionKeys(cache.Keys[layerIndex], cache.Values[layerIndex], cache.Capacity, state.PastLength + seq,
+                                           state.AdditiveMask, causal);
+                }
+                self.Attend(backend, state, kv, headMask, attentionProbs);
             }
             else
             {
-                // key_layer = cat([past_key_value[0], key_layer], dim=2), likewise for values
-                cache.Append(layerIndex, state.KeyLayer, state.ValueLayer, seq);
-                kv = new AttentionKeys(cache.Keys[layerIndex], cache.Values[layerIndex], cache.Capacity, state.PastLength + seq,
-                                       state.AdditiveMask, causal);
+                self_block_sparse.Attend(backend, state, rand_attn!, attentionProbs);
             }
-            self.Attend(backend, state, kv, headMask, attentionProbs);
         }
-        else
-        {
-            self_block_sparse.Attend(backend, state, rand_attn!, attentionProbs);
-        }
-        Output(backend, state, state.Hidden, state.AttentionOutput, rows);
-    }
-
-    /// <summary>
-    /// Cross-attention of a decoder layer: state.CrossAttentionOutput = output(attn(q = state.AttentionOutput,
-    /// k/v = encoder_hidden_states), state.AttentionOutput). The encoder keys/values come from the cache when it
-    /// holds them, and are stored there otherwise (HF reuses <c>past_key_value[2:]</c> the same way).
-    /// </summary>
-    internal void ForwardCross(IComputeBackend backend, ForwardState state, ReadOnlySpan<float> encoder_hidden_states,
-                               ReadOnlyMemory<float> headMask, float[]? attentionProbs, BigBirdKeyValueCache? cache, int layerIndex)
-    {
-        int batch = state.Batch, seq = state.SeqLength, rows = batch * seq, enc = state.EncoderLength;
-        Project(backend, state, self.query, state.AttentionOutput, state.QueryLayer, seq);
-        float[] keys, values;
-        if (cache is not null && cache.HasCross(layerIndex))
-        {
-            keys = cache.CrossKeys![layerIndex];
-            values = cache.CrossValues![layerIndex];
-        }
-        else
-        {
-            keys = cache is null ? state.CrossKeyLayer : new float[batch * enc * _hidden];
-            values = cache is null ? state.CrossValueLayer : new float[batch * enc * _hidden];
-            self.key.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
-            ForwardState.SplitHeads(keys, state.EncoderScratch, batch, enc, _heads, _headDim);
-            self.value.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
-            ForwardState.SplitHeads(values, state.EncoderScratch, batch, enc, _heads, _headDim);
-            cache?.SetCross(layerIndex, keys, values, enc);
-        }
-        self.Attend(backend, state, new AttentionKeys(keys, values, enc, enc, state.EncoderAdditiveMask, -1), headMask, attentionProbs);
-        Output(backend, state, state.AttentionOutput, state.CrossAttentionOutput, rows);
+        Output(backend, state, input, result, rows);
     }
 
     private void Project(IComputeBackend backend, ForwardState state, Linear linear, float[] input, float[] headsOut, int seq)
@@ -148,11 +139,14 @@ public sealed class BigBirdLayer
                           float[]? crossAttentionProbs, BigBirdKeyValueCache? cache)
     {
         int rows = state.Batch * state.SeqLength;
-        attention.Forward(backend, state, attentionType, rand_attn, headMask, attentionProbs, cache, seed);
+        // HF hands encoder_hidden_states to the self-attention too (see BigBirdAttention.Forward)
+        attention.Forward(backend, state, state.Hidden, state.AttentionOutput, attentionType, rand_attn, headMask, attentionProbs,
+                          cache, seed, encoder_hidden_states);
         var attention_output = state.AttentionOutput.AsSpan(0, rows * intermediate.dense.InFeatures);
-        if (state.EncoderLength > 0)
+        if (!encoder_hidden_states.IsEmpty)
         {
-            crossattention!.ForwardCross(backend, state, encoder_hidden_states, headMask, crossAttentionProbs, cache, seed);
+            crossattention!.Forward(backend, state, state.AttentionOutput, state.CrossAttentionOutput, AttentionType.OriginalFull, null,
+                                    headMask, crossAttentionProbs, null, seed, encoder_hidden_states);
             state.CrossAttentionOutput.AsSpan(0, attention_output.Length).CopyTo(attention_output);
         }
         // feed_forward_chunk: chunking along the sequence does not change the result, so it runs whole

@@ -133,7 +133,7 @@ public sealed class BigBirdModel : IDisposable
             ? Arange(batch_size, seq, past_key_values_length) : Pad(inputs.PositionIds, batch_size, seq_length, padding_len, config.PadTokenId);
         float[]? inputs_embeds = inputs.InputsEmbeds is null ? null : PadEmbeds(backend, inputs.InputsEmbeds, batch_size, seq_length, padding_len);
 
-        var state = new ForwardState(config, batch_size, seq, past_key_values_length, encoder_length, crossKeysInState: cache is null);
+        var state = new ForwardState(config, batch_size, seq, past_key_values_length, encoder_length);
         if (attention_type == AttentionType.BlockSparse)
         {
             for (int i = 0; i < tokens; i++) state.BlockMask[i] = attention_mask[i];
@@ -158,7 +158,8 @@ public sealed class BigBirdModel : IDisposable
         var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
         var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
         var all_cross_attentions = options.OutputAttentions && config.AddCrossAttention ? new List<FloatTensor>() : null;
-        int heads = config.NumAttentionHeads, keys = past_key_values_length + seq;
+        // self-attention keys: the encoder's when encoder_hidden_states is given (HF), else past + new tokens
+        int heads = config.NumAttentionHeads, keys = encoder_length > 0 ? encoder_length : past_key_values_length + seq;
         for (int i = 0; i < encoder.layer.Count; i++)
         {
             all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
@@ -274,9 +275,10 @@ public sealed class BigBirdModel : IDisposable
                 foreach (int m in emask)
                     if (m is not (0 or 1)) throw new BigBirdInputException($"encoder_attention_mask holds {m}; use 1 for encoder tokens to attend and 0 for padding.");
             }
-            if (inputs.PastKeyValues is { EncoderLength: > 0 } c && c.EncoderLength != encSeq)
+            if (inputs.PastKeyValues is not null)
                 throw new BigBirdInputException(
-                    $"past_key_values caches {c.EncoderLength} encoder tokens but encoder_hidden_states has {encSeq}; pass the same encoder states at every step.");
+                    "past_key_values cannot be combined with encoder_hidden_states: HF's BigBird decoder then attends to the encoder " +
+                    "in its self-attention too, so its cache holds encoder keys, not the decoder's tokens. Run without a cache.");
         }
         else if (inputs.EncoderAttentionMask is not null)
         {

@@ -40,7 +40,7 @@ internal sealed class ForwardState
     public readonly float[] AdditiveMask;
     /// <summary>[batch, encoder_seq] additive mask of cross-attention (HF's invert_attention_mask); empty without it.</summary>
     public readonly float[] EncoderAdditiveMask;
-    /// <summary>[batch, heads, encoder_seq, head_dim] cross-attention keys/values when no cache holds them; empty otherwise.</summary>
+    /// <summary>[batch, heads, encoder_seq, head_dim] keys/values projected from encoder_hidden_states; empty without them.</summary>
     public readonly float[] CrossKeyLayer, CrossValueLayer;
     /// <summary>[batch, encoder_seq, hidden] projection scratch for cross-attention keys/values; empty without it.</summary>
     public readonly float[] EncoderScratch;
@@ -49,7 +49,7 @@ internal sealed class ForwardState
 
     private readonly AttentionScratch[] _workers;
 
-    public ForwardState(BigBirdConfig config, int batch, int seqLength, int pastLength = 0, int encoderLength = 0, bool crossKeysInState = true)
+    public ForwardState(BigBirdConfig config, int batch, int seqLength, int pastLength = 0, int encoderLength = 0)
     {
         Batch = batch;
         SeqLength = seqLength;
@@ -68,8 +68,8 @@ internal sealed class ForwardState
         AdditiveMask = new float[batch * (pastLength + seqLength)];
         EncoderAdditiveMask = new float[batch * encoderLength];
         EncoderScratch = new float[batch * encoderLength * hidden];
-        CrossKeyLayer = crossKeysInState ? new float[batch * encoderLength * hidden] : [];
-        CrossValueLayer = crossKeysInState ? new float[batch * encoderLength * hidden] : [];
+        CrossKeyLayer = new float[batch * encoderLength * hidden];
+        CrossValueLayer = new float[batch * encoderLength * hidden];
         BlockMask = new float[tokens];
 
         int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, batch * config.NumAttentionHeads * Math.Max(1, seqLength / config.BlockSize)));

@@ -95,4 +95,26 @@ public static class SafeTensorsWriter
         if (output.Attentions is { } at)
             for (int i = 0; i < at.Count; i++) yield return new Entry($"attentions.{i}", at[i].Shape, at[i].Data);
     }
+
+    /// <summary>
+    /// HF's output field names for a task head: loss (0-d), logits, prediction_logits, seq_relationship_logits,
+    /// start_logits, end_logits, hidden_states.i, attentions.i, cross_attentions.i.
+    /// </summary>
+    public static IEnumerable<Entry> Entries(Modeling.Heads.BigBirdHeadOutput output)
+    {
+        if (output.Loss is float loss) yield return new Entry("loss", [], [loss]);
+        foreach (var (name, t) in new[]
+                 {
+                     ("logits", output.Logits), ("prediction_logits", output.PredictionLogits),
+                     ("seq_relationship_logits", output.SeqRelationshipLogits), ("start_logits", output.StartLogits),
+                     ("end_logits", output.EndLogits),
+                 })
+            if (t is not null) yield return new Entry(name, t.Shape, t.Data);
+        if (output.HiddenStates is { } hs)
+            for (int i = 0; i < hs.Count; i++) yield return new Entry($"hidden_states.{i}", hs[i].Shape, hs[i].Data);
+        if (output.Attentions is { } at)
+            for (int i = 0; i < at.Count; i++) yield return new Entry($"attentions.{i}", at[i].Shape, at[i].Data);
+        if (output.CrossAttentions is { } ca)
+            for (int i = 0; i < ca.Count; i++) yield return new Entry($"cross_attentions.{i}", ca[i].Shape, ca[i].Data);
+    }
 }

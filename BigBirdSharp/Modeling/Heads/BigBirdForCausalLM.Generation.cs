@@ -48,6 +48,10 @@ public sealed partial class BigBirdForCausalLM
         int batch = prompt.BatchSize, promptLength = prompt.SequenceLength;
         if (prompt.InputIds is null)
             throw new BigBirdInputException("generation needs input_ids as the prompt.");
+        if (prompt.EncoderHiddenStates is not null)
+            throw new BigBirdInputException(
+                "generation takes no encoder_hidden_states: HF's BigBirdForCausalLM.prepare_inputs_for_generation drops them, and its " +
+                "decoder would attend to them in place of its own tokens. Call Forward step by step to decode against an encoder.");
         if (generation.MaxNewTokens < 0)
             throw new BigBirdInputException($"max_new_tokens must be non-negative, got {generation.MaxNewTokens}.");
         if (generation.DoSample && !(generation.Temperature > 0))
@@ -92,8 +96,6 @@ public sealed partial class BigBirdForCausalLM
             var inputs = new BigBirdInputs(batch, newTokens)
             {
                 InputIds = ids, AttentionMask = stepMask, PastKeyValues = cache,
-                EncoderHiddenStates = prompt.EncoderHiddenStates, EncoderSequenceLength = prompt.EncoderSequenceLength,
-                EncoderAttentionMask = prompt.EncoderAttentionMask,
             };
             var next_token_logits = NextTokenLogits(inputs, stepOptions); // [batch, vocab]
 
