@@ -10,7 +10,7 @@ using BigBirdSharp.Serialization;
 namespace BigBirdSharp.Cli;
 
 /// <summary>The <c>bigbird</c> command: <c>run</c> and <c>bench</c>. Exit codes: 0 ok, 1 bad input or model, 2 bad usage.</summary>
-public static class BigBirdCli
+public static partial class BigBirdCli
 {
     /// <summary>Exit code for success.</summary>
     public const int Ok = 0;
@@ -18,6 +18,8 @@ public static class BigBirdCli
     public const int Failed = 1;
     /// <summary>Exit code for a usage error.</summary>
     public const int Usage = 2;
+    /// <summary>Exit code of <c>trace --compare</c> when some tensor differs beyond tolerance or is missing.</summary>
+    public const int Diverged = 3;
 
     private const string UsageText = """
         usage:
@@ -25,6 +27,8 @@ public static class BigBirdCli
                       [--architecture NAME] [--attention-type original_full|block_sparse]
                       [--random-attention deterministic|seeded] [--output-hidden-states] [--output-attentions]
                       [--generate N [--eos-token-id ID] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]]
+          bigbird trace --model DIR --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
+                        [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
           bigbird bench --model DIR --seq-len N [--batch B] [--repeat R]
         """;
 
@@ -46,6 +50,7 @@ public static class BigBirdCli
             {
                 "run" => RunCommand(opts, stdout),
                 "bench" => BenchCommand(opts, stdout),
+                "trace" => TraceCommand(opts, stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

@@ -115,6 +115,15 @@ public sealed record BigBirdForwardOptions
     public bool OutputAttentions { get; init; }
     /// <summary>The compute backend; null means <see cref="CpuBackend.Instance"/>.</summary>
     public IComputeBackend? Backend { get; init; }
+    /// <summary>
+    /// Receives a copy of every intermediate tensor, named by its HF module path inside BigBirdModel (what a
+    /// forward hook on that module returns): <c>embeddings</c>; per layer <c>encoder.layer.i.attention.self.query</c>,
+    /// <c>.key</c>, <c>.value</c> (the Linear outputs, [batch, seq, hidden]), <c>.attention.self</c> (the context),
+    /// <c>.attention.output</c>, <c>.intermediate</c>, <c>.output</c>; <c>pooler</c> (before tanh) and
+    /// <c>activation</c> (= pooler_output). Block-sparse tensors are at the block-padded length, as in HF.
+    /// Null (the default) costs nothing.
+    /// </summary>
+    public Action<string, FloatTensor>? Trace { get; init; }
 }
 
 /// <summary>HF's <c>BaseModelOutputWithPoolingAndCrossAttentions</c> for the encoder.</summary>

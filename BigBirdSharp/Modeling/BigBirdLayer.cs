@@ -19,9 +19,11 @@ public sealed class BigBirdAttention
     public BigBirdSelfOutput output { get; }
 
     private readonly int _heads, _headDim, _hidden;
+    private readonly string _path;
 
     internal BigBirdAttention(WeightLoader w, string path, BigBirdConfig config)
     {
+        _path = path;
         var query = new Linear(w, $"{path}.self.query", config.HiddenSize, config.HiddenSize, config.UseBias);
         var key = new Linear(w, $"{path}.self.key", config.HiddenSize, config.HiddenSize, config.UseBias);
         var value = new Linear(w, $"{path}.self.value", config.HiddenSize, config.HiddenSize, config.UseBias);
@@ -50,22 +52,24 @@ public sealed class BigBirdAttention
     {
         int batch = state.Batch, seq = state.SeqLength, rows = batch * seq;
         // query_layer / key_layer / value_layer = transpose_for_scores(linear(hidden_states))
-        Project(backend, state, self.query, input, state.QueryLayer, seq);
+        Project(backend, state, self.query, input, state.QueryLayer, seq, "query");
         if (!encoder_hidden_states.IsEmpty)
         {
             // is_cross_attention: keys and values from encoder_hidden_states, attention_mask = encoder_attention_mask
             int enc = state.EncoderLength;
             self.key.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
+            state.Emit($"{_path}.self.key", state.EncoderScratch, batch, enc, _hidden);
             ForwardState.SplitHeads(state.CrossKeyLayer, state.EncoderScratch, batch, enc, _heads, _headDim);
             self.value.Forward(backend, state.EncoderScratch, encoder_hidden_states, batch * enc);
+            state.Emit($"{_path}.self.value", state.EncoderScratch, batch, enc, _hidden);
             ForwardState.SplitHeads(state.CrossValueLayer, state.EncoderScratch, batch, enc, _heads, _headDim);
             self.Attend(backend, state, new AttentionKeys(state.CrossKeyLayer, state.CrossValueLayer, enc, enc, state.EncoderAdditiveMask, -1),
                         headMask, attentionProbs);
         }
         else
         {
-            Project(backend, state, self.key, input, state.KeyLayer, seq);
-            Project(backend, state, self.value, input, state.ValueLayer, seq);
+            Project(backend, state, self.key, input, state.KeyLayer, seq, "key");
+            Project(backend, state, self.value, input, state.ValueLayer, seq, "value");
             if (attentionType == AttentionType.OriginalFull)
             {
                 AttentionKeys kv;
@@ -91,10 +95,11 @@ public sealed class BigBirdAttention
         Output(backend, state, input, result, rows);
     }
 
-    private void Project(IComputeBackend backend, ForwardState state, Linear linear, float[] input, float[] headsOut, int seq)
+    private void Project(IComputeBackend backend, ForwardState state, Linear linear, float[] input, float[] headsOut, int seq, string name)
     {
         int rows = state.Batch * seq;
         linear.Forward(backend, state.Scratch, input.AsSpan(0, rows * _hidden), rows);
+        state.Emit($"{_path}.self.{name}", state.Scratch, state.Batch, seq, _hidden);
         ForwardState.SplitHeads(headsOut, state.Scratch, state.Batch, seq, _heads, _headDim);
     }
 
@@ -102,8 +107,10 @@ public sealed class BigBirdAttention
     {
         // context_layer: [batch, heads, seq, d] → [batch, seq, hidden]; then BigBirdSelfOutput
         ForwardState.MergeHeads(state.Scratch, state.ContextLayer, state.Batch, state.SeqLength, _heads, _headDim);
+        state.Emit($"{_path}.self", state.Scratch, state.Batch, state.SeqLength, _hidden);
         output.Forward(backend, result.AsSpan(0, rows * _hidden), state.Scratch.AsSpan(0, rows * _hidden),
                        input_tensor.AsSpan(0, rows * _hidden), rows);
+        state.Emit($"{_path}.output", result, state.Batch, state.SeqLength, _hidden);
     }
 }
 
@@ -123,10 +130,12 @@ public sealed class BigBirdLayer
     public BigBirdOutput output { get; }
     /// <summary>The layer index: HF's seed for the random plan.</summary>
     public int seed { get; }
+    private readonly string _path;
 
     internal BigBirdLayer(WeightLoader w, string path, BigBirdConfig config, int layerIndex)
     {
         seed = layerIndex;
+        _path = path;
         attention = new BigBirdAttention(w, $"{path}.attention", config);
         if (config.AddCrossAttention) crossattention = new BigBirdAttention(w, $"{path}.crossattention", config);
         intermediate = new BigBirdIntermediate(w, $"{path}.intermediate", config);
@@ -152,7 +161,9 @@ public sealed class BigBirdLayer
         // feed_forward_chunk: chunking along the sequence does not change the result, so it runs whole
         var intermediate_output = state.Intermediate.AsSpan(0, rows * intermediate.dense.OutFeatures);
         intermediate.Forward(backend, intermediate_output, attention_output, rows);
+        state.Emit($"{_path}.intermediate", intermediate_output, state.Batch, state.SeqLength, intermediate.dense.OutFeatures);
         output.Forward(backend, state.Hidden.AsSpan(0, attention_output.Length), intermediate_output, attention_output, rows);
+        state.Emit($"{_path}.output", state.Hidden, state.Batch, state.SeqLength, intermediate.dense.InFeatures);
     }
 }
 

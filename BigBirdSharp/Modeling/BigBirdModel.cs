@@ -133,7 +133,7 @@ public sealed class BigBirdModel : IDisposable
             ? Arange(batch_size, seq, past_key_values_length) : Pad(inputs.PositionIds, batch_size, seq_length, padding_len, config.PadTokenId);
         float[]? inputs_embeds = inputs.InputsEmbeds is null ? null : PadEmbeds(backend, inputs.InputsEmbeds, batch_size, seq_length, padding_len);
 
-        var state = new ForwardState(config, batch_size, seq, past_key_values_length, encoder_length);
+        var state = new ForwardState(config, batch_size, seq, past_key_values_length, encoder_length) { Trace = options.Trace };
         if (attention_type == AttentionType.BlockSparse)
         {
             for (int i = 0; i < tokens; i++) state.BlockMask[i] = attention_mask[i];
@@ -154,6 +154,7 @@ public sealed class BigBirdModel : IDisposable
         // embedding_output
         embeddings.Forward(backend, state.Hidden.AsSpan(0, tokens * hidden), input_ids ?? [], inputs_embeds ?? [],
                            token_type_ids, position_ids);
+        state.Emit("embeddings", state.Hidden, batch_size, seq, hidden);
 
         var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
         var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
@@ -184,7 +185,9 @@ public sealed class BigBirdModel : IDisposable
                 state.Hidden.AsSpan(b * seq * hidden, hidden).CopyTo(first.AsSpan(b * hidden));
             var pooled = new float[batch_size * hidden];
             pooler.Forward(backend, pooled, first, batch_size);
+            state.Emit("pooler", pooled, batch_size, hidden);
             backend.Activate(pooled, Kernels.ActivationKind.Tanh);
+            state.Emit("activation", pooled, batch_size, hidden);
             pooler_output = new FloatTensor(pooled, batch_size, hidden);
         }
 

@@ -49,6 +49,18 @@ internal sealed class ForwardState
 
     private readonly AttentionScratch[] _workers;
 
+    /// <summary>Receives intermediate tensors by HF module path (<see cref="BigBirdForwardOptions.Trace"/>), or null.</summary>
+    public Action<string, FloatTensor>? Trace;
+
+    /// <summary>Hands a copy of <paramref name="data"/> to <see cref="Trace"/> under <paramref name="name"/>; free when not tracing.</summary>
+    public void Emit(string name, ReadOnlySpan<float> data, params int[] shape)
+    {
+        if (Trace is null) return;
+        int n = 1;
+        foreach (int d in shape) n *= d;
+        Trace(name, new FloatTensor(data[..n].ToArray(), shape));
+    }
+
     public ForwardState(BigBirdConfig config, int batch, int seqLength, int pastLength = 0, int encoderLength = 0)
     {
         Batch = batch;

@@ -1,0 +1,140 @@
+using System.Globalization;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.IO;
+using BigBirdSharp.Modeling;
+using BigBirdSharp.Serialization;
+
+namespace BigBirdSharp.Cli;
+
+public static partial class BigBirdCli
+{
+    /// <summary>
+    /// <c>trace</c>: runs the encoder of a checkpoint and writes every intermediate tensor, named by HF module path
+    /// (see <see cref="BigBirdForwardOptions.Trace"/>); with <c>--compare</c>, reports where another port's trace
+    /// first leaves the tolerance.
+    /// </summary>
+    private static int TraceCommand(Options o, TextWriter stdout)
+    {
+        string model = o.Required("--model"), inputs = o.Required("--inputs"), output = o.Required("--output");
+        o.RejectUnknown("--model", "--inputs", "--output", "--compare", "--atol", "--rtol", "--attention-type", "--random-attention");
+        double atol = o.Float("--atol", 1e-4f), rtol = o.Float("--rtol", 1e-4f);
+        if (atol < 0 || rtol < 0) throw new UsageException("--atol and --rtol must be non-negative");
+        string? compare = o.Get("--compare");
+        if (compare is not null && !File.Exists(compare)) throw new BigBirdInputException($"{compare}: trace to compare with not found.");
+        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
+        var forwardInputs = RunInputs.Read(inputs);
+        using var bigbird = BigBirdModel.Load(model);
+        var traced = new List<(string Name, FloatTensor Tensor)>();
+        var result = bigbird.Forward(forwardInputs, new BigBirdForwardOptions
+        {
+            AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
+            RandomAttention = ParseSemantics(o.Get("--random-attention") ?? "deterministic"),
+            Trace = (name, tensor) => traced.Add((name, tensor)),
+        });
+        SafeTensorsWriter.Write(output, traced.Select(t => new SafeTensorsWriter.Entry(t.Name, t.Tensor.Shape, t.Tensor.Data)));
+        stdout.WriteLine($"traced {traced.Count} tensors (attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}) → {output}");
+        if (compare is null) return Ok;
+        return TraceComparison.Compare(output, compare, atol, rtol, stdout) ? Ok : Diverged;
+    }
+}
+
+/// <summary>Compares two traces tensor by tensor, in forward order, and says where and how much they diverge.</summary>
+public static class TraceComparison
+{
+    /// <summary>
+    /// Prints one line per tensor (OK, DIFF with the first index beyond |a − b| ≤ atol + rtol·|b| and the count,
+    /// SHAPE, or MISSING) and then the first diverging tensor in forward order. <paramref name="theirsPath"/> plays b.
+    /// Returns true when every tensor of both files matches.
+    /// </summary>
+    public static bool Compare(string oursPath, string theirsPath, double atol, double rtol, TextWriter stdout)
+    {
+        using var ours = CheckpointLoader.Open(oursPath);
+        using var theirs = CheckpointLoader.Open(theirsPath);
+        var names = ours.Names.Union(theirs.Names).OrderBy(ForwardOrder).ThenBy(n => n, StringComparer.Ordinal).ToList();
+        string? first = null;
+        foreach (var name in names)
+        {
+            bool inOurs = ours.TryGetInfo(name, out var a), inTheirs = theirs.TryGetInfo(name, out var b);
+            string? problem = null;
+            if (!inOurs || !inTheirs)
+            {
+                problem = $"MISSING {name}: only in {(inOurs ? "ours" : "theirs")}";
+            }
+            else if (!a!.Shape.SequenceEqual(b!.Shape))
+            {
+                problem = $"SHAPE   {name}: ours {a.ShapeText}, theirs {b.ShapeText}";
+            }
+            else
+            {
+                var x = ours.ReadFloat32(name).Span;
+                var y = theirs.ReadFloat32(name).Span;
+                long bad = 0, firstBad = -1;
+                double maxDiff = 0;
+                for (int i = 0; i < x.Length; i++)
+                {
+                    double d = Math.Abs((double)x[i] - y[i]);
+                    if (double.IsNaN(d)) d = double.PositiveInfinity;
+                    maxDiff = Math.Max(maxDiff, d);
+                    if (d > atol + rtol * Math.Abs((double)y[i]))
+                    {
+                        bad++;
+                        if (firstBad < 0) firstBad = i;
+                    }
+                }
+                if (bad == 0)
+                {
+                    stdout.WriteLine($"OK      {name} {a.ShapeText} max |a-b| {F(maxDiff)}");
+                    continue;
+                }
+                int at = (int)firstBad;
+                problem = $"DIFF    {name} {a.ShapeText}: {bad} of {x.Length} elements beyond tolerance; first at {Index(at, a.Shape)}: " +
+                          $"ours {F(x[at])}, theirs {F(y[at])}; max |a-b| {F(maxDiff)}";
+            }
+            stdout.WriteLine(problem);
+            first ??= name;
+        }
+        stdout.WriteLine(first is null
+            ? $"all {names.Count} tensors match within |a-b| <= {F(atol)} + {F(rtol)}*|b|"
+            : $"first divergence in forward order: {first}");
+        return first is null;
+    }
+
+    /// <summary>Forward order of HF module paths: embeddings, then each layer's modules as they run, then the pooler.</summary>
+    public static (int, int, int) ForwardOrder(string name)
+    {
+        if (name == "embeddings") return (0, 0, 0);
+        if (name == "pooler") return (2, 0, 0);
+        if (name == "activation") return (2, 1, 0);
+        const string layer = "encoder.layer.";
+        if (name.StartsWith(layer, StringComparison.Ordinal))
+        {
+            int dot = name.IndexOf('.', layer.Length);
+            if (dot > 0 && int.TryParse(name.AsSpan(layer.Length, dot - layer.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int i))
+            {
+                string rest = name[(dot + 1)..];
+                string[] order =
+                [
+                    "attention.self.query", "attention.self.key", "attention.self.value", "attention.self", "attention.output",
+                    "crossattention.self.query", "crossattention.self.key", "crossattention.self.value", "crossattention.self",
+                    "crossattention.output", "intermediate", "output",
+                ];
+                int k = Array.IndexOf(order, rest);
+                return (1, i, k < 0 ? order.Length : k);
+            }
+        }
+        return (3, 0, 0);
+    }
+
+    private static string Index(int flat, long[] shape)
+    {
+        var idx = new long[shape.Length];
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            idx[d] = shape[d] == 0 ? 0 : flat % shape[d];
+            flat = shape[d] == 0 ? flat : (int)(flat / shape[d]);
+        }
+        return "[" + string.Join(", ", idx) + "]";
+    }
+
+    private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+}
