@@ -80,6 +80,11 @@ public static partial class BigBirdCli
             stderr.WriteLine($"bigbird: {e.Message}");
             return Failed;
         }
+        catch (Exception e) when (e is OverflowException or OutOfMemoryException or InvalidOperationException or NotSupportedException)
+        {
+            stderr.WriteLine($"bigbird: internal error ({e.GetType().Name}): {e.Message}. Please report it with the command line.");
+            return Failed;
+        }
     }
 
     private static int RunCommand(Options o, TextWriter stdout)

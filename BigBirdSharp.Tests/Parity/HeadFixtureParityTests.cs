@@ -81,6 +81,8 @@ public sealed class HeadFixtureParityTests
             if (c.OutputAttentions) args.Add("--output-attentions");
             if (c.Generation is { } g)
             {
+                // the CLI pads finished rows with config.pad_token_id: the fixture must have used the same
+                Assert.Equal(BigBirdConfig.FromFile(Path.Combine(c.ModelDir, "config.json")).PadTokenId, g.PadTokenId);
                 args.AddRange(["--generate", g.MaxNewTokens.ToString()]);
                 if (g.EosTokenId is int eos) args.AddRange(["--eos-token-id", eos.ToString()]);
             }

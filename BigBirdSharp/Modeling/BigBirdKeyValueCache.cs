@@ -33,6 +33,10 @@ public sealed class BigBirdKeyValueCache
         if (capacity > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"a key/value cache of {capacity} tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}; ask for at most that many.");
+        long perLayer = (long)batchSize * config.NumAttentionHeads * capacity * config.AttentionHeadSize;
+        if (perLayer > Array.MaxLength)
+            throw new BigBirdInputException(
+                $"a key/value cache of {batchSize} rows × {capacity} tokens needs {perLayer} floats per layer, more than one array can hold; use a smaller batch.");
         BatchSize = batchSize;
         Capacity = capacity;
         Layers = config.NumHiddenLayers;

@@ -222,7 +222,8 @@ public sealed class BigBirdModel : IDisposable
         return head_mask.Length == heads ? head_mask : head_mask.AsMemory(layer * heads, heads);
     }
 
-    private void Validate(BigBirdInputs inputs)
+    /// <summary>Checks shapes, ranges and masks of a forward call; heads call it before touching the inputs themselves.</summary>
+    internal void Validate(BigBirdInputs inputs)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength;
         if (batch <= 0 || seq <= 0)
@@ -240,6 +241,13 @@ public sealed class BigBirdModel : IDisposable
         int past = inputs.PastKeyValues?.Length ?? 0;
         if (inputs.PastKeyValues is { } cache)
         {
+            if (!config.IsDecoder)
+                throw new BigBirdInputException(
+                    "past_key_values needs a decoder (config is_decoder): HF keeps no cache for an encoder, whose attention is not causal.");
+            if (cache.Layers != config.NumHiddenLayers || cache.Heads != config.NumAttentionHeads || cache.HeadDim != config.AttentionHeadSize)
+                throw new BigBirdInputException(
+                    $"past_key_values was made for {cache.Layers} layers × {cache.Heads} heads × {cache.HeadDim}, but this model has " +
+                    $"{config.NumHiddenLayers} × {config.NumAttentionHeads} × {config.AttentionHeadSize}; make the cache from this model's config.");
             if (cache.BatchSize != batch)
                 throw new BigBirdInputException($"past_key_values holds {cache.BatchSize} rows but the input has {batch}; use one cache per batch.");
             if (past + seq > cache.Capacity)

@@ -122,6 +122,37 @@ public sealed class HeadErrorTests
             InputIds = [65, 5, 6], EncoderHiddenStates = new float[2 * 16], EncoderSequenceLength = 2,
         }, new GenerationConfig())).Message);
         Assert.Equal(3, causal.Generate(prompt, new GenerationConfig { MaxNewTokens = 0 }).Length);
+        Assert.Contains("max_position_embeddings", Assert.Throws<BigBirdInputException>(() =>
+            causal.Generate(prompt, new GenerationConfig { MaxNewTokens = int.MaxValue })).Message);
+        Assert.Throws<BigBirdInputException>(() => causal.Generate(new BigBirdInputs(2, 3) { InputIds = [65, 5, 6] }, new GenerationConfig()));
+        Assert.Throws<BigBirdInputException>(() => causal.Generate(new BigBirdInputs(1, 3) { InputIds = [65, 5, 6], AttentionMask = [1] }, new GenerationConfig()));
+        Assert.Throws<BigBirdInputException>(() => causal.Generate(new BigBirdInputs(-1, 3) { InputIds = [65, 5, 6] }, new GenerationConfig()));
+    }
+
+    [Fact]
+    public void A_cache_must_fit_the_model_and_needs_a_decoder()
+    {
+        using var causal = Load("causal_full");
+        var other = causal.config with { NumHiddenLayers = 1 };
+        Assert.Contains("made for 1 layers", Assert.Throws<BigBirdInputException>(() =>
+            causal.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], PastKeyValues = new BigBirdKeyValueCache(other, 1, 4) })).Message);
+        using var mlm = Load("mlm_bs");
+        Assert.Contains("needs a decoder", Assert.Throws<BigBirdInputException>(() =>
+            mlm.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], PastKeyValues = new BigBirdKeyValueCache(mlm.config, 1, 4) })).Message);
+        using var tok = Load("tokcls_bs");
+        Assert.Throws<BigBirdInputException>(() =>
+            tok.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], EncoderHiddenStates = new float[16], EncoderSequenceLength = 1 }));
+        Assert.Throws<BigBirdInputException>(() => new BigBirdKeyValueCache(causal.config with { MaxPositionEmbeddings = 1 << 30 }, 1 << 20, 1 << 20));
+    }
+
+    [Fact]
+    public void Question_answering_checks_inputs_before_reading_them()
+    {
+        using var head = Load("qa_bs");
+        var qa = (BigBirdForQuestionAnswering)head;
+        Assert.Throws<BigBirdInputException>(() => qa.Forward(new BigBirdInputs(2, 5) { InputIds = [65, 5, 66, 7, 8] }));
+        Assert.Throws<BigBirdInputException>(() => qa.QuestionMask(new BigBirdInputs(1, -3) { InputIds = [65] }));
+        Assert.Throws<BigBirdInputException>(() => qa.Forward(new BigBirdInputs(1, 4) { InputIds = [65, 5, 66, 7], QuestionLengths = [-2] }));
     }
 
     [Fact]

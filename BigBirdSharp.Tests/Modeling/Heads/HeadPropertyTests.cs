@@ -142,15 +142,51 @@ public sealed class HeadPropertyTests
     }
 
     [Fact]
-    public void Greedy_takes_the_first_maximum_and_top_k_one_is_greedy()
+    public void Greedy_takes_the_first_maximum()
     {
         Assert.Equal(1, BigBirdForCausalLM.ArgMax([0f, 3f, 3f, -1f]));
-        var g = new GenerationConfig { DoSample = true, TopK = 1, Temperature = 0.5f };
-        var random = new System.Random(1);
-        for (int i = 0; i < 20; i++) Assert.Equal(2, BigBirdForCausalLM.Sample([0f, 1f, 5f, 2f], g, random));
-        // top_p keeps only the head of the distribution: with p(2) ≈ 0.94, top_p 0.5 leaves token 2 alone
-        var p = new GenerationConfig { DoSample = true, TopK = 0, TopP = 0.5f };
-        for (int i = 0; i < 20; i++) Assert.Equal(2, BigBirdForCausalLM.Sample([0f, 1f, 5f, 2f], p, random));
+        Assert.Equal(0, BigBirdForCausalLM.ArgMax([2f]));
+    }
+
+    private static HashSet<int> Drawn(float[] logits, GenerationConfig g, int draws = 600)
+    {
+        var random = new System.Random(3);
+        var seen = new HashSet<int>();
+        for (int i = 0; i < draws; i++) seen.Add(BigBirdForCausalLM.Sample(logits, g, random));
+        return seen;
+    }
+
+    [Fact]
+    public void Top_k_keeps_ties_at_the_kth_score_and_top_p_keeps_the_smallest_sufficient_head()
+    {
+        // equal scores: without warpers every token is drawn
+        Assert.Equal([0, 1, 2, 3], Drawn([1f, 1f, 1f, 1f], new GenerationConfig { DoSample = true, TopK = 0 }).Order());
+        // k = 2 with three tokens tied at the 2nd score: HF keeps all scores ≥ the k-th, so all three stay
+        Assert.Equal([0, 1, 2], Drawn([1f, 1f, 1f, 0f], new GenerationConfig { DoSample = true, TopK = 2 }).Order());
+        Assert.Equal([2], Drawn([0f, 1f, 5f, 2f], new GenerationConfig { DoSample = true, TopK = 1 }).Order());
+        // probabilities 0.1, 0.2, 0.3, 0.4 (as logits of their logs): top_p 0.65 removes tokens whose ascending
+        // cumulative mass is ≤ 0.35, i.e. 0.1 and 0.1+0.2; 0.6 > 0.35 keeps token 2
+        float[] logits = [MathF.Log(0.1f), MathF.Log(0.2f), MathF.Log(0.3f), MathF.Log(0.4f)];
+        Assert.Equal([2, 3], Drawn(logits, new GenerationConfig { DoSample = true, TopK = 0, TopP = 0.65f }).Order());
+        Assert.Equal([3], Drawn(logits, new GenerationConfig { DoSample = true, TopK = 0, TopP = 0.3f }).Order());
+        // temperature sharpens: at T = 0.05 the 0.4 token all but always wins
+        Assert.Equal([3], Drawn(logits, new GenerationConfig { DoSample = true, TopK = 0, Temperature = 0.05f }, 200).Order());
+    }
+
+    [Fact]
+    public void Without_a_mask_pad_tokens_in_the_prompt_are_masked_as_hf_infers()
+    {
+        var model = causal.Value;
+        int[] ids = [0, 0, 65, 5, 6, 7];
+        var g = new GenerationConfig { MaxNewTokens = 8 };
+        var inferred = model.Generate(new BigBirdInputs(1, 6) { InputIds = ids }, g);
+        var explicitMask = model.Generate(new BigBirdInputs(1, 6) { InputIds = ids, AttentionMask = [0, 0, 1, 1, 1, 1] }, g);
+        var allOnes = model.Generate(new BigBirdInputs(1, 6) { InputIds = ids, AttentionMask = [1, 1, 1, 1, 1, 1] }, g);
+        Assert.Equal(explicitMask, inferred);
+        Assert.NotEqual(allOnes, inferred); // the fixture model is sensitive to the two pads
+        // pad = eos: HF does not infer, the prompt is taken whole
+        Assert.Equal(model.Generate(new BigBirdInputs(1, 6) { InputIds = ids, AttentionMask = [1, 1, 1, 1, 1, 1] }, g with { EosTokenId = 0 }),
+                     model.Generate(new BigBirdInputs(1, 6) { InputIds = ids }, g with { EosTokenId = 0 }));
     }
 
     [Fact]

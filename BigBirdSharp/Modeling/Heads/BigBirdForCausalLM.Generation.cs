@@ -48,6 +48,9 @@ public sealed partial class BigBirdForCausalLM
         int batch = prompt.BatchSize, promptLength = prompt.SequenceLength;
         if (prompt.InputIds is null)
             throw new BigBirdInputException("generation needs input_ids as the prompt.");
+        if (prompt.PastKeyValues is not null)
+            throw new BigBirdInputException("generation makes its own cache; pass the prompt without past_key_values.");
+        bert.Validate(prompt);
         if (prompt.EncoderHiddenStates is not null)
             throw new BigBirdInputException(
                 "generation takes no encoder_hidden_states: HF's BigBirdForCausalLM.prepare_inputs_for_generation drops them, and its " +
@@ -59,11 +62,11 @@ public sealed partial class BigBirdForCausalLM
         if (generation.DoSample && !(generation.TopP > 0 && generation.TopP <= 1))
             throw new BigBirdInputException($"top_p must be in (0, 1], got {generation.TopP}.");
         if (generation.TopK < 0) throw new BigBirdInputException($"top_k must be non-negative, got {generation.TopK}.");
-        int maxLength = promptLength + generation.MaxNewTokens;
-        if (maxLength > config.MaxPositionEmbeddings)
+        if ((long)promptLength + generation.MaxNewTokens > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"prompt of {promptLength} tokens + {generation.MaxNewTokens} new tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}; " +
                 "ask for fewer tokens or shorten the prompt.");
+        int maxLength = promptLength + generation.MaxNewTokens;
         int pad = generation.PadTokenId ?? config.PadTokenId;
         var stepOptions = (options ?? new BigBirdForwardOptions()) with
         {
@@ -72,14 +75,21 @@ public sealed partial class BigBirdForCausalLM
 
         var sequences = new int[batch * maxLength];            // input_ids, growing
         var mask = new int[batch * maxLength];                 // attention_mask, growing
+        // _prepare_attention_mask_for_generation: without a mask, pad tokens in the prompt are masked (unless pad = eos)
+        bool inferMask = prompt.AttentionMask is null && prompt.InputIds.Contains(pad) && pad != generation.EosTokenId;
         for (int b = 0; b < batch; b++)
         {
             prompt.InputIds.AsSpan(b * promptLength, promptLength).CopyTo(sequences.AsSpan(b * maxLength));
-            for (int s = 0; s < promptLength; s++) mask[b * maxLength + s] = prompt.AttentionMask?[b * promptLength + s] ?? 1;
+            for (int s = 0; s < promptLength; s++)
+            {
+                int i = b * promptLength + s;
+                mask[b * maxLength + s] = prompt.AttentionMask?[i] ?? (inferMask && prompt.InputIds[i] == pad ? 0 : 1);
+            }
         }
         var unfinished = new bool[batch];
         Array.Fill(unfinished, true);
-        var cache = generation.UseCache ? new BigBirdKeyValueCache(config, batch, Math.Max(1, maxLength)) : null;
+        // HF keeps no cache for a model that is not a decoder (use_cache is forced off), so every step re-runs everything
+        var cache = generation.UseCache && config.IsDecoder ? new BigBirdKeyValueCache(config, batch, Math.Max(1, maxLength)) : null;
         var sampler = generation.DoSample ? new Random(generation.Seed) : null;
         int length = promptLength;
         for (int step = 0; step < generation.MaxNewTokens; step++)

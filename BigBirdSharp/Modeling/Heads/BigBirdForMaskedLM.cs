@@ -58,6 +58,7 @@ public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
     public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         CheckCount(inputs.NextSentenceLabel, batch, "next_sentence_label", $"[{batch}]");

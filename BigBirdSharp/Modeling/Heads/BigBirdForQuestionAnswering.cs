@@ -33,7 +33,11 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
     /// HF's logits mask [batch, seq]: true on the question tokens that may not hold an answer (positions
     /// 1..question_length−1), or null when neither question_lengths nor input_ids are given.
     /// </summary>
-    public bool[]? QuestionMask(BigBirdInputs inputs) => QuestionLengths(inputs) is { } q ? Mask(q, inputs.SequenceLength, true) : null;
+    public bool[]? QuestionMask(BigBirdInputs inputs)
+    {
+        bert.Validate(inputs);
+        return QuestionLengths(inputs) is { } q ? Mask(q, inputs.SequenceLength, true) : null;
+    }
 
     private int[]? QuestionLengths(BigBirdInputs inputs)
     {
@@ -64,8 +68,12 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
     public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength;
+        bert.Validate(inputs);
+        RejectDecoderInputs(inputs);
         Reject(inputs.Labels is not null || inputs.FloatLabels is not null, "labels (give start_positions and end_positions)", Architecture);
         CheckCount(inputs.QuestionLengths, batch, "question_lengths", $"[{batch}]");
+        if (inputs.QuestionLengths is { } ql && ql.Any(q => q < 0))
+            throw new BigBirdInputException("question_lengths must be non-negative: the number of tokens of [CLS] question [SEP].");
         CheckCount(inputs.StartPositions, batch, "start_positions", $"[{batch}]");
         CheckCount(inputs.EndPositions, batch, "end_positions", $"[{batch}]");
         if ((inputs.StartPositions is null) != (inputs.EndPositions is null))

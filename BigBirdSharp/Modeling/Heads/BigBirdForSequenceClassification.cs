@@ -32,6 +32,7 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
     public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
     {
         int batch = inputs.BatchSize, num_labels = config.NumLabels;
+        RejectDecoderInputs(inputs);
         if (inputs.Labels is not null && inputs.FloatLabels is not null)
             throw new BigBirdInputException("give labels either as integers or as floats, not both.");
         string? problem_type = inputs.Labels is null && inputs.FloatLabels is null ? null : ProblemType(inputs.Labels is not null);
@@ -96,6 +97,7 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
             throw new BigBirdInputException(
                 $"{Architecture} needs input_ids shaped [batch, choices, seq]; got {rows} rows with {num_choices} choices per example.");
         int batch = rows / num_choices;
+        RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (labels are the index of the right choice)", Architecture);
         CheckCount(inputs.Labels, batch, "labels", $"[{batch}]");
 
@@ -129,6 +131,7 @@ public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
     public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, num_labels = config.NumLabels;
+        RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (token labels are class ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         var outputs = bert.Forward(inputs, options);

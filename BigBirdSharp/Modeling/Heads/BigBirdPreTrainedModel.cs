@@ -113,6 +113,13 @@ public abstract class BigBirdPreTrainedModel : IDisposable
             throw new BigBirdInputException($"{architecture} takes no {name}; see the inputs HF's {architecture}.forward accepts.");
     }
 
+    /// <summary>Heads whose HF forward takes neither encoder_hidden_states nor past_key_values.</summary>
+    private protected void RejectDecoderInputs(BigBirdInputs inputs)
+    {
+        Reject(inputs.EncoderHiddenStates is not null, "encoder_hidden_states", Architecture);
+        Reject(inputs.PastKeyValues is not null, "past_key_values", Architecture);
+    }
+
     private protected static void CheckCount(int[]? values, long expected, string name, string shape)
     {
         if (values is not null && values.Length != expected)
