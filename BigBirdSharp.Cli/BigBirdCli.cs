@@ -8,7 +8,7 @@ using BigBirdSharp.Serialization;
 
 namespace BigBirdSharp.Cli;
 
-/// <summary>The <c>bigbird</c> command: <c>run</c> and <c>bench</c>. Exit codes: 0 ok, 1 bad input or model, 2 bad usage.</summary>
+/// <summary>The <c>bigbird</c> command: <c>run</c>, <c>bench</c> and <c>tokenize</c>. Exit codes: 0 ok, 1 bad input or model, 2 bad usage.</summary>
 public static class BigBirdCli
 {
     /// <summary>Exit code for success.</summary>
@@ -24,6 +24,7 @@ public static class BigBirdCli
                       [--architecture NAME] [--attention-type original_full|block_sparse]
                       [--random-attention deterministic|seeded] [--output-hidden-states] [--output-attentions]
           bigbird bench --model DIR --seq-len N [--batch B] [--repeat R]
+          bigbird tokenize --model DIR --input FILE.jsonl --output FILE.jsonl
         """;
 
     /// <summary>The architectures this build can run.</summary>
@@ -44,6 +45,7 @@ public static class BigBirdCli
             {
                 "run" => RunCommand(opts, stdout),
                 "bench" => BenchCommand(opts, stdout),
+                "tokenize" => TokenizeCommand.Run(opts, stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -209,10 +211,10 @@ public static class BigBirdCli
     }
 
     /// <summary>A command-line usage error.</summary>
-    private sealed class UsageException(string message) : Exception(message);
+    internal sealed class UsageException(string message) : Exception(message);
 
     /// <summary>Parsed <c>--name value</c> and <c>--flag</c> options.</summary>
-    private sealed class Options
+    internal sealed class Options
     {
         private static readonly HashSet<string> Flags = ["--output-hidden-states", "--output-attentions"];
         private readonly Dictionary<string, string?> _values = new();
