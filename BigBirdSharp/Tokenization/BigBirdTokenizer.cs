@@ -259,12 +259,14 @@ public sealed class BigBirdTokenizer
         return [.. tokens];
     }
 
-    /// <summary>HF <c>tokenize</c>: the tokens of <paramref name="text"/>, without <c>[CLS]</c>/<c>[SEP]</c> framing.</summary>
+    /// <summary>HF <c>tokenize</c>: the token strings of <paramref name="text"/>, without <c>[CLS]</c>/<c>[SEP]</c>
+    /// framing. As in SentencePiece, a run of unknown characters is one token spelled as the (normalized) run.</summary>
     public string[] Tokenize(string text)
     {
         var pieces = new List<(int Id, TokenOffset Offset)>();
-        EncodeText(text, pieces);
-        return ConvertIdsToTokens(pieces.Select(p => p.Id).ToArray());
+        var tokens = new List<string>();
+        EncodeText(text, pieces, tokens);
+        return [.. tokens];
     }
 
     private struct Segment
@@ -324,7 +326,7 @@ public sealed class BigBirdTokenizer
     internal static bool IsPythonSpace(char c) => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f';
 
     /// <summary>The ids and offsets of one text (HF <c>tokenize</c> then <c>convert_tokens_to_ids</c>).</summary>
-    private void EncodeText(string text, List<(int Id, TokenOffset Offset)> output)
+    private void EncodeText(string text, List<(int Id, TokenOffset Offset)> output, List<string>? tokens = null)
     {
         if (text.Length == 0) return;
         var segments = Split(text);
@@ -336,7 +338,9 @@ public sealed class BigBirdTokenizer
             if (s.End <= s.Start) continue;
             if (s.IsToken)
             {
-                output.Add((ConvertTokenToId(text.Substring(s.Start, s.End - s.Start)), new TokenOffset(s.Start, s.End)));
+                string content = text.Substring(s.Start, s.End - s.Start);
+                output.Add((ConvertTokenToId(content), new TokenOffset(s.Start, s.End)));
+                tokens?.Add(content);
                 continue;
             }
             var u = utf8 ??= Utf8Text.From(text);
@@ -351,9 +355,11 @@ public sealed class BigBirdTokenizer
                 {
                     // HF maps the piece *string* back to an id: added tokens first, then piece_to_id.
                     var pieceBytes = norm.Items.AsSpan(p.NormBegin, p.NormEnd - p.NormBegin);
-                    id = addedTokensEncoder.Count > 0 && addedTokensEncoder.TryGetValue(Encoding.UTF8.GetString(pieceBytes), out int a)
-                        ? a : sp.PieceToId(pieceBytes);
+                    string? piece = addedTokensEncoder.Count > 0 || tokens is not null ? Encoding.UTF8.GetString(pieceBytes) : null;
+                    id = piece is not null && addedTokensEncoder.TryGetValue(piece, out int a) ? a : sp.PieceToId(pieceBytes);
+                    tokens?.Add(piece!);
                 }
+                else tokens?.Add(sp.IdToPiece(id));
                 output.Add((id, new TokenOffset(u.ByteToChar[b0 + p.OrigBegin], u.ByteToChar[b0 + p.OrigEnd])));
             }
         }
