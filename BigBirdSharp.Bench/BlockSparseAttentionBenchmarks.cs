@@ -40,7 +40,9 @@ public class BlockSparseAttentionBenchmarks
     [Benchmark(Baseline = true)]
     public float FullAttention()
     {
-        _full.Attend(CpuBackend.Instance, _state, ReadOnlyMemory<float>.Empty, null);
+        _full.Attend(CpuBackend.Instance, _state,
+                     new AttentionKeys(_state.KeyLayer, _state.ValueLayer, SeqLen, SeqLen, _state.AdditiveMask, -1),
+                     ReadOnlyMemory<float>.Empty, null);
         return _state.ContextLayer[0];
     }
 

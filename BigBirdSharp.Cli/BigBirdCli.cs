@@ -9,7 +9,10 @@ using BigBirdSharp.Serialization;
 
 namespace BigBirdSharp.Cli;
 
-/// <summary>The <c>bigbird</c> command: <c>run</c> and <c>bench</c>. Exit codes: 0 ok, 1 bad input or model, 2 bad usage.</summary>
+/// <summary>
+/// The <c>bigbird</c> command: <c>run</c>, <c>trace</c>, <c>bench</c> and <c>tokenize</c>. Exit codes: 0 ok, 1 bad input or
+/// model, 2 bad usage, 3 <c>trace --compare</c> found a divergence.
+/// </summary>
 public static partial class BigBirdCli
 {
     /// <summary>Exit code for success.</summary>
@@ -30,6 +33,7 @@ public static partial class BigBirdCli
           bigbird trace --model DIR --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
                         [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
           bigbird bench --model DIR --seq-len N [--batch B] [--repeat R]
+          bigbird tokenize --model DIR --input FILE.jsonl --output FILE.jsonl
         """;
 
     /// <summary>The architectures this build can run.</summary>
@@ -51,6 +55,7 @@ public static partial class BigBirdCli
                 "run" => RunCommand(opts, stdout),
                 "bench" => BenchCommand(opts, stdout),
                 "trace" => TraceCommand(opts, stdout),
+                "tokenize" => TokenizeCommand.Run(opts, stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -215,10 +220,10 @@ public static partial class BigBirdCli
     public static BigBirdInputs ReadInputs(string path) => RunInputs.Read(path);
 
     /// <summary>A command-line usage error.</summary>
-    private sealed class UsageException(string message) : Exception(message);
+    internal sealed class UsageException(string message) : Exception(message);
 
     /// <summary>Parsed <c>--name value</c> and <c>--flag</c> options.</summary>
-    private sealed class Options
+    internal sealed class Options
     {
         private static readonly HashSet<string> Flags = ["--output-hidden-states", "--output-attentions", "--do-sample"];
         private readonly Dictionary<string, string?> _values = new();
