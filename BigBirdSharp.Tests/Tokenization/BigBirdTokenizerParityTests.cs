@@ -46,7 +46,22 @@ public class BigBirdTokenizerParityTests
         AssertNone(failures, all.Count);
     }
 
-    // 150 seeded random mixes of special tokens, whitespace, NFKC-sensitive characters, CJK, emoji and ASCII.
+    [Fact]
+    public void Long_document_equals_hf()
+    {
+        var tok = Tokenizer("bigbird_gpt2");
+        var c = Cases("bigbird_gpt2").GetProperty("long");
+        string text = c.GetProperty("text").GetString()!;
+        Assert.True(text.Length > 35_000);
+        Assert.Equal(Ints(c.GetProperty("input_ids")), tok.Encode(text).InputIds);
+        var cut = tok.Encode(text, options: new TokenizerEncodeOptions
+        {
+            Truncation = TruncationStrategy.LongestFirst, MaxLength = 4096, Padding = PaddingStrategy.MaxLength, PadToMultipleOf = 64,
+        });
+        Assert.Equal(Ints(c.GetProperty("truncated_input_ids")), cut.InputIds);
+    }
+
+    // 200 seeded random mixes of special tokens, whitespace, NFKC-sensitive characters, CJK, emoji and ASCII.
     [Theory]
     [MemberData(nameof(Models), MemberType = typeof(TokenizerFixtures))]
     public void Random_texts_equal_hf(string model)
@@ -85,6 +100,8 @@ public class BigBirdTokenizerParityTests
             One("decoded", tok.Decode(ids));
             One("decoded_skip_special", tok.Decode(ids, skipSpecialTokens: true));
             One("decoded_no_cleanup", tok.Decode(ids, cleanUpTokenizationSpaces: false));
+            if (c.TryGetProperty("decoded_no_spaces", out _))
+                One("decoded_no_spaces", tok.Decode(ids, spacesBetweenSpecialTokens: false));
         }
         foreach (var c in Cases(model).GetProperty("cases").EnumerateArray()) Check(c, Ints(c.GetProperty("input_ids")));
         foreach (var c in Cases(model).GetProperty("decodes").EnumerateArray()) Check(c, Ints(c.GetProperty("ids")));

@@ -38,6 +38,7 @@ public sealed class BigBirdTokenizer
     private readonly Dictionary<int, string> addedTokensDecoder = [];
     private readonly Dictionary<string, (SpecialToken Token, bool StripBoth)> noSplit = new(StringComparer.Ordinal);
     private readonly string[] noSplitByLength;
+    private readonly HashSet<char> noSplitFirstChars = [];
     private readonly HashSet<string> allSpecialTokens = new(StringComparer.Ordinal);
     private readonly HashSet<int> allSpecialIds = [];
 
@@ -62,10 +63,10 @@ public sealed class BigBirdTokenizer
     /// <summary><c>model_max_length</c> from <c>tokenizer_config.json</c>, when it is a real length.</summary>
     public int? ModelMaxLength { get; init; }
 
-    /// <summary>Side padding goes on: "right" (default) or "left".</summary>
+    /// <summary>True when padding goes on the left (<c>padding_side: "left"</c>); HF's default is the right.</summary>
     public bool PadLeft { get; init; }
 
-    /// <summary>Side truncation removes from: "right" (default) or "left".</summary>
+    /// <summary>True when truncation removes tokens from the left (<c>truncation_side: "left"</c>); HF's default is the right.</summary>
     public bool TruncateLeft { get; init; }
 
     /// <summary>Id of <c>[CLS]</c>.</summary>
@@ -80,7 +81,12 @@ public sealed class BigBirdTokenizer
     public int UnkTokenId { get; }
 
     /// <summary>Creates the tokenizer over a loaded SentencePiece model.</summary>
-    public BigBirdTokenizer(SentencePieceProcessor sentencePiece, BigBirdSpecialTokens? specialTokens = null)
+    /// <param name="sentencePiece">The model.</param>
+    /// <param name="specialTokens">Special tokens; BigBirdTokenizer's defaults when null.</param>
+    /// <param name="addedTokens">Tokens of <c>added_tokens.json</c>, in id order; each one the vocabulary lacks gets
+    /// the next id, before the special tokens are added (as in <c>from_pretrained</c>).</param>
+    public BigBirdTokenizer(SentencePieceProcessor sentencePiece, BigBirdSpecialTokens? specialTokens = null,
+                            IReadOnlyList<string>? addedTokens = null)
     {
         sp = sentencePiece;
         SpecialTokens = specialTokens ?? BigBirdSpecialTokens.Default;
@@ -97,9 +103,23 @@ public sealed class BigBirdTokenizer
             noSplit[tok.Content] = (tok, plain);
             ordered.Add(tok.Content);
         }
-        // sanitize_special_tokens: add those SentencePiece maps to <unk>, in order, after the vocabulary.
         string? unk = t.UnkToken?.Content;
         int unkId = unk is null ? sp.UnkId : sp.PieceToId(unk);
+        // added_tokens.json: plain strings, so a non-special one strips the whitespace on both sides in raw text.
+        var plainAdded = new List<string>();
+        foreach (var s in addedTokens ?? [])
+        {
+            if (string.IsNullOrEmpty(s) || s == unk || ConvertTokenToId(s) != unkId || addedTokensEncoder.ContainsKey(s)) continue;
+            int id = Count;
+            addedTokensEncoder[s] = id;
+            addedTokensDecoder[id] = s;
+            if (!noSplit.ContainsKey(s))
+            {
+                noSplit[s] = (new SpecialToken(s), true);
+                plainAdded.Add(s);
+            }
+        }
+        // sanitize_special_tokens: add those SentencePiece maps to <unk>, in order, after the vocabulary.
         foreach (var s in ordered)
         {
             if (s == unk) continue;
@@ -110,7 +130,8 @@ public sealed class BigBirdTokenizer
                 addedTokensDecoder[id] = s;
             }
         }
-        noSplitByLength = [.. ordered.OrderByDescending(s => s.Length).ThenBy(s => s, StringComparer.Ordinal)];
+        noSplitByLength = [.. ordered.Concat(plainAdded).OrderByDescending(s => s.Length).ThenBy(s => s, StringComparer.Ordinal)];
+        foreach (var s in noSplitByLength) noSplitFirstChars.Add(s[0]);
         var ids = new List<int>();
         foreach (var s in ordered)
         {
@@ -166,7 +187,30 @@ public sealed class BigBirdTokenizer
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new TokenizerFormatException(map, "expected a JSON object");
             tokens = ApplySpecialTokens(tokens, doc.RootElement, map);
         }
-        return new BigBirdTokenizer(model, tokens) { ModelMaxLength = maxLength, PadLeft = padLeft, TruncateLeft = truncLeft };
+        var added = ReadAddedTokens(Path.Combine(directory, "added_tokens.json"), model.PieceCount);
+        return new BigBirdTokenizer(model, tokens, added) { ModelMaxLength = maxLength, PadLeft = padLeft, TruncateLeft = truncLeft };
+    }
+
+    /// <summary><c>added_tokens.json</c> ({token: id}) sorted by id; as for HF's slow tokenizers, the ids must run on
+    /// from the vocabulary size without gaps.</summary>
+    private static List<string>? ReadAddedTokens(string path, int vocabSize)
+    {
+        if (!File.Exists(path)) return null;
+        using var doc = ReadJson(path);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new TokenizerFormatException(path, "expected a JSON object {token: id}");
+        var entries = new List<(string Token, int Id)>();
+        foreach (var p in doc.RootElement.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id))
+                throw new TokenizerFormatException(path, $"the id of '{p.Name}' is not an integer");
+            entries.Add((p.Name, id));
+        }
+        entries.Sort((a, b) => a.Id.CompareTo(b.Id));
+        for (int i = 0; i < entries.Count; i++)
+            if (entries[i].Id != vocabSize + i)
+                throw new TokenizerFormatException(path,
+                    $"non-consecutive added token '{entries[i].Token}' found: it has id {entries[i].Id}, expected {vocabSize + i}");
+        return entries.Select(e => e.Token).ToList();
     }
 
     internal static JsonDocument ReadJson(string path)
@@ -284,7 +328,7 @@ public sealed class BigBirdTokenizer
         while (pos < text.Length)
         {
             string? match = null;
-            if (noSplitByLength.Length > 0)
+            if (noSplitFirstChars.Contains(text[pos]))
             {
                 foreach (var s in noSplitByLength)
                 {
@@ -375,6 +419,7 @@ public sealed class BigBirdTokenizer
     /// <c>max_length</c> that is not a multiple of <c>pad_to_multiple_of</c>).</exception>
     public TokenizerEncoding Encode(string text, string? textPair = null, TokenizerEncodeOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(text);
         options ??= TokenizerEncodeOptions.Default;
         var (padding, truncation, maxLength) = Resolve(options);
         var row = Prepare(text, textPair, options.AddSpecialTokens, truncation, maxLength);
@@ -393,7 +438,10 @@ public sealed class BigBirdTokenizer
     public TokenizerEncoding[] EncodeBatch(IReadOnlyList<string> texts, IReadOnlyList<string>? textPairs = null,
                                            TokenizerEncodeOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(texts);
         options ??= TokenizerEncodeOptions.Default;
+        if (texts.Any(t => t is null) || (textPairs?.Any(t => t is null) ?? false))
+            throw new ArgumentException("texts and text pairs must not contain null", nameof(texts));
         if (textPairs is not null && textPairs.Count != texts.Count)
             throw new ArgumentException($"{texts.Count} texts but {textPairs.Count} text pairs", nameof(textPairs));
         var (padding, truncation, maxLength) = Resolve(options);
@@ -428,6 +476,8 @@ public sealed class BigBirdTokenizer
                 else truncation = TruncationStrategy.DoNotTruncate;
             }
         }
+        if (padding != PaddingStrategy.DoNotPad && PadTokenId < 0)
+            throw new ArgumentException("Asking to pad but the tokenizer does not have a padding token.", nameof(o));
         if (truncation != TruncationStrategy.DoNotTruncate && padding != PaddingStrategy.DoNotPad &&
             o.PadToMultipleOf is { } k && maxLength is { } ml && ml % k != 0)
             throw new ArgumentException(
@@ -454,18 +504,21 @@ public sealed class BigBirdTokenizer
         if (truncation != TruncationStrategy.DoNotTruncate && maxLength is { } max && total > max)
             Truncate(a, b, total - max, truncation);
 
-        var ids = new List<int>();
-        var types = new List<int>();
-        var special = new List<int>();
-        var offsets = new List<TokenOffset>();
-        var seq = new List<int>();
+        int n = a.Count + (b?.Count ?? 0) + specials;
+        var ids = new int[n];
+        var types = new int[n];
+        var special = new int[n];
+        var offsets = new TokenOffset[n];
+        var seq = new int[n];
+        int k = 0;
         void Add(int id, int type, int isSpecial, TokenOffset off, int sequence)
         {
-            ids.Add(id);
-            types.Add(type);
-            special.Add(isSpecial);
-            offsets.Add(off);
-            seq.Add(sequence);
+            ids[k] = id;
+            types[k] = type;
+            special[k] = isSpecial;
+            offsets[k] = off;
+            seq[k] = sequence;
+            k++;
         }
         if (addSpecial) Add(ClsTokenId, 0, 1, default, -1);
         foreach (var (id, off) in a) Add(id, 0, 0, off, 0);
@@ -476,12 +529,12 @@ public sealed class BigBirdTokenizer
             foreach (var (id, off) in b) Add(id, type, 0, off, 1);
             if (addSpecial) Add(SepTokenId, 1, 1, default, -1);
         }
-        var mask = new int[ids.Count];
+        var mask = new int[n];
         Array.Fill(mask, 1);
         return new TokenizerEncoding
         {
-            InputIds = [.. ids], TokenTypeIds = [.. types], AttentionMask = mask, SpecialTokensMask = [.. special],
-            Offsets = [.. offsets], SequenceIds = [.. seq],
+            InputIds = ids, TokenTypeIds = types, AttentionMask = mask, SpecialTokensMask = special,
+            Offsets = offsets, SequenceIds = seq,
         };
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace BigBirdSharp.Tokenization;
@@ -276,10 +277,27 @@ public sealed class SentencePieceProcessor
     {
         int size = text.Length;
         float unkScore = minScore - UnkPenalty;
-        var bestScore = new float[size + 1];
-        var startsAt = new int[size + 1];
-        var bestId = new int[size + 1];
-        Array.Fill(startsAt, -1);
+        var bestScore = ArrayPool<float>.Shared.Rent(size + 1);
+        var startsAt = ArrayPool<int>.Shared.Rent(size + 1);
+        var bestId = ArrayPool<int>.Shared.Rent(size + 1);
+        try
+        {
+            EncodeUnigramCore(text, unkScore, bestScore, startsAt, bestId, ref output);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(bestScore);
+            ArrayPool<int>.Shared.Return(startsAt);
+            ArrayPool<int>.Shared.Return(bestId);
+        }
+    }
+
+    private void EncodeUnigramCore(ReadOnlySpan<byte> text, float unkScore, float[] bestScore, int[] startsAt, int[] bestId,
+                                   ref GrowBuffer<(int, int, int)> output)
+    {
+        int size = text.Length;
+        startsAt.AsSpan(0, size + 1).Fill(-1);
+        bestScore[0] = 0;
         int pos = 0;
         while (pos < size)
         {
@@ -528,7 +546,8 @@ internal readonly struct Utf8Text
 
     public static Utf8Text From(string text)
     {
-        var bytes = new byte[Encoding.UTF8.GetMaxByteCount(text.Length)];
+        // GetByteCount counts a lone surrogate as the 3 bytes of U+FFFD, as the loop below writes it.
+        var bytes = new byte[Encoding.UTF8.GetByteCount(text)];
         var byteToChar = new int[bytes.Length + 1];
         var charToByte = new int[text.Length + 1];
         int b = 0;
@@ -564,7 +583,6 @@ internal readonly struct Utf8Text
         }
         charToByte[text.Length] = b;
         byteToChar[b] = text.Length;
-        Array.Resize(ref bytes, b);
         return new Utf8Text(bytes, byteToChar, charToByte);
     }
 }
