@@ -10,7 +10,8 @@ using BigBirdSharp.Serialization;
 namespace BigBirdSharp.Cli;
 
 /// <summary>
-/// The <c>bigbird</c> command: <c>run</c>, <c>trace</c>, <c>bench</c> and <c>tokenize</c>. Exit codes: 0 ok, 1 bad input or
+/// The <c>bigbird</c> command: the text commands (<c>fill-mask</c>, <c>embed</c>, <c>classify</c>, <c>qa</c>,
+/// <c>generate</c>), and <c>run</c>, <c>trace</c>, <c>bench</c> and <c>tokenize</c>. Exit codes: 0 ok, 1 bad input or
 /// model, 2 bad usage, 3 <c>trace --compare</c> found a divergence.
 /// </summary>
 public static partial class BigBirdCli
@@ -25,7 +26,17 @@ public static partial class BigBirdCli
     public const int Diverged = 3;
 
     private const string UsageText = """
-        usage:
+        usage (TEXT: an argument, --text TEXT, --input FILE|- (a .jsonl FILE or --jsonl: one JSON object per line), or stdin;
+               without --model the text commands use the embedded default model):
+          bigbird fill-mask [TEXT] [--model DIR] [--top-k K]
+          bigbird embed [TEXT] [--model DIR] [--pooling mean|pooler|cls] [--output FILE.safetensors|FILE.json]
+          bigbird classify [TEXT] [--model DIR] [--text-pair TEXT] [--top-k K]
+          bigbird qa [CONTEXT] --question Q [--model DIR] [--top-k K] [--max-answer-length N]
+              (JSONL lines: {"question": ..., "context": ...})
+          bigbird generate [PROMPT] [--model DIR] [--max-new-tokens N] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
+            every text command also takes: --json (one JSON line per document), --quiet (no progress or model line),
+            --no-truncate (refuse input longer than max_position_embeddings instead of truncating it),
+            --attention-type original_full|block_sparse, --random-attention deterministic|seeded
           bigbird run --model DIR --inputs FILE.json --output FILE.safetensors
                       [--architecture NAME] [--attention-type original_full|block_sparse]
                       [--random-attention deterministic|seeded] [--output-hidden-states] [--output-attentions]
@@ -34,13 +45,18 @@ public static partial class BigBirdCli
                         [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
           bigbird bench --model DIR --seq-len N [--batch B] [--repeat R]
           bigbird tokenize --model DIR --input FILE.jsonl --output FILE.jsonl
+        exit codes: 0 ok; 1 bad model, checkpoint or input; 2 bad usage; 3 trace --compare found a divergence
         """;
 
     /// <summary>The architectures this build can run.</summary>
     public static readonly IReadOnlyList<string> SupportedArchitectures = ["BigBirdModel", .. BigBirdPreTrainedModel.HeadArchitectures];
 
-    /// <summary>Runs the command line; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs the command line with no standard input; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, TextReader.Null, false);
+
+    /// <summary>Runs the command line; returns the process exit code. <paramref name="stdin"/> is read by the text
+    /// commands when no text is given and <paramref name="stdinRedirected"/> is true.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin, bool stdinRedirected)
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
@@ -56,6 +72,11 @@ public static partial class BigBirdCli
                 "bench" => BenchCommand(opts, stdout),
                 "trace" => TraceCommand(opts, stdout),
                 "tokenize" => TokenizeCommand.Run(opts, stdout),
+                "fill-mask" => TextCommands.FillMask(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
+                "embed" => TextCommands.Embed(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
+                "classify" => TextCommands.Classify(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
+                "qa" => TextCommands.Qa(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
+                "generate" => TextCommands.Generate(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -91,6 +112,16 @@ public static partial class BigBirdCli
             return Failed;
         }
     }
+
+    private static TextCommandContext TextContext(Options o, TextWriter stdout, TextWriter stderr, TextReader stdin, bool redirected) => new()
+    {
+        Options = o,
+        Stdout = stdout,
+        Stderr = stderr,
+        Stdin = stdin,
+        StdinRedirected = redirected,
+        Interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
+    };
 
     private static int RunCommand(Options o, TextWriter stdout)
     {
@@ -225,8 +256,13 @@ public static partial class BigBirdCli
     /// <summary>Parsed <c>--name value</c> and <c>--flag</c> options.</summary>
     internal sealed class Options
     {
-        private static readonly HashSet<string> Flags = ["--output-hidden-states", "--output-attentions", "--do-sample"];
+        private static readonly HashSet<string> Flags =
+            ["--output-hidden-states", "--output-attentions", "--do-sample", "--quiet", "--json", "--no-truncate", "--jsonl"];
         private readonly Dictionary<string, string?> _values = new();
+        private readonly List<string> _positionals = new();
+
+        /// <summary>Arguments that are not options, in order (texts of the text commands).</summary>
+        public IReadOnlyList<string> Positionals => _positionals;
 
         public static Options Parse(ReadOnlySpan<string> args)
         {
@@ -234,7 +270,12 @@ public static partial class BigBirdCli
             for (int i = 0; i < args.Length; i++)
             {
                 string a = args[i];
-                if (!a.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{a}'");
+                if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--")
+                {
+                    if (a == "--") { o._positionals.AddRange(args[(i + 1)..].ToArray()); break; }
+                    o._positionals.Add(a);
+                    continue;
+                }
                 if (o._values.ContainsKey(a)) throw new UsageException($"{a} given twice");
                 if (Flags.Contains(a)) { o._values[a] = null; continue; }
                 if (i + 1 >= args.Length) throw new UsageException($"{a} needs a value");
@@ -265,6 +306,7 @@ public static partial class BigBirdCli
 
         public void RejectUnknown(params string[] known)
         {
+            if (_positionals.Count > 0 && !known.Contains("TEXT")) throw new UsageException($"unexpected argument '{_positionals[0]}'");
             foreach (var k in _values.Keys)
                 if (!known.Contains(k)) throw new UsageException($"unknown option {k}");
         }

@@ -1,3 +1,3 @@
 using BigBirdSharp.Cli;
 
-return BigBirdCli.Run(args, Console.Out, Console.Error);
+return BigBirdCli.Run(args, Console.Out, Console.Error, Console.In, Console.IsInputRedirected);

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.Modeling;
+using BigBirdSharp.Pipelines;
+using BigBirdSharp.Tokenization;
+
+namespace BigBirdSharp.Cli;
+
+/// <summary>A checkpoint folder the text commands run on: the one given with <c>--model</c>, or the embedded default
+/// model that the build copies next to the <c>bigbird</c> executable (<c>models/default</c>, and
+/// <c>models/default-causal</c> for <c>generate</c>).</summary>
+/// <param name="Directory">The folder.</param>
+/// <param name="Description">One line saying plainly which model this is.</param>
+/// <param name="IsDefault">True for the embedded default model.</param>
+public sealed record ModelFolder(string Directory, string Description, bool IsDefault)
+{
+    /// <summary>Folder of the embedded default masked LM (also holding its classification and QA heads).</summary>
+    public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "models", "default");
+
+    /// <summary>Folder of the embedded default causal LM.</summary>
+    public static string DefaultCausalDirectory => Path.Combine(AppContext.BaseDirectory, "models", "default-causal");
+
+    /// <summary>Resolves <c>--model</c> (null: the default model) and checks that the folder is a BigBird checkpoint.</summary>
+    /// <exception cref="BigBirdException">No such folder, no config.json, not a BigBird config, or no weights.</exception>
+    public static ModelFolder Resolve(string? model, bool causal)
+    {
+        bool isDefault = model is null;
+        string dir = model ?? (causal ? DefaultCausalDirectory : DefaultDirectory);
+        if (!System.IO.Directory.Exists(dir))
+            throw new BigBirdException(isDefault
+                ? $"the embedded default model is missing: {dir} does not exist. Build the BigBirdSharp.Cli project (it copies fixtures/default_model there), or pass --model DIR."
+                : File.Exists(dir)
+                    ? $"{dir} is a file; --model takes a checkpoint folder (config.json + model.safetensors + spiece.model)."
+                    : $"{dir}: no such folder. Pass --model a Hugging Face BigBird checkpoint folder (e.g. a download of google/bigbird-roberta-base), or leave --model out to use the embedded default model.");
+        string configPath = Path.Combine(dir, "config.json");
+        if (!File.Exists(configPath))
+            throw new BigBirdException(
+                $"{dir} is not a checkpoint folder: it has no config.json. Point --model at the folder that holds config.json, " +
+                "the weights (model.safetensors or pytorch_model.bin) and the tokenizer (spiece.model).");
+        string? modelType = ReadModelType(configPath);
+        if (modelType is not null and not "big_bird")
+            throw new BigBirdException(
+                $"{configPath}: model_type is '{modelType}', not 'big_bird'; BigBirdSharp runs BigBird checkpoints only (e.g. google/bigbird-roberta-base).");
+        if (!IO.CheckpointLoader.CandidateFileNames.Any(f => File.Exists(Path.Combine(dir, f))))
+            throw new BigBirdException(
+                $"{dir} has config.json but no weights: it needs one of {string.Join(", ", IO.CheckpointLoader.CandidateFileNames)}. " +
+                "Download the weights with the config, or save the model with transformers' save_pretrained.");
+        var config = BigBirdConfig.FromFile(configPath);
+        string shape = $"{config.NumHiddenLayers} layers × {config.HiddenSize} hidden, {config.VocabSize} vocab, up to {config.MaxPositionEmbeddings} tokens, " +
+                       BigBirdConfig.AttentionTypeName(config.AttentionType);
+        string description = isDefault
+            ? $"embedded default model ({(causal ? "causal LM" : "masked LM with classification and QA heads")}, {shape}), " +
+              "trained on the King James Bible: a small demo, not a general English model. Pass --model DIR for a real checkpoint."
+            : $"{dir} ({shape})";
+        return new ModelFolder(dir, description, isDefault);
+    }
+
+    private static string? ReadModelType(string configPath)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(configPath));
+            return doc.RootElement.ValueKind == JsonValueKind.Object &&
+                   doc.RootElement.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null; // BigBirdConfig.FromFile reports it with the details
+        }
+    }
+
+    /// <summary>The folder's tokenizer.</summary>
+    /// <exception cref="BigBirdException">The folder has no tokenizer, or a malformed one.</exception>
+    public BigBirdTokenizer LoadTokenizer()
+    {
+        if (!File.Exists(Path.Combine(Directory, "spiece.model")) && !File.Exists(Path.Combine(Directory, "tokenizer.json")))
+            throw new BigBirdException(
+                $"{Directory} has no tokenizer: the text commands need spiece.model (or tokenizer.json) next to config.json. " +
+                "Download the tokenizer files with the model, or tokenize elsewhere and use `bigbird run` with token ids.");
+        return BigBirdTokenizer.FromFolder(Directory);
+    }
+}
+
+/// <summary>One document of a text command: its text, optional second text or question, and where it came from.</summary>
+internal sealed record TextDocument(string Label, string Text, string? Pair);
+
+/// <summary>Shared plumbing of the text commands: inputs, options, progress and output.</summary>
+internal sealed class TextCommandContext
+{
+    public required BigBirdCli.Options Options { get; init; }
+    public required TextWriter Stdout { get; init; }
+    public required TextWriter Stderr { get; init; }
+    public required TextReader Stdin { get; init; }
+    public required bool StdinRedirected { get; init; }
+    public required bool Interactive { get; init; }
+
+    public bool Quiet => Options.Flag("--quiet");
+    public bool Json => Options.Flag("--json");
+    public OverlongInput Overlong => Options.Flag("--no-truncate") ? OverlongInput.Reject : OverlongInput.Truncate;
+
+    /// <summary>Options every text command takes.</summary>
+    public static readonly string[] CommonOptions =
+        ["TEXT", "--model", "--text", "--input", "--jsonl", "--quiet", "--json", "--no-truncate", "--attention-type", "--random-attention"];
+
+    public BigBirdForwardOptions ForwardOptions() => new()
+    {
+        AttentionType = Options.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
+        RandomAttention = (Options.Get("--random-attention") ?? "deterministic") switch
+        {
+            "deterministic" => RandomAttention.RandomAttentionSemantics.Deterministic,
+            "seeded" => RandomAttention.RandomAttentionSemantics.Seeded,
+            var v => throw new BigBirdCli.UsageException($"--random-attention must be deterministic or seeded, not '{v}'"),
+        },
+    };
+
+    public void Info(string line)
+    {
+        if (!Quiet) Stderr.WriteLine(line);
+    }
+
+    public void Warn(string line) => Stderr.WriteLine($"warning: {line}");
+
+    /// <summary>Loads something with a "loading …" line and its time.</summary>
+    public T Load<T>(string what, Func<T> load)
+    {
+        if (!Quiet) Stderr.Write($"loading {what} … ");
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            var result = load();
+            if (!Quiet) Stderr.WriteLine($"{sw.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s");
+            return result;
+        }
+        catch
+        {
+            if (!Quiet) Stderr.WriteLine("failed");
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The documents: each positional argument, <c>--text</c>, or <c>--input FILE</c> (<c>-</c> for stdin; the whole file
+    /// is one document unless it ends in <c>.jsonl</c> or <c>--jsonl</c> is given, when each non-blank line is a JSON
+    /// object with <paramref name="textKey"/> and optionally <paramref name="pairKey"/>). With none of these, stdin when
+    /// it is redirected. <paramref name="pairKey"/> is required on JSONL lines when <paramref name="pairRequired"/>.
+    /// </summary>
+    public IReadOnlyList<TextDocument> ReadDocuments(string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
+    {
+        var docs = new List<TextDocument>();
+        foreach (var (p, i) in Options.Positionals.Select((p, i) => (p, i)))
+            docs.Add(new TextDocument($"argument {i + 1}", p, pairFromOption));
+        if (Options.Get("--text") is { } text) docs.Add(new TextDocument("--text", text, pairFromOption));
+        string? input = Options.Get("--input");
+        bool jsonl = Options.Flag("--jsonl") || input?.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) == true;
+        if (jsonl && input is null) throw new BigBirdCli.UsageException("--jsonl goes with --input FILE (or --input - for stdin)");
+        if (input is not null)
+        {
+            string content = ReadSource(input);
+            if (jsonl) docs.AddRange(ParseJsonl(input == "-" ? "stdin" : input, content, textKey, pairKey, pairRequired, pairFromOption));
+            else docs.Add(new TextDocument(input == "-" ? "stdin" : input, content, pairFromOption));
+        }
+        if (docs.Count == 0)
+        {
+            if (!StdinRedirected)
+                throw new BigBirdCli.UsageException("give the text as an argument, with --text TEXT, with --input FILE (.jsonl for a batch), or on stdin");
+            docs.Add(new TextDocument("stdin", Stdin.ReadToEnd(), pairFromOption));
+        }
+        if (pairRequired && pairFromOption is null && !jsonl)
+            throw new BigBirdCli.UsageException($"this command needs --{pairKey} (or a JSONL --input whose lines have \"{textKey}\" and \"{pairKey}\")");
+        // checked before any model is loaded
+        foreach (var doc in docs)
+        {
+            if (string.IsNullOrWhiteSpace(doc.Text))
+                throw new BigBirdInputException($"{doc.Label}: the {textKey} is empty; give some text.");
+            if (doc.Pair is not null && string.IsNullOrWhiteSpace(doc.Pair))
+                throw new BigBirdInputException($"{doc.Label}: the {pairKey} is empty; give some text.");
+        }
+        return docs;
+    }
+
+    private string ReadSource(string input)
+    {
+        if (input == "-") return Stdin.ReadToEnd();
+        if (Directory.Exists(input)) throw new BigBirdInputException($"{input} is a folder; --input takes a text or .jsonl file.");
+        if (!File.Exists(input)) throw new BigBirdInputException($"{input}: file not found. Check the path, or give the text itself with --text.");
+        return File.ReadAllText(input, Encoding.UTF8);
+    }
+
+    private static IEnumerable<TextDocument> ParseJsonl(string source, string content, string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
+    {
+        int number = 0;
+        var docs = new List<TextDocument>();
+        foreach (var raw in content.Split('\n'))
+        {
+            number++;
+            string line = raw.TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string where = $"{source}:{number}";
+            JsonElement root;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                root = doc.RootElement.Clone();
+            }
+            catch (JsonException e)
+            {
+                throw new BigBirdInputException($"{where}: not valid JSON ({e.Message}); each line holds one object like {{\"{textKey}\": \"...\"}}.");
+            }
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new BigBirdInputException($"{where}: expected a JSON object like {{\"{textKey}\": \"...\"}}.");
+            foreach (var prop in root.EnumerateObject())
+                if (prop.Name != textKey && prop.Name != pairKey && prop.Name != "id")
+                    throw new BigBirdInputException($"{where}: unknown key \"{prop.Name}\"; lines hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
+            string text = root.TryGetProperty(textKey, out var t) && t.ValueKind == JsonValueKind.String
+                ? t.GetString()!
+                : throw new BigBirdInputException($"{where}: \"{textKey}\" must be a string.");
+            string? pair = pairFromOption;
+            if (pairKey is not null && root.TryGetProperty(pairKey, out var p) && p.ValueKind != JsonValueKind.Null)
+                pair = p.ValueKind == JsonValueKind.String ? p.GetString() : throw new BigBirdInputException($"{where}: \"{pairKey}\" must be a string.");
+            if (pairRequired && pair is null)
+                throw new BigBirdInputException($"{where}: \"{pairKey}\" is missing; give it on each line or with --{pairKey}.");
+            string label = root.TryGetProperty("id", out var id) ? $"{where} (id {id.GetRawText()})" : where;
+            docs.Add(new TextDocument(label, text, pair));
+        }
+        if (docs.Count == 0) throw new BigBirdInputException($"{source} has no lines; write one JSON object per line.");
+        return docs;
+    }
+
+    /// <summary>Runs <paramref name="process"/> over every document, with a progress bar (tokens/s) on an interactive
+    /// stderr and a summary line at the end. <paramref name="process"/> returns the tokens it ran.</summary>
+    public void ForEach(IReadOnlyList<TextDocument> docs, Func<TextDocument, int> process)
+    {
+        var sw = Stopwatch.StartNew();
+        long tokens = 0;
+        bool bar = Interactive && !Quiet && docs.Count > 1;
+        for (int i = 0; i < docs.Count; i++)
+        {
+            try
+            {
+                tokens += process(docs[i]);
+            }
+            catch (BigBirdInputException e) when (docs.Count > 1)
+            {
+                if (bar) Stderr.WriteLine();
+                throw new BigBirdInputException($"{docs[i].Label}: {e.Message}");
+            }
+            if (bar) Stderr.Write($"\r{Bar(i + 1, docs.Count)} {i + 1}/{docs.Count} documents, {Rate(tokens, sw.Elapsed)}   ");
+        }
+        if (bar) Stderr.WriteLine();
+        Info($"{docs.Count} document{(docs.Count == 1 ? "" : "s")}, {tokens} tokens in " +
+             $"{sw.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Rate(tokens, sw.Elapsed)})");
+    }
+
+    private static string Bar(int done, int total)
+    {
+        const int width = 24;
+        int filled = (int)((long)done * width / total);
+        return "[" + new string('#', filled) + new string('.', width - filled) + "]";
+    }
+
+    private static string Rate(long tokens, TimeSpan elapsed) =>
+        $"{(tokens / Math.Max(elapsed.TotalSeconds, 1e-9)).ToString("#,0", CultureInfo.InvariantCulture)} tokens/s";
+
+    /// <summary>Warns when <paramref name="input"/> was cut to fit the model.</summary>
+    public void WarnTruncated(TextDocument doc, PipelineEncoding input, int maxPositions)
+    {
+        if (input.Truncated)
+            Warn($"{doc.Label}: {input.OriginalLength} tokens, truncated to {input.Length} (the model's max_position_embeddings is {maxPositions}); " +
+                 "pass --no-truncate to refuse over-long input instead.");
+    }
+
+    /// <summary>Writes one JSON line to stdout.</summary>
+    public void WriteJson(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            write(w);
+            w.WriteEndObject();
+        }
+        Stdout.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    public static string F(float x, string format = "0.0000") => x.ToString(format, CultureInfo.InvariantCulture);
+}

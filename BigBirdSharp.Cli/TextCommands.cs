@@ -1,0 +1,323 @@
+using System.Text.Json;
+using BigBirdSharp.Modeling;
+using BigBirdSharp.Modeling.Heads;
+using BigBirdSharp.Pipelines;
+using BigBirdSharp.Serialization;
+using BigBirdSharp.Tokenization;
+
+namespace BigBirdSharp.Cli;
+
+/// <summary>The commands on raw text: <c>fill-mask</c>, <c>embed</c>, <c>classify</c>, <c>qa</c>, <c>generate</c>.
+/// Each loads a checkpoint folder (the embedded default model unless <c>--model</c>) and its tokenizer, runs every
+/// document alone (block-size padding is the model's own, as in HF), and prints a readable result, or one JSON line
+/// per document with <c>--json</c>. Progress and the model's name go to stderr; <c>--quiet</c> silences them.</summary>
+internal static class TextCommands
+{
+    public static int FillMask(TextCommandContext c)
+    {
+        var o = c.Options;
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--top-k"]);
+        int topK = o.Int("--top-k", 5);
+        if (topK <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
+        var docs = c.ReadDocuments("text", null, false, null);
+        var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
+        var (head, tokenizer) = LoadHead(c, folder, folder.IsDefault ? "BigBirdForMaskedLM" : PreferPreTraining(folder), "fill-mask");
+        using var _ = head;
+        var pipeline = new FillMaskPipeline(head, tokenizer);
+        var options = c.ForwardOptions();
+        c.ForEach(docs, doc =>
+        {
+            var r = pipeline.Run(doc.Text, topK, c.Overlong, options);
+            c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            if (c.Json)
+                c.WriteJson(w =>
+                {
+                    w.WriteString("text", doc.Text);
+                    w.WriteNumber("tokens", r.Input.Length);
+                    w.WriteBoolean("truncated", r.Input.Truncated);
+                    w.WriteStartArray("masks");
+                    foreach (var (position, candidates) in r.Masks)
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("position", position);
+                        w.WriteStartArray("candidates");
+                        foreach (var x in candidates)
+                        {
+                            w.WriteStartObject();
+                            w.WriteNumber("token", x.TokenId);
+                            w.WriteString("token_str", x.TokenStr);
+                            w.WriteNumber("score", x.Score);
+                            w.WriteString("sequence", x.Sequence);
+                            w.WriteEndObject();
+                        }
+                        w.WriteEndArray();
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                });
+            else
+            {
+                c.Stdout.WriteLine(Shorten(doc.Text));
+                for (int m = 0; m < r.Masks.Count; m++)
+                {
+                    if (r.Masks.Count > 1) c.Stdout.WriteLine($"  [MASK] {m + 1} of {r.Masks.Count}:");
+                    int rank = 0;
+                    foreach (var x in r.Masks[m].Candidates)
+                        c.Stdout.WriteLine($"  {++rank,2}. {TextCommandContext.F(x.Score)}  {x.TokenStr,-14} {Shorten(x.Sequence)}");
+                }
+            }
+            return r.Input.Length;
+        });
+        return BigBirdCli.Ok;
+    }
+
+    public static int Embed(TextCommandContext c)
+    {
+        var o = c.Options;
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--pooling", "--output"]);
+        var pooling = (o.Get("--pooling") ?? "mean") switch
+        {
+            "mean" => EmbeddingPooling.Mean,
+            "pooler" => EmbeddingPooling.Pooler,
+            "cls" => EmbeddingPooling.Cls,
+            var v => throw new BigBirdCli.UsageException($"--pooling must be mean, pooler or cls, not '{v}'"),
+        };
+        string? output = o.Get("--output");
+        if (output is not null && !output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && !output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            throw new BigBirdCli.UsageException("--output must end in .safetensors or .json");
+        var docs = c.ReadDocuments("text", null, false, null);
+        var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
+        c.Info($"model: {folder.Description}");
+        var tokenizer = folder.LoadTokenizer();
+        using var model = c.Load("BigBirdModel", () => BigBirdModel.Load(folder.Directory));
+        var pipeline = new FeatureExtractionPipeline(model, tokenizer);
+        var options = c.ForwardOptions();
+        var results = new List<EmbeddingResult>();
+        c.ForEach(docs, doc =>
+        {
+            var r = pipeline.Run(doc.Text, pooling, c.Overlong, options);
+            c.WarnTruncated(doc, r.Input, model.config.MaxPositionEmbeddings);
+            results.Add(r);
+            if (output is not null) return r.Input.Length;
+            if (c.Json)
+                c.WriteJson(w =>
+                {
+                    w.WriteString("text", doc.Text);
+                    w.WriteNumber("tokens", r.Input.Length);
+                    w.WriteBoolean("truncated", r.Input.Truncated);
+                    w.WriteStartArray("embedding");
+                    foreach (float x in r.Vector) w.WriteNumberValue(x);
+                    w.WriteEndArray();
+                });
+            else
+            {
+                double norm = Math.Sqrt(r.Vector.Sum(x => (double)x * x));
+                c.Stdout.WriteLine($"{Shorten(doc.Text)}\n  {r.Vector.Length}-d {pooling.ToString().ToLowerInvariant()} embedding, norm {norm:0.000}: " +
+                                   $"[{string.Join(", ", r.Vector.Take(6).Select(x => TextCommandContext.F(x)))}, …]");
+            }
+            return r.Input.Length;
+        });
+        if (output is not null)
+        {
+            int hidden = model.config.HiddenSize;
+            if (output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            {
+                using var stream = File.Create(output);
+                using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false });
+                w.WriteStartObject();
+                w.WriteString("pooling", pooling.ToString().ToLowerInvariant());
+                w.WriteStartArray("texts");
+                foreach (var r in results) w.WriteStringValue(r.Text);
+                w.WriteEndArray();
+                w.WriteStartArray("embeddings");
+                foreach (var r in results)
+                {
+                    w.WriteStartArray();
+                    foreach (float x in r.Vector) w.WriteNumberValue(x);
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            else
+            {
+                var data = new float[results.Count * hidden];
+                for (int i = 0; i < results.Count; i++) results[i].Vector.CopyTo(data, i * hidden);
+                SafeTensorsWriter.Write(output, [new SafeTensorsWriter.Entry("embeddings", [results.Count, hidden], data, null)]);
+            }
+            c.Info($"wrote {results.Count} × {hidden} {pooling.ToString().ToLowerInvariant()} embeddings → {output}");
+        }
+        return BigBirdCli.Ok;
+    }
+
+    public static int Classify(TextCommandContext c)
+    {
+        var o = c.Options;
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--top-k", "--text-pair"]);
+        int? topK = o.Get("--top-k") is null ? null : o.Int("--top-k", null);
+        if (topK is <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
+        var docs = c.ReadDocuments("text", "text_pair", false, o.Get("--text-pair"));
+        var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
+        var (head, tokenizer) = LoadHead(c, folder, "BigBirdForSequenceClassification", "classify");
+        using var _ = head;
+        var pipeline = new TextClassificationPipeline((BigBirdForSequenceClassification)head, tokenizer);
+        var options = c.ForwardOptions();
+        c.ForEach(docs, doc =>
+        {
+            var r = pipeline.Run(doc.Text, doc.Pair, c.Overlong, options);
+            c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            var labels = r.Labels.Take(topK ?? r.Labels.Count).ToArray();
+            if (c.Json)
+                c.WriteJson(w =>
+                {
+                    w.WriteString("text", doc.Text);
+                    if (doc.Pair is not null) w.WriteString("text_pair", doc.Pair);
+                    w.WriteNumber("tokens", r.Input.Length);
+                    w.WriteBoolean("truncated", r.Input.Truncated);
+                    w.WriteString("label", labels[0].Label);
+                    w.WriteNumber("score", labels[0].Score);
+                    w.WriteStartArray("labels");
+                    foreach (var l in labels)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("label", l.Label);
+                        w.WriteNumber("score", l.Score);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                });
+            else
+                c.Stdout.WriteLine($"{labels[0].Label} ({TextCommandContext.F(labels[0].Score)})  {Shorten(doc.Text)}\n  " +
+                                   string.Join(" | ", labels.Take(topK ?? 5).Select(l => $"{l.Label} {TextCommandContext.F(l.Score)}")));
+            return r.Input.Length;
+        });
+        return BigBirdCli.Ok;
+    }
+
+    public static int Qa(TextCommandContext c)
+    {
+        var o = c.Options;
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--question", "--top-k", "--max-answer-length"]);
+        int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 30);
+        if (topK <= 0 || maxAnswer <= 0) throw new BigBirdCli.UsageException("--top-k and --max-answer-length must be positive");
+        var docs = c.ReadDocuments("context", "question", true, o.Get("--question"));
+        var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
+        var (head, tokenizer) = LoadHead(c, folder, "BigBirdForQuestionAnswering", "qa");
+        using var _ = head;
+        var pipeline = new QuestionAnsweringPipeline((BigBirdForQuestionAnswering)head, tokenizer);
+        var options = c.ForwardOptions();
+        c.ForEach(docs, doc =>
+        {
+            var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options);
+            c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            if (c.Json)
+                c.WriteJson(w =>
+                {
+                    w.WriteString("question", r.Question);
+                    w.WriteNumber("tokens", r.Input.Length);
+                    w.WriteBoolean("truncated", r.Input.Truncated);
+                    w.WriteStartArray("answers");
+                    foreach (var a in r.Answers)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("answer", a.Answer);
+                        w.WriteNumber("score", a.Score);
+                        w.WriteNumber("start", a.Start);
+                        w.WriteNumber("end", a.End);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                });
+            else
+            {
+                c.Stdout.WriteLine($"Q: {r.Question}  (context: {r.Context.Length} characters, {r.Input.Length} tokens)");
+                int rank = 0;
+                foreach (var a in r.Answers)
+                    c.Stdout.WriteLine($"  {++rank,2}. {a.Answer}  (score {TextCommandContext.F(a.Score)}, characters {a.Start}–{a.End})");
+            }
+            return r.Input.Length;
+        });
+        return BigBirdCli.Ok;
+    }
+
+    public static int Generate(TextCommandContext c)
+    {
+        var o = c.Options;
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--max-new-tokens", "--do-sample", "--temperature", "--top-k", "--top-p", "--seed"]);
+        int maxNew = o.Int("--max-new-tokens", 40);
+        if (maxNew <= 0) throw new BigBirdCli.UsageException("--max-new-tokens must be positive");
+        if (!o.Flag("--do-sample") && (o.Get("--temperature") ?? o.Get("--top-k") ?? o.Get("--top-p") ?? o.Get("--seed")) is not null)
+            throw new BigBirdCli.UsageException("--temperature, --top-k, --top-p and --seed go with --do-sample");
+        var generation = new GenerationConfig
+        {
+            MaxNewTokens = maxNew,
+            DoSample = o.Flag("--do-sample"),
+            Temperature = o.Float("--temperature", 1f),
+            TopK = o.Int("--top-k", 50),
+            TopP = o.Float("--top-p", 1f),
+            Seed = o.Int("--seed", 0),
+        };
+        if (generation.Temperature <= 0 || generation.TopK < 0 || generation.TopP is <= 0 or > 1)
+            throw new BigBirdCli.UsageException("--temperature must be positive, --top-k non-negative and --top-p in (0, 1]");
+        var docs = c.ReadDocuments("text", null, false, null);
+        var folder = ModelFolder.Resolve(o.Get("--model"), causal: true);
+        var (head, tokenizer) = LoadHead(c, folder, "BigBirdForCausalLM", "generate");
+        using var _ = head;
+        var pipeline = new TextGenerationPipeline((BigBirdForCausalLM)head, tokenizer);
+        var options = c.ForwardOptions();
+        c.ForEach(docs, doc =>
+        {
+            var r = pipeline.Run(doc.Text, generation, c.Overlong, options);
+            if (r.PromptTruncatedFrom is int from)
+                c.Warn($"{doc.Label}: the prompt is {from} tokens; only its last {r.PromptIds.Length} are kept (the model's max_position_embeddings is " +
+                       $"{head.config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.");
+            if (c.Json)
+                c.WriteJson(w =>
+                {
+                    w.WriteString("prompt", doc.Text);
+                    w.WriteString("generated_text", r.GeneratedText);
+                    w.WriteStartArray("prompt_ids");
+                    foreach (int id in r.PromptIds) w.WriteNumberValue(id);
+                    w.WriteEndArray();
+                    w.WriteStartArray("generated_ids");
+                    foreach (int id in r.GeneratedIds) w.WriteNumberValue(id);
+                    w.WriteEndArray();
+                    w.WriteBoolean("stopped_at_eos", r.StoppedAtEos);
+                });
+            else
+                c.Stdout.WriteLine($"{doc.Text.TrimEnd()} » {r.GeneratedText}{(r.StoppedAtEos ? "" : " …")}");
+            return r.PromptIds.Length + r.GeneratedIds.Length;
+        });
+        return BigBirdCli.Ok;
+    }
+
+    private static string PreferPreTraining(ModelFolder folder) =>
+        Configuration.BigBirdConfig.FromFile(Path.Combine(folder.Directory, "config.json")).Architectures.FirstOrDefault() == "BigBirdForPreTraining"
+            ? "BigBirdForPreTraining" : "BigBirdForMaskedLM";
+
+    /// <summary>Loads the head a command needs, saying what to do when the checkpoint was not trained for it.</summary>
+    private static (BigBirdPreTrainedModel, BigBirdTokenizer) LoadHead(TextCommandContext c, ModelFolder folder, string architecture, string command)
+    {
+        c.Info($"model: {folder.Description}");
+        var tokenizer = folder.LoadTokenizer();
+        try
+        {
+            var head = c.Load(architecture, () => BigBirdPreTrainedModel.Load(folder.Directory, architecture));
+            return (head, tokenizer);
+        }
+        catch (TensorMismatchException e)
+        {
+            string[] declared = [.. Configuration.BigBirdConfig.FromFile(Path.Combine(folder.Directory, "config.json")).Architectures];
+            throw new BigBirdException(
+                $"`{command}` needs a {architecture} checkpoint, and {folder.Directory} does not hold that head " +
+                $"(config.json architectures: {(declared.Length == 0 ? "none" : string.Join(", ", declared))}): {e.Message} " +
+                $"Use a checkpoint fine-tuned for this task, or leave --model out to use the embedded default model.", e);
+        }
+    }
+
+    private static string Shorten(string text)
+    {
+        string oneLine = string.Join(' ', text.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+        return oneLine.Length <= 100 ? oneLine : oneLine[..97] + "…";
+    }
+}

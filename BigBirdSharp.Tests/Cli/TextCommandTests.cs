@@ -1,0 +1,397 @@
+using System.Text.Json;
+using BigBirdSharp.Cli;
+using BigBirdSharp.IO;
+using BigBirdSharp.Modeling.Heads;
+using BigBirdSharp.Pipelines;
+using BigBirdSharp.Serialization;
+using BigBirdSharp.Tokenization;
+
+namespace BigBirdSharp.Tests.Cli;
+
+/// <summary>The text commands (fill-mask, embed, classify, qa, generate) on the embedded default model and on
+/// checkpoint folders: PyTorch parity where the reference produced outputs, the inputs they read, and every error.</summary>
+public sealed class TextCommandTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "bigbird-text-" + Guid.NewGuid().ToString("N"));
+
+    public TextCommandTests() => Directory.CreateDirectory(_dir);
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    internal static string DefaultModelSource => Path.Combine(RepoPaths.Fixtures, "default_model", "model");
+    internal static string DefaultFixture(string name) => Path.Combine(RepoPaths.Fixtures, "default_model", name);
+
+    internal static (int Code, string Out, string Err) Run(string[] args, string? stdin = null)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = BigBirdCli.Run(args, stdout, stderr, new StringReader(stdin ?? ""), stdin is not null);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static JsonElement[] JsonLines(string stdout) =>
+        stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+
+    // ------------------------------------------------------------------------------------------------
+    // fill-mask
+    // ------------------------------------------------------------------------------------------------
+
+    public static TheoryData<int> FillMaskSentences()
+    {
+        var data = new TheoryData<int>();
+        using var doc = JsonDocument.Parse(File.ReadAllText(DefaultFixture("fillmask_sentences.json")));
+        for (int i = 0; i < doc.RootElement.GetProperty("sentences").GetArrayLength(); i++) data.Add(i);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FillMaskSentences))]
+    public void FillMask_on_the_default_model_matches_pytorch(int index)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(DefaultFixture("fillmask_sentences.json")));
+        var sentence = doc.RootElement.GetProperty("sentences")[index];
+        var (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", sentence.GetProperty("text").GetString()!]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal("", stderr);
+        var line = Assert.Single(JsonLines(stdout));
+        Assert.Equal(sentence.GetProperty("input_ids").GetArrayLength(), line.GetProperty("tokens").GetInt32());
+        var candidates = Assert.Single(line.GetProperty("masks").EnumerateArray()).GetProperty("candidates").EnumerateArray().ToArray();
+        var expected = sentence.GetProperty("top5").EnumerateArray().ToArray();
+        Assert.Equal(expected.Length, candidates.Length);
+        for (int k = 0; k < expected.Length; k++)
+        {
+            Assert.True(Tolerance.Close(candidates[k].GetProperty("score").GetSingle(), expected[k].GetProperty("score").GetSingle()),
+                        $"rank {k}: {candidates[k]} vs {expected[k]}");
+            // ids must agree unless two PyTorch scores tie within tolerance
+            if (candidates[k].GetProperty("token").GetInt32() != expected[k].GetProperty("token_id").GetInt32())
+                Assert.Contains(expected, e => e.GetProperty("token_id").GetInt32() == candidates[k].GetProperty("token").GetInt32() &&
+                                               Tolerance.Close(e.GetProperty("score").GetSingle(), expected[k].GetProperty("score").GetSingle()));
+        }
+    }
+
+    [Fact]
+    public void FillMask_reads_positional_text_option_file_jsonl_and_stdin()
+    {
+        string file = Path.Combine(_dir, "one.txt"), jsonl = Path.Combine(_dir, "batch.jsonl");
+        File.WriteAllText(file, "The LORD is my [MASK].");
+        File.WriteAllText(jsonl, "{\"text\": \"And God [MASK] the light.\"}\n\n{\"id\": 7, \"text\": \"the [MASK] of Israel\"}\n");
+        var (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "a [MASK] b", "--text", "c [MASK] d", "--input", file]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal(["a [MASK] b", "c [MASK] d", "The LORD is my [MASK]."], JsonLines(stdout).Select(l => l.GetProperty("text").GetString()));
+
+        (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "--input", jsonl]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal(["And God [MASK] the light.", "the [MASK] of Israel"], JsonLines(stdout).Select(l => l.GetProperty("text").GetString()));
+
+        (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet"], stdin: "the [MASK] of the LORD\n");
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal("the [MASK] of the LORD\n", Assert.Single(JsonLines(stdout)).GetProperty("text").GetString());
+
+        (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "--input", "-", "--jsonl"], stdin: "{\"text\": \"x [MASK]\"}\n{\"text\": \"[MASK] y\"}");
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal(2, JsonLines(stdout).Length);
+    }
+
+    [Fact]
+    public void FillMask_readable_output_names_the_model_and_reports_tokens_per_second()
+    {
+        var (code, stdout, stderr) = Run(["fill-mask", "In the beginning God created the [MASK] and the earth.", "--top-k", "3"]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains("embedded default model", stderr);
+        Assert.Contains("King James Bible", stderr);
+        Assert.Matches(@"1 document, \d+ tokens in [\d.]+ s \([\d,]+ tokens/s\)", stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length); // the text and three candidates
+        Assert.Matches(@"^\s+1\. 0\.\d{4}  ", lines[1]);
+    }
+
+    [Fact]
+    public void FillMask_gives_each_mask_its_own_candidates()
+    {
+        var (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "--top-k", "2", "And [MASK] said unto [MASK], Go."]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        var masks = Assert.Single(JsonLines(stdout)).GetProperty("masks").EnumerateArray().ToArray();
+        Assert.Equal(2, masks.Length);
+        Assert.True(masks[0].GetProperty("position").GetInt32() < masks[1].GetProperty("position").GetInt32());
+        Assert.All(masks, m => Assert.Equal(2, m.GetProperty("candidates").GetArrayLength()));
+    }
+
+    [Fact]
+    public void Overlong_input_is_truncated_with_a_warning_or_refused_with_no_truncate()
+    {
+        // ~2000 tokens, over the default model's 512 positions; the [MASK] is near the start so it survives truncation
+        string text = "And the [MASK] of the LORD came unto me, saying, " + string.Concat(Enumerable.Repeat("and the children of Israel went out of the land of Egypt; ", 200));
+        var (code, stdout, stderr) = Run(["fill-mask", "--json", text]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains("warning: argument 1:", stderr);
+        Assert.Contains("truncated to 512", stderr);
+        Assert.Contains("--no-truncate", stderr);
+        var line = Assert.Single(JsonLines(stdout));
+        Assert.True(line.GetProperty("truncated").GetBoolean());
+        Assert.Equal(512, line.GetProperty("tokens").GetInt32());
+
+        (code, stdout, stderr) = Run(["fill-mask", "--no-truncate", text]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("more than the model's max_position_embeddings (512)", stderr);
+        Assert.Contains("shorten it", stderr);
+    }
+
+    [Fact]
+    public void Block_padding_is_automatic_for_any_length()
+    {
+        // lengths around block multiples, long enough that the default model runs block-sparse attention
+        foreach (int words in new[] { 150, 161, 177 })
+        {
+            string text = string.Join(' ', Enumerable.Repeat("light", words)) + " [MASK].";
+            var (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", text]);
+            Assert.True(code == BigBirdCli.Ok, stderr);
+            int tokens = Assert.Single(JsonLines(stdout)).GetProperty("tokens").GetInt32();
+            Assert.True(tokens > 144, $"{tokens} tokens would fall back to full attention");
+        }
+    }
+
+    [Fact]
+    public void Quiet_prints_results_only()
+    {
+        var (code, stdout, stderr) = Run(["fill-mask", "--quiet", "the [MASK] of Israel"]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal("", stderr);
+        Assert.StartsWith("the [MASK] of Israel", stdout);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // embed
+    // ------------------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("cls")]
+    [InlineData("pooler")]
+    [InlineData("mean")]
+    public void Embed_pools_what_run_computes(string pooling)
+    {
+        const string text = "And God said, Let there be light: and there was light.";
+        var (code, stdout, stderr) = Run(["embed", "--json", "--quiet", "--pooling", pooling, text]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        var vector = Assert.Single(JsonLines(stdout)).GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
+
+        // `run` on the tokenizer's ids (its encoder output is checked against PyTorch elsewhere)
+        var tokenizer = BigBirdTokenizer.FromFolder(DefaultModelSource);
+        var ids = tokenizer.Encode(text).InputIds;
+        string inputs = Path.Combine(_dir, "inputs.json"), output = Path.Combine(_dir, "out.safetensors");
+        File.WriteAllText(inputs, JsonSerializer.Serialize(new { input_ids = new[] { ids } }));
+        var run = Run(["run", "--model", DefaultModelSource, "--architecture", "BigBirdModel", "--inputs", inputs, "--output", output]);
+        Assert.True(run.Code == BigBirdCli.Ok, run.Err);
+        using var reader = CheckpointLoader.Open(output);
+        var states = reader.ReadFloat32("last_hidden_state").ToArray();
+        int hidden = vector.Length;
+        var expected = pooling switch
+        {
+            "cls" => states[..hidden],
+            "pooler" => reader.ReadFloat32("pooler_output").ToArray(),
+            _ => Enumerable.Range(0, hidden).Select(h => (float)Enumerable.Range(0, ids.Length).Average(t => (double)states[t * hidden + h])).ToArray(),
+        };
+        Tolerance.AssertAllClose(vector, expected, $"embed --pooling {pooling}");
+    }
+
+    [Fact]
+    public void Embed_writes_safetensors_and_json_files_that_agree()
+    {
+        string st = Path.Combine(_dir, "e.safetensors"), json = Path.Combine(_dir, "e.json"), input = Path.Combine(_dir, "texts.jsonl");
+        File.WriteAllText(input, "{\"text\": \"In the beginning\"}\n{\"text\": \"was the Word\"}\n{\"text\": \"and the Word was with God\"}\n");
+        var (code, _, stderr) = Run(["embed", "--input", input, "--output", st]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains("wrote 3 × 256 mean embeddings", stderr);
+        (code, _, stderr) = Run(["embed", "--quiet", "--input", input, "--output", json]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        using var reader = CheckpointLoader.Open(st);
+        Assert.True(reader.TryGetInfo("embeddings", out var info));
+        Assert.Equal([3L, 256L], info.Shape);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var fromJson = doc.RootElement.GetProperty("embeddings").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(x => x.GetSingle())).ToArray();
+        Assert.Equal(reader.ReadFloat32("embeddings").ToArray(), fromJson);
+        Assert.Equal(["In the beginning", "was the Word", "and the Word was with God"],
+                     doc.RootElement.GetProperty("texts").EnumerateArray().Select(t => t.GetString()));
+    }
+
+    [Fact]
+    public void A_batch_equals_its_documents_run_alone()
+    {
+        string[] texts = ["the [MASK] of the LORD", "And Moses [MASK] unto the people", "[MASK] is my shepherd"];
+        string input = Path.Combine(_dir, "b.jsonl");
+        File.WriteAllLines(input, texts.Select(t => JsonSerializer.Serialize(new { text = t })));
+        var batch = Run(["fill-mask", "--json", "--quiet", "--input", input]);
+        Assert.True(batch.Code == BigBirdCli.Ok, batch.Err);
+        var alone = texts.Select(t => Run(["fill-mask", "--json", "--quiet", t]).Out.Trim()).ToArray();
+        Assert.Equal(alone, batch.Out.Trim().Split('\n'));
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // errors every text command shares
+    // ------------------------------------------------------------------------------------------------
+
+    public static TheoryData<string> Commands() => ["fill-mask", "embed", "classify", "qa", "generate"];
+
+    private static string[] WithQuestion(string command, params string[] args) =>
+        command == "qa" ? [command, "--question", "Who?", .. args] : [command, .. args];
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_missing_model_folder_says_what_to_pass(string command)
+    {
+        var (code, _, stderr) = Run(WithQuestion(command, "--model", Path.Combine(_dir, "nope"), "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("no such folder", stderr);
+        Assert.Contains("leave --model out to use the embedded default model", stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_folder_that_is_not_a_checkpoint_is_named(string command)
+    {
+        var (code, _, stderr) = Run(WithQuestion(command, "--model", _dir, "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("is not a checkpoint folder: it has no config.json", stderr);
+
+        string file = Path.Combine(_dir, "config.json.txt");
+        File.WriteAllText(file, "{}");
+        (code, _, stderr) = Run(WithQuestion(command, "--model", file, "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("is a file; --model takes a checkpoint folder", stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_folder_without_a_tokenizer_says_so(string command)
+    {
+        // a real checkpoint (config + weights) with no spiece.model
+        string model = command switch
+        {
+            "classify" => "seqcls_single",
+            "qa" => "qa_bs",
+            "generate" => "causal_full",
+            _ => "mlm_bs",
+        };
+        var (code, _, stderr) = Run(WithQuestion(command, "--model", Path.Combine(RepoPaths.Fixtures, "heads", "models", model), "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("has no tokenizer", stderr);
+        Assert.Contains("spiece.model", stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void Config_without_weights_or_of_another_model_type_is_refused(string command)
+    {
+        string folder = Path.Combine(_dir, "ckpt");
+        Directory.CreateDirectory(folder);
+        File.Copy(Path.Combine(DefaultModelSource, "config.json"), Path.Combine(folder, "config.json"));
+        var (code, _, stderr) = Run(WithQuestion(command, "--model", folder, "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("has config.json but no weights", stderr);
+
+        File.WriteAllText(Path.Combine(folder, "config.json"), "{\"model_type\": \"bert\", \"architectures\": [\"BertForMaskedLM\"]}");
+        (code, _, stderr) = Run(WithQuestion(command, "--model", folder, "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("model_type is 'bert', not 'big_bird'", stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void Empty_text_missing_files_and_bad_jsonl_are_input_errors(string command)
+    {
+        var (code, _, stderr) = Run(WithQuestion(command, "   "));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("empty", stderr);
+
+        (code, _, stderr) = Run(WithQuestion(command, "--input", Path.Combine(_dir, "missing.txt")));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("file not found", stderr);
+
+        string key = command == "qa" ? "context" : "text";
+        foreach (var (line, message) in new[]
+                 {
+                     ("{not json", "not valid JSON"),
+                     ("[1, 2]", "expected a JSON object"),
+                     ($"{{\"{key}\": 5}}", $"\"{key}\" must be a string"),
+                     ($"{{\"{key}\": \"x\", \"colour\": 1}}", "unknown key \"colour\""),
+                 })
+        {
+            string jsonl = Path.Combine(_dir, "bad.jsonl");
+            File.WriteAllText(jsonl, line + "\n");
+            (code, _, stderr) = Run([command, "--input", jsonl]);
+            Assert.Equal(BigBirdCli.Failed, code);
+            Assert.Contains($"bad.jsonl:1: {message}", stderr);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void No_text_at_all_is_a_usage_error(string command)
+    {
+        var (code, _, stderr) = Run(command == "qa" ? [command, "--question", "Who?"] : [command]);
+        Assert.Equal(BigBirdCli.Usage, code);
+        Assert.Contains("give the text as an argument", stderr);
+        (code, _, stderr) = Run([command, "x", "--bogus", "1"]);
+        Assert.Equal(BigBirdCli.Usage, code);
+        Assert.Contains("unknown option --bogus", stderr);
+    }
+
+    [Fact]
+    public void Command_specific_usage_errors()
+    {
+        foreach (var (args, message) in new (string[], string)[]
+                 {
+                     (["fill-mask", "a [MASK]", "--top-k", "0"], "--top-k must be positive"),
+                     (["embed", "a", "--pooling", "max"], "--pooling must be mean, pooler or cls"),
+                     (["embed", "a", "--output", "x.txt"], "--output must end in .safetensors or .json"),
+                     (["qa", "the context"], "needs --question"),
+                     (["qa", "ctx", "--question", "q", "--max-answer-length", "0"], "must be positive"),
+                     (["generate", "In the", "--max-new-tokens", "0"], "--max-new-tokens must be positive"),
+                     (["generate", "In the", "--temperature", "0.5"], "go with --do-sample"),
+                     (["generate", "In the", "--do-sample", "--top-p", "1.5"], "--top-p in (0, 1]"),
+                     (["fill-mask", "a [MASK]", "--jsonl"], "--jsonl goes with --input"),
+                     (["fill-mask", "a [MASK]", "--random-attention", "often"], "deterministic or seeded"),
+                     (["bench", "stray", "--model", "m", "--seq-len", "4"], "unexpected argument 'stray'"),
+                 })
+        {
+            var (code, _, stderr) = Run(args);
+            Assert.True(code == BigBirdCli.Usage, $"{string.Join(' ', args)}: {code} {stderr}");
+            Assert.Contains(message, stderr);
+        }
+    }
+
+    [Fact]
+    public void FillMask_without_a_mask_or_on_a_model_without_the_head_says_what_to_do()
+    {
+        var (code, _, stderr) = Run(["fill-mask", "no mask here"]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("has no [MASK]; write [MASK] where a word should be predicted", stderr);
+
+        // a folder whose checkpoint lacks the MLM head: the default tokenizer beside a sequence-classification model
+        string folder = CheckpointWithDefaultTokenizer("seqcls_single");
+        (code, _, stderr) = Run(["fill-mask", "--model", folder, "a [MASK]"]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("`fill-mask` needs a BigBirdForMaskedLM checkpoint", stderr);
+        Assert.Contains("cls.predictions", stderr);
+    }
+
+    [Fact]
+    public void Token_ids_beyond_the_checkpoint_vocabulary_are_a_typed_error()
+    {
+        // the default tokenizer has 8000 pieces; this fixture model has 100 embeddings
+        string folder = CheckpointWithDefaultTokenizer("mlm_bs");
+        var (code, _, stderr) = Run(["fill-mask", "--model", folder, "Nebuchadnezzar and Zerubbabel [MASK]"]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("is outside [0, 100) (vocab_size); use the tokenizer that came with this checkpoint", stderr);
+    }
+
+    private string CheckpointWithDefaultTokenizer(string fixtureModel)
+    {
+        string folder = Path.Combine(_dir, fixtureModel);
+        Directory.CreateDirectory(folder);
+        foreach (var f in Directory.GetFiles(Path.Combine(RepoPaths.Fixtures, "heads", "models", fixtureModel)))
+            File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        foreach (var f in new[] { "spiece.model", "special_tokens_map.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(DefaultModelSource, f), Path.Combine(folder, f));
+        return folder;
+    }
+}

@@ -1,0 +1,62 @@
+using BigBirdSharp.Modeling;
+using BigBirdSharp.Tokenization;
+
+namespace BigBirdSharp.Pipelines;
+
+/// <summary>How token states become one vector.</summary>
+public enum EmbeddingPooling
+{
+    /// <summary>Mean of the last hidden state over the attended tokens ([CLS] and [SEP] included).</summary>
+    Mean,
+    /// <summary>HF's <c>pooler_output</c>: tanh(dense(last_hidden_state[:, 0])).</summary>
+    Pooler,
+    /// <summary>The last hidden state of the first token ([CLS]).</summary>
+    Cls,
+}
+
+/// <summary>One text's embedding.</summary>
+/// <param name="Text">The input.</param>
+/// <param name="Input">How it was encoded.</param>
+/// <param name="Vector">[hidden]</param>
+public sealed record EmbeddingResult(string Text, PipelineEncoding Input, float[] Vector);
+
+/// <summary>Sentence embeddings from the bare encoder (HF's <c>feature-extraction</c> pipeline, pooled).
+/// Immutable and thread-safe.</summary>
+public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokenizer tokenizer)
+{
+    /// <summary>Embeds <paramref name="text"/>.</summary>
+    /// <exception cref="BigBirdInputException">Empty text, too long under <see cref="OverlongInput.Reject"/>, or
+    /// <see cref="EmbeddingPooling.Pooler"/> on a checkpoint without a pooler.</exception>
+    public EmbeddingResult Run(string text, EmbeddingPooling pooling = EmbeddingPooling.Mean,
+                               OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null)
+    {
+        if (pooling == EmbeddingPooling.Pooler && model.pooler is null)
+            throw new BigBirdInputException("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling.");
+        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, TruncationStrategy.LongestFirst, "the text");
+        var output = model.Forward(input.ToInputs(), options);
+        int hidden = model.config.HiddenSize, seq = input.Length;
+        var states = output.LastHiddenState.Data; // [1, seq, hidden]
+        var vector = new float[hidden];
+        switch (pooling)
+        {
+            case EmbeddingPooling.Pooler:
+                output.PoolerOutput!.Data.AsSpan(0, hidden).CopyTo(vector);
+                break;
+            case EmbeddingPooling.Cls:
+                states.AsSpan(0, hidden).CopyTo(vector);
+                break;
+            default:
+                var sum = new double[hidden];
+                int count = 0;
+                for (int t = 0; t < seq; t++)
+                {
+                    if (input.Encoding.AttentionMask[t] == 0) continue;
+                    count++;
+                    for (int h = 0; h < hidden; h++) sum[h] += states[t * hidden + h];
+                }
+                for (int h = 0; h < hidden; h++) vector[h] = (float)(sum[h] / count);
+                break;
+        }
+        return new EmbeddingResult(text, input, vector);
+    }
+}
