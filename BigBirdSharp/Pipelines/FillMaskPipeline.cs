@@ -1,3 +1,4 @@
+using BigBirdSharp.Backends;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.Modeling.Heads;
 using BigBirdSharp.Tokenization;
@@ -47,13 +48,18 @@ public sealed class FillMaskPipeline
             throw new BigBirdInputException(input.Truncated
                 ? "every [MASK] was cut off by truncation; move the [MASK] nearer the start or shorten the text."
                 : $"the text has no {tokenizer.SpecialTokens.MaskToken?.Content ?? "[MASK]"}; write [MASK] where a word should be predicted.");
-        var output = model.Forward(input.ToInputs(), options);
-        var logits = (output.Logits ?? output.PredictionLogits)!; // [1, seq, vocab]
-        int vocab = logits.Shape[^1];
+        // the LM head is per token: score only the masked rows, not [seq, vocab] (824 MB at 4096 tokens of bigbird-roberta-base)
+        var states = model.bert.Forward(input.ToInputs(), options).LastHiddenState.Data; // [1, seq, hidden]
+        int hidden = model.config.HiddenSize, vocab = model.config.VocabSize;
+        var rows = new float[positions.Length * hidden]; // [masks, hidden]
+        for (int m = 0; m < positions.Length; m++) states.AsSpan(positions[m] * hidden, hidden).CopyTo(rows.AsSpan(m * hidden));
+        var head = model is BigBirdForMaskedLM mlm ? mlm.cls.predictions : ((BigBirdForPreTraining)model).cls.predictions;
+        var logits = head.Forward(options?.Backend ?? CpuBackend.Instance, rows, positions.Length); // [masks, vocab]
         var masks = new List<(int, IReadOnlyList<FillMaskCandidate>)>();
-        foreach (int pos in positions)
+        for (int m = 0; m < positions.Length; m++)
         {
-            var probs = Scores.Softmax(logits.Data.AsSpan(pos * vocab, vocab));
+            int pos = positions[m];
+            var probs = Scores.Softmax(logits.AsSpan(m * vocab, vocab));
             var candidates = new List<FillMaskCandidate>();
             foreach (int id in Scores.TopK(probs, topK))
             {

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using BigBirdSharp.Serialization;
+
+namespace BigBirdSharp.Tests.Cli;
+
+/// <summary>
+/// The text commands on checkpoint folders shaped like google/bigbird-roberta-base where it matters for long
+/// documents: its real tokenizer (50,358 pieces), 4096 positions, block 64, 3 random blocks — with a narrow
+/// hidden size and random weights so that thousands of tokens run in a test. The outputs are not meaningful; that
+/// the commands take documents of thousands of tokens, block-sparse, through every head, is.
+/// </summary>
+public sealed class LongDocumentCommandTests : IClassFixture<LongDocumentCommandTests.Folders>
+{
+    private readonly Folders _folders;
+
+    public LongDocumentCommandTests(Folders folders) => _folders = folders;
+
+    /// <summary>Two checkpoint folders: an encoder with MLM, classification and QA heads, and a causal LM.</summary>
+    public sealed class Folders : IDisposable
+    {
+        public string Root { get; } = Path.Combine(Path.GetTempPath(), "bigbird-long-" + Guid.NewGuid().ToString("N"));
+        public string Encoder => Path.Combine(Root, "encoder");
+        public string Causal => Path.Combine(Root, "causal");
+        public const int Hidden = 32, Intermediate = 64, Layers = 2, Vocab = 50358, Positions = 4096, Labels = 3;
+
+        public Folders()
+        {
+            Write(Encoder, decoder: false);
+            Write(Causal, decoder: true);
+        }
+
+        public void Dispose() => Directory.Delete(Root, true);
+
+        private static void Write(string dir, bool decoder)
+        {
+            Directory.CreateDirectory(dir);
+            foreach (var f in Directory.GetFiles(Path.Combine(RepoPaths.Fixtures, "tokenizer", "models", "bigbird_gpt2")))
+                File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            var config = new Dictionary<string, object>
+            {
+                ["model_type"] = "big_bird",
+                ["architectures"] = new[] { decoder ? "BigBirdForCausalLM" : "BigBirdForMaskedLM" },
+                ["vocab_size"] = Vocab, ["hidden_size"] = Hidden, ["num_hidden_layers"] = Layers, ["num_attention_heads"] = 4,
+                ["intermediate_size"] = Intermediate, ["hidden_act"] = "gelu_new", ["max_position_embeddings"] = Positions,
+                ["type_vocab_size"] = 2, ["layer_norm_eps"] = 1e-12, ["pad_token_id"] = 0, ["bos_token_id"] = 1, ["eos_token_id"] = 2,
+                ["sep_token_id"] = 66, ["attention_type"] = decoder ? "original_full" : "block_sparse", ["block_size"] = 64,
+                ["num_random_blocks"] = 3, ["use_bias"] = true, ["is_decoder"] = decoder,
+                ["id2label"] = new Dictionary<string, string> { ["0"] = "alpha", ["1"] = "beta", ["2"] = "gamma" },
+            };
+            File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config));
+            var rng = new Random(decoder ? 11 : 7);
+            var entries = new List<SafeTensorsWriter.Entry>();
+            void Add(string name, params int[] shape)
+            {
+                int n = shape.Aggregate(1, (a, b) => a * b);
+                var data = new float[n];
+                bool gain = name.EndsWith("LayerNorm.weight", StringComparison.Ordinal);
+                for (int i = 0; i < n; i++) data[i] = gain ? 1f + 0.1f * Gaussian(rng) : 0.05f * Gaussian(rng);
+                entries.Add(new SafeTensorsWriter.Entry(name, shape, data));
+            }
+            void AddLinear(string name, int outF, int inF) { Add(name + ".weight", outF, inF); Add(name + ".bias", outF); }
+            void AddNorm(string name) { Add(name + ".weight", Hidden); Add(name + ".bias", Hidden); }
+            Add("bert.embeddings.word_embeddings.weight", Vocab, Hidden);
+            Add("bert.embeddings.position_embeddings.weight", Positions, Hidden);
+            Add("bert.embeddings.token_type_embeddings.weight", 2, Hidden);
+            AddNorm("bert.embeddings.LayerNorm");
+            for (int l = 0; l < Layers; l++)
+            {
+                string p = $"bert.encoder.layer.{l}.";
+                foreach (var qkv in new[] { "query", "key", "value" }) AddLinear(p + "attention.self." + qkv, Hidden, Hidden);
+                AddLinear(p + "attention.output.dense", Hidden, Hidden);
+                AddNorm(p + "attention.output.LayerNorm");
+                AddLinear(p + "intermediate.dense", Intermediate, Hidden);
+                AddLinear(p + "output.dense", Hidden, Intermediate);
+                AddNorm(p + "output.LayerNorm");
+            }
+            AddLinear("bert.pooler", Hidden, Hidden);
+            AddLinear("cls.predictions.transform.dense", Hidden, Hidden);
+            AddNorm("cls.predictions.transform.LayerNorm");
+            Add("cls.predictions.bias", Vocab);
+            if (!decoder)
+            {
+                AddLinear("classifier.dense", Hidden, Hidden);
+                AddLinear("classifier.out_proj", Labels, Hidden);
+                AddLinear("qa_classifier.intermediate.dense", Intermediate, Hidden);
+                AddLinear("qa_classifier.output.dense", Hidden, Intermediate);
+                AddNorm("qa_classifier.output.LayerNorm");
+                AddLinear("qa_classifier.qa_outputs", 2, Hidden);
+            }
+            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), entries);
+        }
+
+        private static float Gaussian(Random rng) =>
+            (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+    }
+
+    /// <summary>A document of about <paramref name="words"/> words.</summary>
+    private static string Document(int words, int seed)
+    {
+        string[] vocabulary = ["the", "river", "court", "ruled", "that", "in", "a", "long", "report", "about", "bird", "sparse",
+                               "attention", "and", "its", "blocks", "were", "said", "to", "cover", "every", "page", "of", "document"];
+        var rng = new Random(seed);
+        return string.Join(' ', Enumerable.Range(0, words).Select(i => vocabulary[rng.Next(vocabulary.Length)] + (i % 17 == 16 ? "." : "")));
+    }
+
+    private static JsonElement Single(string stdout) =>
+        JsonDocument.Parse(Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement.Clone();
+
+    [Fact]
+    public void FillMask_runs_a_document_of_thousands_of_tokens_and_truncates_past_4096()
+    {
+        string text = "The [MASK] ruled. " + Document(3000, 1);
+        var (code, stdout, stderr) = TextCommandTests.Run(["fill-mask", "--model", _folders.Encoder, "--json", text]);
+        Assert.True(code == 0, stderr);
+        var line = Single(stdout);
+        int tokens = line.GetProperty("tokens").GetInt32();
+        Assert.InRange(tokens, 2000, 4096);
+        Assert.False(line.GetProperty("truncated").GetBoolean());
+        Assert.Equal(5, line.GetProperty("masks")[0].GetProperty("candidates").GetArrayLength());
+        Assert.DoesNotContain("warning", stderr);
+
+        (code, stdout, stderr) = TextCommandTests.Run(["fill-mask", "--model", _folders.Encoder, "--json", "The [MASK] ruled. " + Document(6000, 2)]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(4096, Single(stdout).GetProperty("tokens").GetInt32());
+        Assert.Contains("truncated to 4096", stderr);
+    }
+
+    [Fact]
+    public void Embed_classify_and_qa_take_thousands_of_tokens()
+    {
+        string doc = Document(2500, 3);
+        var (code, stdout, stderr) = TextCommandTests.Run(["embed", "--model", _folders.Encoder, "--json", "--quiet", doc]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(Folders.Hidden, Single(stdout).GetProperty("embedding").GetArrayLength());
+
+        (code, stdout, stderr) = TextCommandTests.Run(["classify", "--model", _folders.Encoder, "--json", "--quiet", doc]);
+        Assert.True(code == 0, stderr);
+        var labels = Single(stdout).GetProperty("labels").EnumerateArray().Select(l => l.GetProperty("label").GetString()).Order();
+        Assert.Equal(["alpha", "beta", "gamma"], labels);
+
+        (code, stdout, stderr) = TextCommandTests.Run(["qa", "--model", _folders.Encoder, "--json", "--quiet", "--question", "What did the court rule?",
+                                                       "--top-k", "3", doc]);
+        Assert.True(code == 0, stderr);
+        var result = Single(stdout);
+        Assert.True(result.GetProperty("tokens").GetInt32() > 2000);
+        foreach (var a in result.GetProperty("answers").EnumerateArray())
+        {
+            int start = a.GetProperty("start").GetInt32(), end = a.GetProperty("end").GetInt32();
+            Assert.Equal(doc[start..end], a.GetProperty("answer").GetString());
+        }
+    }
+
+    [Fact]
+    public void Generate_continues_a_long_prompt_and_keeps_its_end_when_it_is_too_long()
+    {
+        var (code, stdout, stderr) = TextCommandTests.Run(["generate", "--model", _folders.Causal, "--json", "--max-new-tokens", "3", Document(1200, 4)]);
+        Assert.True(code == 0, stderr);
+        var line = Single(stdout);
+        Assert.True(line.GetProperty("prompt_ids").GetArrayLength() > 1000);
+        Assert.InRange(line.GetProperty("generated_ids").GetArrayLength(), 1, 3);
+
+        (code, stdout, stderr) = TextCommandTests.Run(["generate", "--model", _folders.Causal, "--json", "--max-new-tokens", "2", Document(6000, 5)]);
+        Assert.True(code == 0, stderr);
+        line = Single(stdout);
+        Assert.Equal(4095, line.GetProperty("prompt_ids").GetArrayLength());
+        Assert.Equal(1, line.GetProperty("prompt_ids")[0].GetInt32()); // bos kept
+        Assert.Single(line.GetProperty("generated_ids").EnumerateArray());
+        Assert.Contains("only its last 4095 are kept", stderr);
+
+        (code, _, stderr) = TextCommandTests.Run(["generate", "--model", _folders.Causal, "--no-truncate", Document(6000, 5)]);
+        Assert.Equal(1, code);
+        Assert.Contains("no token can follow it", stderr);
+    }
+}
