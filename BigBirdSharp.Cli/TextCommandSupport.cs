@@ -130,7 +130,17 @@ internal sealed class TextCommandContext
         var sw = Stopwatch.StartNew();
         try
         {
-            var result = load();
+            T result;
+            if (Interactive && !Quiet)
+            {
+                // a ticking clock while a large checkpoint loads
+                var task = Task.Run(load);
+                while (!task.Wait(250))
+                    Stderr.Write($"\rloading {what} … {sw.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+                result = task.GetAwaiter().GetResult();
+                Stderr.Write($"\rloading {what} … ");
+            }
+            else result = load();
             if (!Quiet) Stderr.WriteLine($"{sw.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s");
             return result;
         }
