@@ -49,6 +49,10 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
                 $"{dir} has config.json but no weights: it needs one of {string.Join(", ", IO.CheckpointLoader.CandidateFileNames)}. " +
                 "Download the weights with the config, or save the model with transformers' save_pretrained.");
         var config = BigBirdConfig.FromFile(configPath);
+        if (config.Architectures.FirstOrDefault() is { } arch && !BigBirdCli.SupportedArchitectures.Contains(arch))
+            throw new BigBirdException(
+                $"{configPath}: architecture '{arch}' is unknown; BigBirdSharp knows {string.Join(", ", BigBirdCli.SupportedArchitectures)}. " +
+                "Fix config.json's \"architectures\" if this is a BigBird checkpoint; other model families are not supported.");
         string shape = $"{config.NumHiddenLayers} layers × {config.HiddenSize} hidden, {config.VocabSize} vocab, up to {config.MaxPositionEmbeddings} tokens, " +
                        BigBirdConfig.AttentionTypeName(config.AttentionType);
         string description = isDefault

@@ -292,6 +292,14 @@ public sealed class TextCommandTests : IDisposable
         (code, _, stderr) = Run(WithQuestion(command, "--model", folder, "some [MASK] text"));
         Assert.Equal(BigBirdCli.Failed, code);
         Assert.Contains("model_type is 'bert', not 'big_bird'", stderr);
+
+        File.Copy(Path.Combine(DefaultModelSource, "config.json"), Path.Combine(folder, "config.json"), overwrite: true);
+        foreach (var f in Directory.GetFiles(DefaultModelSource, "*.safetensors*")) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(folder, "config.json"),
+                          File.ReadAllText(Path.Combine(folder, "config.json")).Replace("\"BigBirdForMaskedLM\"", "\"BigBirdForTranslation\""));
+        (code, _, stderr) = Run(WithQuestion(command, "--model", folder, "some [MASK] text"));
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("architecture 'BigBirdForTranslation' is unknown", stderr);
     }
 
     [Theory]
