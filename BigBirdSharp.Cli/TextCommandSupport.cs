@@ -89,7 +89,7 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
 }
 
 /// <summary>One document of a text command: its text, optional second text or question, and where it came from.</summary>
-internal sealed record TextDocument(string Label, string Text, string? Pair);
+internal sealed record TextDocument(string Label, string Text, string? Pair, string? Id = null);
 
 /// <summary>Shared plumbing of the text commands: inputs, options, progress and output.</summary>
 internal sealed class TextCommandContext
@@ -111,7 +111,13 @@ internal sealed class TextCommandContext
 
     public BigBirdForwardOptions ForwardOptions() => new()
     {
-        AttentionType = Options.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
+        AttentionType = Options.Get("--attention-type") switch
+        {
+            null => null,
+            "original_full" => Configuration.AttentionType.OriginalFull,
+            "block_sparse" => Configuration.AttentionType.BlockSparse,
+            var v => throw new BigBirdCli.UsageException($"--attention-type must be original_full or block_sparse, not '{v}'"),
+        },
         RandomAttention = (Options.Get("--random-attention") ?? "deterministic") switch
         {
             "deterministic" => RandomAttention.RandomAttentionSemantics.Deterministic,
@@ -180,13 +186,15 @@ internal sealed class TextCommandContext
         {
             if (!StdinRedirected)
                 throw new BigBirdCli.UsageException("give the text as an argument, with --text TEXT, with --input FILE (.jsonl for a batch), or on stdin");
-            docs.Add(new TextDocument("stdin", Stdin.ReadToEnd(), pairFromOption));
+            docs.Add(new TextDocument("stdin", Stdin.ReadToEnd().TrimStart('\uFEFF'), pairFromOption));
         }
         if (pairRequired && pairFromOption is null && !jsonl)
             throw new BigBirdCli.UsageException($"this command needs --{pairKey} (or a JSONL --input whose lines have \"{textKey}\" and \"{pairKey}\")");
         // checked before any model is loaded
         foreach (var doc in docs)
         {
+            if (pairRequired && doc.Pair is null)
+                throw new BigBirdCli.UsageException($"{doc.Label} has no {pairKey}; give --{pairKey}, or put \"{pairKey}\" on every JSONL line");
             if (string.IsNullOrWhiteSpace(doc.Text))
                 throw new BigBirdInputException($"{doc.Label}: the {textKey} is empty; give some text.");
             if (doc.Pair is not null && string.IsNullOrWhiteSpace(doc.Pair))
@@ -197,7 +205,7 @@ internal sealed class TextCommandContext
 
     private string ReadSource(string input)
     {
-        if (input == "-") return Stdin.ReadToEnd();
+        if (input == "-") return Stdin.ReadToEnd().TrimStart('\uFEFF');
         if (Directory.Exists(input)) throw new BigBirdInputException($"{input} is a folder; --input takes a text or .jsonl file.");
         if (!File.Exists(input)) throw new BigBirdInputException($"{input}: file not found. Check the path, or give the text itself with --text.");
         return File.ReadAllText(input, Encoding.UTF8);
@@ -236,8 +244,8 @@ internal sealed class TextCommandContext
                 pair = p.ValueKind == JsonValueKind.String ? p.GetString() : throw new BigBirdInputException($"{where}: \"{pairKey}\" must be a string.");
             if (pairRequired && pair is null)
                 throw new BigBirdInputException($"{where}: \"{pairKey}\" is missing; give it on each line or with --{pairKey}.");
-            string label = root.TryGetProperty("id", out var id) ? $"{where} (id {id.GetRawText()})" : where;
-            docs.Add(new TextDocument(label, text, pair));
+            string? id = root.TryGetProperty("id", out var idValue) ? idValue.GetRawText() : null;
+            docs.Add(new TextDocument(id is null ? where : $"{where} (id {id})", text, pair, id));
         }
         if (docs.Count == 0) throw new BigBirdInputException($"{source} has no lines; write one JSON object per line.");
         return docs;
@@ -286,13 +294,18 @@ internal sealed class TextCommandContext
                  "pass --no-truncate to refuse over-long input instead.");
     }
 
-    /// <summary>Writes one JSON line to stdout.</summary>
-    public void WriteJson(Action<Utf8JsonWriter> write)
+    /// <summary>Writes one JSON line to stdout for <paramref name="doc"/>, starting with its JSONL <c>id</c> when it has one.</summary>
+    public void WriteJson(TextDocument doc, Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
+            if (doc.Id is not null)
+            {
+                w.WritePropertyName("id");
+                w.WriteRawValue(doc.Id);
+            }
             write(w);
             w.WriteEndObject();
         }

@@ -30,7 +30,7 @@ internal static class TextCommands
             var r = pipeline.Run(doc.Text, topK, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
             if (c.Json)
-                c.WriteJson(w =>
+                c.WriteJson(doc, w =>
                 {
                     w.WriteString("text", doc.Text);
                     w.WriteNumber("tokens", r.Input.Length);
@@ -85,6 +85,8 @@ internal static class TextCommands
         string? output = o.Get("--output");
         if (output is not null && !output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && !output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             throw new BigBirdCli.UsageException("--output must end in .safetensors or .json");
+        if (output is not null && Path.GetDirectoryName(Path.GetFullPath(output)) is { } outDir && !Directory.Exists(outDir))
+            throw new BigBirdInputException($"{output}: the folder {outDir} does not exist; create it first.");
         var docs = c.ReadDocuments("text", null, false, null);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         c.Info($"model: {folder.Description}");
@@ -100,7 +102,7 @@ internal static class TextCommands
             results.Add(r);
             if (output is not null) return r.Input.Length;
             if (c.Json)
-                c.WriteJson(w =>
+                c.WriteJson(doc, w =>
                 {
                     w.WriteString("text", doc.Text);
                     w.WriteNumber("tokens", r.Input.Length);
@@ -168,7 +170,7 @@ internal static class TextCommands
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
             var labels = r.Labels.Take(topK ?? r.Labels.Count).ToArray();
             if (c.Json)
-                c.WriteJson(w =>
+                c.WriteJson(doc, w =>
                 {
                     w.WriteString("text", doc.Text);
                     if (doc.Pair is not null) w.WriteString("text_pair", doc.Pair);
@@ -198,7 +200,7 @@ internal static class TextCommands
     {
         var o = c.Options;
         o.RejectUnknown([.. TextCommandContext.CommonOptions, "--question", "--top-k", "--max-answer-length"]);
-        int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 30);
+        int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 15);
         if (topK <= 0 || maxAnswer <= 0) throw new BigBirdCli.UsageException("--top-k and --max-answer-length must be positive");
         var docs = c.ReadDocuments("context", "question", true, o.Get("--question"));
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
@@ -211,7 +213,7 @@ internal static class TextCommands
             var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
             if (c.Json)
-                c.WriteJson(w =>
+                c.WriteJson(doc, w =>
                 {
                     w.WriteString("question", r.Question);
                     w.WriteNumber("tokens", r.Input.Length);
@@ -268,11 +270,14 @@ internal static class TextCommands
         c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, generation, c.Overlong, options);
+            if (r.PromptIds.Length + maxNew > head.config.MaxPositionEmbeddings)
+                c.Warn($"{doc.Label}: at most {head.config.MaxPositionEmbeddings - r.PromptIds.Length} tokens can follow this prompt " +
+                       $"(max_position_embeddings is {head.config.MaxPositionEmbeddings}), not --max-new-tokens {maxNew}.");
             if (r.PromptTruncatedFrom is int from)
                 c.Warn($"{doc.Label}: the prompt is {from} tokens; only its last {r.PromptIds.Length} are kept (the model's max_position_embeddings is " +
                        $"{head.config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.");
             if (c.Json)
-                c.WriteJson(w =>
+                c.WriteJson(doc, w =>
                 {
                     w.WriteString("prompt", doc.Text);
                     w.WriteString("generated_text", r.GeneratedText);
@@ -311,13 +316,16 @@ internal static class TextCommands
             throw new BigBirdException(
                 $"`{command}` needs a {architecture} checkpoint, and {folder.Directory} does not hold that head " +
                 $"(config.json architectures: {(declared.Length == 0 ? "none" : string.Join(", ", declared))}): {e.Message} " +
-                $"Use a checkpoint fine-tuned for this task, or leave --model out to use the embedded default model.", e);
+                (folder.IsDefault ? "The embedded default model lacks it; pass --model a checkpoint fine-tuned for this task."
+                                  : "Use a checkpoint fine-tuned for this task, or leave --model out to use the embedded default model."), e);
         }
     }
 
     private static string Shorten(string text)
     {
         string oneLine = string.Join(' ', text.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)).Trim();
-        return oneLine.Length <= 100 ? oneLine : oneLine[..97] + "…";
+        if (oneLine.Length <= 100) return oneLine;
+        int cut = char.IsHighSurrogate(oneLine[96]) ? 96 : 97; // never split a surrogate pair
+        return oneLine[..cut] + "…";
     }
 }

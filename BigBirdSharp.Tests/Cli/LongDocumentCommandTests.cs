@@ -31,67 +31,16 @@ public sealed class LongDocumentCommandTests : IClassFixture<LongDocumentCommand
 
         public void Dispose() => Directory.Delete(Root, true);
 
-        private static void Write(string dir, bool decoder)
-        {
-            Directory.CreateDirectory(dir);
-            foreach (var f in Directory.GetFiles(Path.Combine(RepoPaths.Fixtures, "tokenizer", "models", "bigbird_gpt2")))
-                File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-            var config = new Dictionary<string, object>
+        private static void Write(string dir, bool decoder) =>
+            RandomCheckpoint.Write(dir, Path.Combine(RepoPaths.Fixtures, "tokenizer", "models", "bigbird_gpt2"), new Dictionary<string, object>
             {
-                ["model_type"] = "big_bird",
                 ["architectures"] = new[] { decoder ? "BigBirdForCausalLM" : "BigBirdForMaskedLM" },
                 ["vocab_size"] = Vocab, ["hidden_size"] = Hidden, ["num_hidden_layers"] = Layers, ["num_attention_heads"] = 4,
-                ["intermediate_size"] = Intermediate, ["hidden_act"] = "gelu_new", ["max_position_embeddings"] = Positions,
-                ["type_vocab_size"] = 2, ["layer_norm_eps"] = 1e-12, ["pad_token_id"] = 0, ["bos_token_id"] = 1, ["eos_token_id"] = 2,
+                ["intermediate_size"] = Intermediate, ["max_position_embeddings"] = Positions,
                 ["sep_token_id"] = 66, ["attention_type"] = decoder ? "original_full" : "block_sparse", ["block_size"] = 64,
-                ["num_random_blocks"] = 3, ["use_bias"] = true, ["is_decoder"] = decoder,
+                ["num_random_blocks"] = 3, ["is_decoder"] = decoder,
                 ["id2label"] = new Dictionary<string, string> { ["0"] = "alpha", ["1"] = "beta", ["2"] = "gamma" },
-            };
-            File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config));
-            var rng = new Random(decoder ? 11 : 7);
-            var entries = new List<SafeTensorsWriter.Entry>();
-            void Add(string name, params int[] shape)
-            {
-                int n = shape.Aggregate(1, (a, b) => a * b);
-                var data = new float[n];
-                bool gain = name.EndsWith("LayerNorm.weight", StringComparison.Ordinal);
-                for (int i = 0; i < n; i++) data[i] = gain ? 1f + 0.1f * Gaussian(rng) : 0.05f * Gaussian(rng);
-                entries.Add(new SafeTensorsWriter.Entry(name, shape, data));
-            }
-            void AddLinear(string name, int outF, int inF) { Add(name + ".weight", outF, inF); Add(name + ".bias", outF); }
-            void AddNorm(string name) { Add(name + ".weight", Hidden); Add(name + ".bias", Hidden); }
-            Add("bert.embeddings.word_embeddings.weight", Vocab, Hidden);
-            Add("bert.embeddings.position_embeddings.weight", Positions, Hidden);
-            Add("bert.embeddings.token_type_embeddings.weight", 2, Hidden);
-            AddNorm("bert.embeddings.LayerNorm");
-            for (int l = 0; l < Layers; l++)
-            {
-                string p = $"bert.encoder.layer.{l}.";
-                foreach (var qkv in new[] { "query", "key", "value" }) AddLinear(p + "attention.self." + qkv, Hidden, Hidden);
-                AddLinear(p + "attention.output.dense", Hidden, Hidden);
-                AddNorm(p + "attention.output.LayerNorm");
-                AddLinear(p + "intermediate.dense", Intermediate, Hidden);
-                AddLinear(p + "output.dense", Hidden, Intermediate);
-                AddNorm(p + "output.LayerNorm");
-            }
-            AddLinear("bert.pooler", Hidden, Hidden);
-            AddLinear("cls.predictions.transform.dense", Hidden, Hidden);
-            AddNorm("cls.predictions.transform.LayerNorm");
-            Add("cls.predictions.bias", Vocab);
-            if (!decoder)
-            {
-                AddLinear("classifier.dense", Hidden, Hidden);
-                AddLinear("classifier.out_proj", Labels, Hidden);
-                AddLinear("qa_classifier.intermediate.dense", Intermediate, Hidden);
-                AddLinear("qa_classifier.output.dense", Hidden, Intermediate);
-                AddNorm("qa_classifier.output.LayerNorm");
-                AddLinear("qa_classifier.qa_outputs", 2, Hidden);
-            }
-            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), entries);
-        }
-
-        private static float Gaussian(Random rng) =>
-            (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+            }, withTaskHeads: !decoder, seed: decoder ? 11 : 7);
     }
 
     /// <summary>A document of about <paramref name="words"/> words.</summary>
@@ -143,10 +92,21 @@ public sealed class LongDocumentCommandTests : IClassFixture<LongDocumentCommand
         Assert.True(code == 0, stderr);
         var result = Single(stdout);
         Assert.True(result.GetProperty("tokens").GetInt32() > 2000);
-        foreach (var a in result.GetProperty("answers").EnumerateArray())
+        var answers = result.GetProperty("answers").EnumerateArray().ToArray();
+        Assert.Equal(3, answers.Length);
+        Assert.Equal(3, answers.Select(a => (a.GetProperty("start").GetInt32(), a.GetProperty("end").GetInt32())).Distinct().Count());
+        Assert.True(answers[0].GetProperty("score").GetSingle() >= answers[1].GetProperty("score").GetSingle());
+        foreach (var a in answers)
         {
             int start = a.GetProperty("start").GetInt32(), end = a.GetProperty("end").GetInt32();
-            Assert.Equal(doc[start..end], a.GetProperty("answer").GetString());
+            string answer = a.GetProperty("answer").GetString()!;
+            Assert.Equal(doc[start..end], answer);
+            // whole words: non-empty, no surrounding space, bounded by whitespace or the ends of the context
+            Assert.NotEqual("", answer);
+            Assert.Equal(answer.Trim(), answer);
+            Assert.True(start == 0 || char.IsWhiteSpace(doc[start - 1]), answer);
+            Assert.True(end == doc.Length || char.IsWhiteSpace(doc[end]), answer);
+            Assert.InRange(answer.Split(' ').Length, 1, 15); // max_answer_length 15 pieces
         }
     }
 

@@ -113,6 +113,51 @@ public sealed class TextCommandTests : IDisposable
         Assert.Equal(2, masks.Length);
         Assert.True(masks[0].GetProperty("position").GetInt32() < masks[1].GetProperty("position").GetInt32());
         Assert.All(masks, m => Assert.Equal(2, m.GetProperty("candidates").GetArrayLength()));
+        // as HF: with several masks the sequence keeps special tokens, so the other mask stays visible
+        foreach (var m in masks)
+            foreach (var c in m.GetProperty("candidates").EnumerateArray())
+                Assert.Single(System.Text.RegularExpressions.Regex.Matches(c.GetProperty("sequence").GetString()!, @"\[MASK\]"));
+        (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "--top-k", "1", "And Moses [MASK] unto them."]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        string single = Assert.Single(JsonLines(stdout)).GetProperty("masks")[0].GetProperty("candidates")[0].GetProperty("sequence").GetString()!;
+        Assert.DoesNotContain("[", single); // one mask: special tokens dropped
+    }
+
+    [Fact]
+    public void Stdin_with_a_byte_order_mark_and_jsonl_ids_round_trip()
+    {
+        var (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "--input", "-", "--jsonl"],
+                                         stdin: "\uFEFF{\"id\": \"a-1\", \"text\": \"the [MASK] of God\"}\n{\"id\": 2, \"text\": \"[MASK] said\"}\n");
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        var lines = JsonLines(stdout);
+        Assert.Equal("a-1", lines[0].GetProperty("id").GetString());
+        Assert.Equal(2, lines[1].GetProperty("id").GetInt32());
+        (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet"], stdin: "\uFEFFthe [MASK] of God");
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal("the [MASK] of God", Assert.Single(JsonLines(stdout)).GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public void Qa_needs_a_question_for_every_document()
+    {
+        string jsonl = Path.Combine(_dir, "qa.jsonl");
+        File.WriteAllText(jsonl, "{\"question\": \"Who?\", \"context\": \"Moses spake.\"}\n");
+        var (code, _, stderr) = Run(["qa", "a context typed on the command line", "--input", jsonl]);
+        Assert.Equal(BigBirdCli.Usage, code);
+        Assert.Contains("argument 1 has no question", stderr);
+        File.WriteAllText(jsonl, "{\"context\": \"Moses spake.\"}\n");
+        (code, _, stderr) = Run(["qa", "--input", jsonl]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("qa.jsonl:1: \"question\" is missing", stderr);
+    }
+
+    [Fact]
+    public void Embed_refuses_an_output_folder_that_does_not_exist_before_running()
+    {
+        var (code, stdout, stderr) = Run(["embed", "light", "--output", Path.Combine(_dir, "no", "such", "e.safetensors")]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("does not exist; create it first", stderr);
+        Assert.DoesNotContain("document", stderr); // nothing was run
     }
 
     [Fact]
@@ -358,6 +403,7 @@ public sealed class TextCommandTests : IDisposable
                      (["generate", "In the", "--do-sample", "--top-p", "1.5"], "--top-p in (0, 1]"),
                      (["fill-mask", "a [MASK]", "--jsonl"], "--jsonl goes with --input"),
                      (["fill-mask", "a [MASK]", "--random-attention", "often"], "deterministic or seeded"),
+                     (["fill-mask", "a [MASK]", "--attention-type", "sparse"], "--attention-type must be original_full or block_sparse"),
                      (["bench", "stray", "--model", "m", "--seq-len", "4"], "unexpected argument 'stray'"),
                  })
         {
@@ -390,6 +436,63 @@ public sealed class TextCommandTests : IDisposable
         var (code, _, stderr) = Run(["fill-mask", "--model", folder, "Nebuchadnezzar and Zerubbabel [MASK]"]);
         Assert.Equal(BigBirdCli.Failed, code);
         Assert.Contains("is outside [0, 100) (vocab_size); use the tokenizer that came with this checkpoint", stderr);
+    }
+
+    [Theory]
+    [InlineData(null, 3, "softmax")]
+    [InlineData("single_label_classification", 3, "softmax")]
+    [InlineData("regression", 3, "softmax")]
+    [InlineData("multi_label_classification", 3, "sigmoid")]
+    [InlineData(null, 1, "sigmoid")]
+    [InlineData("regression", 1, "sigmoid")]
+    public void Classification_scores_follow_the_hf_pipeline_rule(string? problemType, int labels, string function)
+    {
+        string folder = Path.Combine(_dir, "cls");
+        var config = new Dictionary<string, object>
+        {
+            ["architectures"] = new[] { "BigBirdForSequenceClassification" },
+            ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
+            ["intermediate_size"] = 32, ["max_position_embeddings"] = 512, ["attention_type"] = "block_sparse", ["block_size"] = 16,
+            ["num_random_blocks"] = 2, ["sep_token_id"] = 5, ["num_labels"] = labels,
+        };
+        if (problemType is not null) config["problem_type"] = problemType;
+        RandomCheckpoint.Write(folder, DefaultModelSource, config, withTaskHeads: true, seed: labels);
+        using var model = (BigBirdForSequenceClassification)BigBirdPreTrainedModel.Load(folder);
+        var result = new TextClassificationPipeline(model, BigBirdTokenizer.FromFolder(folder)).Run("And the LORD spake unto Moses.");
+        var logits = result.Logits;
+        Assert.Equal(labels, logits.Length);
+        double[] expected = function == "sigmoid"
+            ? logits.Select(x => 1 / (1 + Math.Exp(-x))).ToArray()
+            : logits.Select(x => Math.Exp(x) / logits.Sum(y => Math.Exp(y))).ToArray();
+        foreach (var l in result.Labels)
+            Assert.True(Math.Abs(l.Score - expected[l.Index]) < 1e-6, $"{l.Label}: {l.Score} vs {expected[l.Index]}");
+        Assert.Equal(result.Labels.Select(l => l.Score).OrderDescending(), result.Labels.Select(l => l.Score));
+        Assert.Equal(labels == 1 ? ["LABEL_0"] : ["LABEL_0", "LABEL_1", "LABEL_2"], result.Labels.Select(l => l.Label).Order());
+    }
+
+    [Fact]
+    public void A_question_that_leaves_no_room_for_the_context_says_shorten_the_question()
+    {
+        string folder = Path.Combine(_dir, "qa");
+        RandomCheckpoint.Write(folder, DefaultModelSource, new Dictionary<string, object>
+        {
+            ["architectures"] = new[] { "BigBirdForQuestionAnswering" },
+            ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
+            ["intermediate_size"] = 32, ["max_position_embeddings"] = 128, ["attention_type"] = "original_full", ["block_size"] = 16,
+            ["num_random_blocks"] = 2, ["sep_token_id"] = 5,
+        }, withTaskHeads: true, seed: 3);
+        string question = string.Join(' ', Enumerable.Repeat("light", 200)) + "?";
+        var (code, _, stderr) = Run(["qa", "--model", folder, "--question", question, "God created the heaven."]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("shorten the first text (the question)", stderr);
+
+        // a question that fits: the context is cut (only_second) and every answer lies in what is left of it
+        (code, var stdout, stderr) = Run(["qa", "--model", folder, "--json", "--top-k", "5", "--question", "Who created?",
+                                          string.Concat(Enumerable.Repeat("God created the heaven and the earth. ", 40))]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains("truncated to 128", stderr);
+        var line = Assert.Single(JsonLines(stdout));
+        Assert.Equal(5, line.GetProperty("answers").GetArrayLength());
     }
 
     private string CheckpointWithDefaultTokenizer(string fixtureModel)

@@ -10,7 +10,8 @@ namespace BigBirdSharp.Pipelines;
 /// <param name="Token">The piece, e.g. <c>▁heaven</c>.</param>
 /// <param name="TokenStr">The piece decoded (HF <c>token_str</c>).</param>
 /// <param name="Score">Softmax probability over the vocabulary.</param>
-/// <param name="Sequence">The input with this mask filled, decoded without special tokens (HF <c>sequence</c>).</param>
+/// <param name="Sequence">The input with this mask filled, decoded (HF <c>sequence</c>: without special tokens when the
+/// text has one mask; with them, so the other masks show, when it has several).</param>
 public sealed record FillMaskCandidate(int TokenId, string Token, string TokenStr, float Score, string Sequence);
 
 /// <summary>The candidates for every <c>[MASK]</c> of one text, in text order.</summary>
@@ -65,8 +66,9 @@ public sealed class FillMaskPipeline
             {
                 var filled = (int[])ids.Clone();
                 filled[pos] = id;
+                // as HF: special tokens are dropped from the sequence only when there is one mask, so other masks stay visible
                 candidates.Add(new FillMaskCandidate(id, tokenizer.ConvertIdsToTokens([id])[0], tokenizer.Decode([id]), probs[id],
-                                                     tokenizer.Decode(filled, skipSpecialTokens: true)));
+                                                     tokenizer.Decode(filled, skipSpecialTokens: positions.Length == 1)));
             }
             masks.Add((pos, candidates));
         }

@@ -43,6 +43,10 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
                 $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
                 "shorten it, or allow truncation (drop --no-truncate).");
         var cut = tokenizer.Encode(text, pair, new TokenizerEncodeOptions { Truncation = strategy, MaxLength = max });
+        if (cut.Length > max) // only_second cannot cut the first text
+            throw new BigBirdInputException(
+                $"{what} is {full.Length} tokens and only the second text may be cut, but the first alone leaves no room within " +
+                $"max_position_embeddings ({max}); shorten the first text (the question).");
         return new PipelineEncoding(cut, full.Length);
     }
 

@@ -7,7 +7,7 @@ namespace BigBirdSharp.Pipelines;
 /// <summary>One label's score.</summary>
 /// <param name="Index">Class index.</param>
 /// <param name="Label">config <c>id2label</c> name (<c>LABEL_i</c> when absent).</param>
-/// <param name="Score">Probability (softmax, or sigmoid for multi-label and one-label models), or the raw value for regression.</param>
+/// <param name="Score">Probability: sigmoid for multi-label and one-label models, softmax otherwise (HF's pipeline rule).</param>
 public sealed record LabelScore(int Index, string Label, float Score);
 
 /// <summary>One text's labels, best first.</summary>
@@ -18,7 +18,7 @@ public sealed record LabelScore(int Index, string Label, float Score);
 public sealed record ClassificationResult(string Text, PipelineEncoding Input, IReadOnlyList<LabelScore> Labels, float[] Logits);
 
 /// <summary>HF's <c>text-classification</c> pipeline on a <see cref="BigBirdForSequenceClassification"/>: the score
-/// function follows the pipeline's rule (regression: none; multi-label or one label: sigmoid; otherwise softmax).
+/// function follows the pipeline's rule (multi-label or one label: sigmoid; otherwise softmax).
 /// Immutable and thread-safe.</summary>
 public sealed class TextClassificationPipeline(BigBirdForSequenceClassification model, BigBirdTokenizer tokenizer)
 {
@@ -30,8 +30,9 @@ public sealed class TextClassificationPipeline(BigBirdForSequenceClassification 
         var config = model.config;
         var input = PipelineEncoding.Encode(tokenizer, config, text, pair, overlong, TruncationStrategy.LongestFirst, "the text");
         var logits = model.Forward(input.ToInputs(), options).Logits!.Data.ToArray(); // [1, num_labels]
-        float[] scores = config.ProblemType == "regression" ? logits
-            : config.ProblemType == "multi_label_classification" || config.NumLabels == 1 ? logits.Select(Scores.Sigmoid).ToArray()
+        // HF's rule, in HF's order: multi-label or one label → sigmoid, otherwise softmax (regression included)
+        float[] scores = config.ProblemType == "multi_label_classification" || config.NumLabels == 1
+            ? logits.Select(Scores.Sigmoid).ToArray()
             : Scores.Softmax(logits);
         var labels = Scores.TopK(scores, scores.Length).Select(i => new LabelScore(i, config.LabelName(i), scores[i])).ToArray();
         return new ClassificationResult(text, input, labels, logits);
