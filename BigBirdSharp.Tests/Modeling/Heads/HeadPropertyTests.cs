@@ -62,7 +62,9 @@ public sealed class HeadPropertyTests
                     for (int v = 0; v < vocab; v++)
                     {
                         float a = step.Logits!.Data[(b * chunk + s) * vocab + v], e = full.Logits!.Data[(b * total + done + s) * vocab + v];
-                        if (!Tolerance.Close(a, e, 1e-5, 1e-5))
+                        // the standard tolerance: one-token steps run GEMMs of other shapes, so sums are ordered differently
+                        // (observed: 1.5e-5 on 0.376 once in ~300 draws under 1e-5); a wrong cache or mask moves logits by far more
+                        if (!Tolerance.Close(a, e))
                             return false.Label($"row {b} position {done + s} token {v}: incremental {a}, full {e}");
                     }
             done += chunk;
