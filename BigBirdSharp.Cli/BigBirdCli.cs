@@ -31,11 +31,12 @@ public static partial class BigBirdCli
           bigbird fill-mask [TEXT] [--model DIR] [--top-k K]
           bigbird embed [TEXT] [--model DIR] [--pooling mean|pooler|cls] [--output FILE.safetensors|FILE.json]
           bigbird classify [TEXT] [--model DIR] [--text-pair TEXT] [--top-k K]
-          bigbird qa [CONTEXT] --question Q [--model DIR] [--top-k K] [--max-answer-length N]
+          bigbird qa [CONTEXT] --question Q [--model DIR] [--top-k K] [--max-answer-length N] [--doc-stride N]
               (JSONL lines: {"question": ..., "context": ...})
           bigbird generate [PROMPT] [--model DIR] [--max-new-tokens N] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
             every text command also takes: --json (one JSON line per document), --quiet (no progress or model line),
-            --no-truncate (refuse input longer than max_position_embeddings instead of truncating it),
+            --no-truncate (refuse input longer than max_position_embeddings instead of truncating it, or for qa
+            reading the context in overlapping windows),
             --attention-type original_full|block_sparse, --random-attention deterministic|seeded
           bigbird run --model DIR --inputs FILE.json --output FILE.safetensors
                       [--architecture NAME] [--attention-type original_full|block_sparse]

@@ -199,9 +199,10 @@ internal static class TextCommands
     public static int Qa(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--question", "--top-k", "--max-answer-length"]);
-        int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 15);
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--question", "--top-k", "--max-answer-length", "--doc-stride"]);
+        int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 15), docStride = o.Int("--doc-stride", 128);
         if (topK <= 0 || maxAnswer <= 0) throw new BigBirdCli.UsageException("--top-k and --max-answer-length must be positive");
+        if (docStride < 0) throw new BigBirdCli.UsageException("--doc-stride must not be negative");
         var docs = c.ReadDocuments("context", "question", true, o.Get("--question"));
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         var (head, tokenizer) = LoadHead(c, folder, "BigBirdForQuestionAnswering", "qa");
@@ -210,14 +211,16 @@ internal static class TextCommands
         var options = c.ForwardOptions();
         c.ForEach(docs, doc =>
         {
-            var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options);
-            c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options, docStride);
+            if (r.Windows > 1)
+                c.Info($"{doc.Label}: {r.Input.Length} tokens, more than max_position_embeddings ({head.config.MaxPositionEmbeddings}): " +
+                       $"read in {r.Windows} windows overlapping by up to {docStride} tokens, each with the question.");
             if (c.Json)
                 c.WriteJson(doc, w =>
                 {
                     w.WriteString("question", r.Question);
                     w.WriteNumber("tokens", r.Input.Length);
-                    w.WriteBoolean("truncated", r.Input.Truncated);
+                    w.WriteNumber("windows", r.Windows);
                     w.WriteStartArray("answers");
                     foreach (var a in r.Answers)
                     {
@@ -232,7 +235,8 @@ internal static class TextCommands
                 });
             else
             {
-                c.Stdout.WriteLine($"Q: {r.Question}  (context: {r.Context.Length} characters, {r.Input.Length} tokens)");
+                c.Stdout.WriteLine($"Q: {r.Question}  (context: {r.Context.Length} characters, {r.Input.Length} tokens" +
+                                   (r.Windows > 1 ? $", {r.Windows} windows)" : ")"));
                 int rank = 0;
                 foreach (var a in r.Answers)
                     c.Stdout.WriteLine($"  {++rank,2}. {a.Answer}  (score {TextCommandContext.F(a.Score)}, characters {a.Start}–{a.End})");

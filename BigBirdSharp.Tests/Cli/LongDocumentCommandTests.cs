@@ -111,6 +111,24 @@ public sealed class LongDocumentCommandTests : IClassFixture<LongDocumentCommand
     }
 
     [Fact]
+    public void Qa_reads_a_context_longer_than_4096_tokens_in_windows_and_answers_from_all_of_it()
+    {
+        string doc = Document(7000, 6);
+        var (code, stdout, stderr) = TextCommandTests.Run(["qa", "--model", _folders.Encoder, "--json", "--question", "What did the court rule?",
+                                                           "--top-k", "60", doc]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("windows overlapping by up to 128 tokens", stderr);
+        var result = Single(stdout);
+        Assert.True(result.GetProperty("tokens").GetInt32() > 4096);
+        Assert.Equal(2, result.GetProperty("windows").GetInt32());
+        var starts = result.GetProperty("answers").EnumerateArray().Select(a => a.GetProperty("start").GetInt32()).ToArray();
+        Assert.Equal(60, starts.Length);
+        // the first window ends about 4,070 tokens in (about 4,000 words); answers come from both windows
+        Assert.Contains(starts, s => s < doc.Length / 2);
+        Assert.Contains(starts, s => s > doc.Length * 0.7);
+    }
+
+    [Fact]
     public void Generate_continues_a_long_prompt_and_keeps_its_end_when_it_is_too_long()
     {
         var (code, stdout, stderr) = TextCommandTests.Run(["generate", "--model", _folders.Causal, "--json", "--max-new-tokens", "3", Document(1200, 4)]);

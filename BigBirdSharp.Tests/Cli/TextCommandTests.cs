@@ -484,15 +484,20 @@ public sealed class TextCommandTests : IDisposable
         string question = string.Join(' ', Enumerable.Repeat("light", 200)) + "?";
         var (code, _, stderr) = Run(["qa", "--model", folder, "--question", question, "God created the heaven."]);
         Assert.Equal(BigBirdCli.Failed, code);
-        Assert.Contains("shorten the first text (the question)", stderr);
+        Assert.Contains("which leaves no room for the context within max_position_embeddings (128); shorten the question", stderr);
 
-        // a question that fits: the context is cut (only_second) and every answer lies in what is left of it
-        (code, var stdout, stderr) = Run(["qa", "--model", folder, "--json", "--top-k", "5", "--question", "Who created?",
-                                          string.Concat(Enumerable.Repeat("God created the heaven and the earth. ", 40))]);
+        // a question that fits and a context that does not: read in overlapping windows, nothing dropped
+        string context = string.Concat(Enumerable.Range(0, 40).Select(i => $"God created the heaven number {i}. "));
+        (code, var stdout, stderr) = Run(["qa", "--model", folder, "--json", "--top-k", "5", "--question", "Who created?", context]);
         Assert.True(code == BigBirdCli.Ok, stderr);
-        Assert.Contains("truncated to 128", stderr);
+        Assert.Matches(@"read in \d+ windows overlapping by up to 128 tokens", stderr);
         var line = Assert.Single(JsonLines(stdout));
+        Assert.True(line.GetProperty("windows").GetInt32() >= 3);
         Assert.Equal(5, line.GetProperty("answers").GetArrayLength());
+
+        (code, _, stderr) = Run(["qa", "--model", folder, "--no-truncate", "--question", "Who created?", context]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("more than the model's max_position_embeddings (128)", stderr);
     }
 
     private string CheckpointWithDefaultTokenizer(string fixtureModel)

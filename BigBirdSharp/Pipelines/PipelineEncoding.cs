@@ -46,7 +46,7 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
         if (cut.Length > max) // only_second cannot cut the first text
             throw new BigBirdInputException(
                 $"{what} is {full.Length} tokens and only the second text may be cut, but the first alone leaves no room within " +
-                $"max_position_embeddings ({max}); shorten the first text (the question).");
+                $"max_position_embeddings ({max}); shorten the first text.");
         return new PipelineEncoding(cut, full.Length);
     }
 

@@ -9,25 +9,28 @@ namespace BigBirdSharp.Pipelines;
 /// whitespace-delimited words, as HF's pipeline widens a span (<c>align_to_words</c>).</param>
 /// <param name="Start">Character offset of the answer in the context (UTF-16 code units).</param>
 /// <param name="End">One past its last character.</param>
-/// <param name="Score">p(start)·p(end), each a softmax over [CLS] and the context tokens, as HF's pipeline scores.</param>
-/// <param name="StartToken">Token index of the first answer token in the model input.</param>
-/// <param name="EndToken">Token index of the last answer token.</param>
+/// <param name="Score">p(start)·p(end), each a softmax over [CLS] and the context tokens of the answer's window, as HF's
+/// pipeline scores.</param>
+/// <param name="StartToken">Index of the first answer token in the whole pair encoding (<see cref="QuestionAnsweringResult.Input"/>).</param>
+/// <param name="EndToken">Index of the last answer token there.</param>
 public sealed record QuestionAnsweringAnswer(string Answer, int Start, int End, float Score, int StartToken, int EndToken);
 
 /// <summary>The best answers to one question.</summary>
 /// <param name="Question">The question.</param>
 /// <param name="Context">The context searched.</param>
-/// <param name="Input">How the pair was encoded (<c>[CLS] question [SEP] context [SEP]</c>).</param>
+/// <param name="Input">The whole pair encoding, <c>[CLS] question [SEP] context [SEP]</c>, before any windowing.</param>
+/// <param name="Windows">How many overlapping windows the model read (1 when the pair fits).</param>
 /// <param name="Answers">Best first.</param>
-public sealed record QuestionAnsweringResult(string Question, string Context, PipelineEncoding Input, IReadOnlyList<QuestionAnsweringAnswer> Answers);
+public sealed record QuestionAnsweringResult(string Question, string Context, PipelineEncoding Input, int Windows, IReadOnlyList<QuestionAnsweringAnswer> Answers);
 
 /// <summary>
 /// Extractive question answering on a <see cref="BigBirdForQuestionAnswering"/>, as HF's question-answering
 /// pipeline: a span (s, e) of context tokens with s ≤ e and e − s + 1 ≤ <c>maxAnswerLength</c> (HF's default 15)
 /// scores p(start = s)·p(end = e), softmaxes over [CLS] and the context tokens; the best spans are widened to whole
-/// words. Unlike HF, whitespace-only pieces never start or end a span, a span that widens to an answer already found
-/// is skipped, and a context longer than the model takes is truncated (only_second) or refused instead of read
-/// through a sliding window. Immutable and thread-safe.
+/// words. A pair longer than <c>max_position_embeddings</c> is read as HF reads it, in windows of the context that
+/// overlap by <c>docStride</c> tokens, each with the whole question (<see cref="OverlongInput.Reject"/> refuses it
+/// instead). Unlike HF, whitespace-only pieces never start or end a span, and a span that widens to an answer
+/// already found is skipped. Immutable and thread-safe.
 /// </summary>
 public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model, BigBirdTokenizer tokenizer)
 {
@@ -35,59 +38,114 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
     /// <exception cref="BigBirdInputException">Empty question or context, bad limits, a question that leaves no room
     /// for the context, or too long under <see cref="OverlongInput.Reject"/>.</exception>
     public QuestionAnsweringResult Run(string question, string context, int topK = 1, int maxAnswerLength = 15,
-                                       OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null)
+                                       OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
+                                       int docStride = 128)
     {
         ArgumentNullException.ThrowIfNull(question);
         ArgumentNullException.ThrowIfNull(context);
         if (topK <= 0) throw new BigBirdInputException($"top-k must be positive, not {topK}.");
         if (maxAnswerLength <= 0) throw new BigBirdInputException($"the longest answer must be positive, not {maxAnswerLength}.");
+        if (docStride < 0) throw new BigBirdInputException($"the window overlap (doc stride) must not be negative, not {docStride}.");
         if (string.IsNullOrWhiteSpace(question)) throw new BigBirdInputException("the question is empty; give a question.");
         if (string.IsNullOrWhiteSpace(context)) throw new BigBirdInputException("the context is empty; give the text to search.");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, question, context, overlong, TruncationStrategy.OnlySecond, "the question and context");
-        var enc = input.Encoding;
-        var output = model.Forward(input.ToInputs(), options);
-        var startLogits = output.StartLogits!.Data; // [1, seq]
-        var endLogits = output.EndLogits!.Data;
+        var full = tokenizer.Encode(question, context); // [CLS] question [SEP] context [SEP]
+        int max = model.config.MaxPositionEmbeddings;
+        if (full.Length > max && overlong == OverlongInput.Reject)
+            throw new BigBirdInputException(
+                $"the question and context are {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
+                "shorten them, or allow reading the context in windows (drop --no-truncate).");
 
-        // candidates: context pieces that cover some non-space text
-        var contextTokens = Enumerable.Range(0, enc.Length).Where(t =>
+        // the context's tokens (between the first [SEP] and the last) and the prefix every window repeats
+        int prefix = Array.IndexOf(full.SequenceIds, 1);
+        if (prefix < 0) throw new BigBirdInputException("the context has no tokens; give the text to search.");
+        int contextCount = full.Length - 1 - prefix, capacity = max - prefix - 1;
+        if (capacity <= 0)
+            throw new BigBirdInputException(
+                $"the question alone is {prefix} tokens, which leaves no room for the context within max_position_embeddings ({max}); shorten the question.");
+
+        var candidates = new List<(int S, int E, double Score)>(); // token indices into `full`
+        var windows = Windows(contextCount, capacity, Math.Min(docStride, capacity / 2));
+        foreach (var (from, count) in windows)
         {
-            var o = enc.Offsets[t];
-            return enc.SequenceIds[t] == 1 && enc.SpecialTokensMask[t] == 0 && o.End > o.Start &&
-                   !context.AsSpan(o.Start, o.End - o.Start).IsWhiteSpace();
-        }).ToArray();
-        if (contextTokens.Length == 0)
-            throw new BigBirdInputException("no context token is left after truncation; shorten the question.");
-        // HF leaves [CLS] in the softmax (it is zeroed afterwards) and pushes every other non-context token to -10000
-        bool cls = enc.InputIds[0] == tokenizer.ClsTokenId;
-        var pStart = ContextSoftmax(startLogits, contextTokens, cls);
-        var pEnd = ContextSoftmax(endLogits, contextTokens, cls);
-
-        // best spans by p(start)·p(end); a bounded set is enough, since widening can merge only a few of them
-        int keep = topK * 8 + 16;
-        var best = new PriorityQueue<(int S, int E), double>();
-        for (int i = 0; i < contextTokens.Length; i++)
-            for (int j = i; j < contextTokens.Length && contextTokens[j] - contextTokens[i] < maxAnswerLength; j++)
+            int[] map = [.. Enumerable.Range(0, prefix), .. Enumerable.Range(prefix + from, count), full.Length - 1]; // window → full
+            var window = new TokenizerEncoding
             {
-                double score = (double)pStart[i] * pEnd[j];
-                if (best.Count < keep) best.Enqueue((i, j), score);
-                else if (best.TryPeek(out _, out double worst) && score > worst) best.EnqueueDequeue((i, j), score);
-            }
-        var ranked = new List<((int S, int E) Span, double Score)>();
-        while (best.TryDequeue(out var span, out double score)) ranked.Add((span, score));
-        ranked.Sort((a, b) => b.Score.CompareTo(a.Score) is var c && c != 0 ? c : (a.Span.S, a.Span.E).CompareTo((b.Span.S, b.Span.E)));
+                InputIds = [.. map.Select(i => full.InputIds[i])],
+                TokenTypeIds = [.. map.Select(i => full.TokenTypeIds[i])],
+                AttentionMask = [.. map.Select(i => full.AttentionMask[i])],
+                SpecialTokensMask = [.. map.Select(i => full.SpecialTokensMask[i])],
+                Offsets = [.. map.Select(i => full.Offsets[i])],
+                SequenceIds = [.. map.Select(i => full.SequenceIds[i])],
+            };
+            foreach (var (s, e, score) in BestSpans(window, context, maxAnswerLength, topK * 8 + 16, options))
+                candidates.Add((map[s], map[e], score));
+        }
+        if (candidates.Count == 0)
+            throw new BigBirdInputException("the context has no word to answer with (only whitespace is left in it).");
 
+        candidates.Sort((a, b) => b.Score.CompareTo(a.Score) is var c && c != 0 ? c : (a.S, a.E).CompareTo((b.S, b.E)));
         var answers = new List<QuestionAnsweringAnswer>();
         var seen = new HashSet<(int, int)>();
-        foreach (var ((i, j), score) in ranked)
+        foreach (var (s, e, score) in candidates)
         {
-            int first = contextTokens[i], last = contextTokens[j];
-            var (start, end) = WidenToWords(context, enc.Offsets[first].Start, enc.Offsets[last].End);
-            if (!seen.Add((start, end))) continue;
-            answers.Add(new QuestionAnsweringAnswer(context[start..end], start, end, (float)score, first, last));
+            var (start, end) = WidenToWords(context, full.Offsets[s].Start, full.Offsets[e].End);
+            if (!seen.Add((start, end))) continue; // overlapping windows and word widening find the same answer again
+            answers.Add(new QuestionAnsweringAnswer(context[start..end], start, end, (float)score, s, e));
             if (answers.Count == topK) break;
         }
-        return new QuestionAnsweringResult(question, context, input, answers);
+        var input = new PipelineEncoding(full, full.Length);
+        return new QuestionAnsweringResult(question, context, input, windows.Count, answers);
+    }
+
+    /// <summary>The best <paramref name="keep"/> spans of one window (window token indices) and their scores.</summary>
+    private List<(int S, int E, double Score)> BestSpans(TokenizerEncoding window, string context, int maxAnswerLength, int keep,
+                                                         BigBirdForwardOptions? options)
+    {
+        var output = model.Forward(new BigBirdInputs(1, window.Length)
+        {
+            InputIds = window.InputIds,
+            AttentionMask = window.AttentionMask,
+            TokenTypeIds = window.TokenTypeIds,
+        }, options);
+        var startLogits = output.StartLogits!.Data; // [1, seq]
+        var endLogits = output.EndLogits!.Data;
+        // candidates: context pieces that cover some non-space text
+        var tokens = Enumerable.Range(0, window.Length).Where(t =>
+        {
+            var o = window.Offsets[t];
+            return window.SequenceIds[t] == 1 && window.SpecialTokensMask[t] == 0 && o.End > o.Start &&
+                   !context.AsSpan(o.Start, o.End - o.Start).IsWhiteSpace();
+        }).ToArray();
+        if (tokens.Length == 0) return [];
+        // HF leaves [CLS] in the softmax (and zeroes it afterwards); every other non-context token gets -10000
+        bool cls = window.InputIds[0] == tokenizer.ClsTokenId;
+        var pStart = ContextSoftmax(startLogits, tokens, cls);
+        var pEnd = ContextSoftmax(endLogits, tokens, cls);
+        var best = new PriorityQueue<(int S, int E), double>();
+        for (int i = 0; i < tokens.Length; i++)
+            for (int j = i; j < tokens.Length && tokens[j] - tokens[i] < maxAnswerLength; j++)
+            {
+                double score = (double)pStart[i] * pEnd[j];
+                if (best.Count < keep) best.Enqueue((tokens[i], tokens[j]), score);
+                else if (best.TryPeek(out _, out double worst) && score > worst) best.EnqueueDequeue((tokens[i], tokens[j]), score);
+            }
+        var spans = new List<(int, int, double)>(best.Count);
+        while (best.TryDequeue(out var span, out double score)) spans.Add((span.S, span.E, score));
+        return spans;
+    }
+
+    /// <summary>Windows (first context token, count) of at most <paramref name="capacity"/> tokens over
+    /// <paramref name="count"/> context tokens, each overlapping the previous by <paramref name="overlap"/> tokens,
+    /// the last ending at the last token (HF's <c>stride</c> overflow).</summary>
+    internal static List<(int From, int Count)> Windows(int count, int capacity, int overlap)
+    {
+        if (capacity <= 0 || overlap < 0 || overlap >= capacity) throw new ArgumentOutOfRangeException(nameof(overlap));
+        var windows = new List<(int, int)>();
+        for (int from = 0; ; from += capacity - overlap)
+        {
+            windows.Add((from, Math.Min(capacity, count - from)));
+            if (from + capacity >= count) return windows;
+        }
     }
 
     private static float[] ContextSoftmax(float[] logits, int[] contextTokens, bool withCls)
