@@ -33,7 +33,8 @@ public static partial class BigBirdCli
           bigbird classify [TEXT] [--model DIR] [--text-pair TEXT] [--top-k K]
           bigbird qa [CONTEXT] --question Q [--model DIR] [--top-k K] [--max-answer-length N] [--doc-stride N]
               (JSONL lines: {"question": ..., "context": ...})
-          bigbird generate [PROMPT] [--model DIR] [--max-new-tokens N] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
+          bigbird generate [PROMPT] [--model DIR] [--max-new-tokens N] [--repetition-penalty R] [--no-repeat-ngram-size N]
+                           [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
             every text command also takes: --json (one JSON line per document), --quiet (no progress or model line),
             --no-truncate (refuse input longer than max_position_embeddings instead of truncating it, or for qa
             reading the context in overlapping windows),

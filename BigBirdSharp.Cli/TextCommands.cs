@@ -249,7 +249,8 @@ internal static class TextCommands
     public static int Generate(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--max-new-tokens", "--do-sample", "--temperature", "--top-k", "--top-p", "--seed"]);
+        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--max-new-tokens", "--do-sample", "--temperature", "--top-k", "--top-p", "--seed",
+                         "--repetition-penalty", "--no-repeat-ngram-size"]);
         int maxNew = o.Int("--max-new-tokens", 40);
         if (maxNew <= 0) throw new BigBirdCli.UsageException("--max-new-tokens must be positive");
         if (!o.Flag("--do-sample") && (o.Get("--temperature") ?? o.Get("--top-k") ?? o.Get("--top-p") ?? o.Get("--seed")) is not null)
@@ -262,7 +263,11 @@ internal static class TextCommands
             TopK = o.Int("--top-k", 50),
             TopP = o.Float("--top-p", 1f),
             Seed = o.Int("--seed", 0),
+            RepetitionPenalty = o.Float("--repetition-penalty", 1f),
+            NoRepeatNgramSize = o.Int("--no-repeat-ngram-size", 0),
         };
+        if (generation.RepetitionPenalty <= 0 || generation.NoRepeatNgramSize < 0)
+            throw new BigBirdCli.UsageException("--repetition-penalty must be positive and --no-repeat-ngram-size non-negative");
         if (generation.Temperature <= 0 || generation.TopK < 0 || generation.TopP is <= 0 or > 1)
             throw new BigBirdCli.UsageException("--temperature must be positive, --top-k non-negative and --top-p in (0, 1]");
         var docs = c.ReadDocuments("text", null, false, null);

@@ -401,6 +401,8 @@ public sealed class TextCommandTests : IDisposable
                      (["generate", "In the", "--max-new-tokens", "0"], "--max-new-tokens must be positive"),
                      (["generate", "In the", "--temperature", "0.5"], "go with --do-sample"),
                      (["generate", "In the", "--do-sample", "--top-p", "1.5"], "--top-p in (0, 1]"),
+                     (["generate", "In the", "--repetition-penalty", "0"], "--repetition-penalty must be positive"),
+                     (["generate", "In the", "--no-repeat-ngram-size", "-1"], "--no-repeat-ngram-size non-negative"),
                      (["fill-mask", "a [MASK]", "--jsonl"], "--jsonl goes with --input"),
                      (["fill-mask", "a [MASK]", "--random-attention", "often"], "deterministic or seeded"),
                      (["fill-mask", "a [MASK]", "--attention-type", "sparse"], "--attention-type must be original_full or block_sparse"),

@@ -115,6 +115,9 @@ public sealed class HeadErrorTests
         Assert.Throws<BigBirdInputException>(() => causal.Generate(prompt, new GenerationConfig { MaxNewTokens = -1 }));
         Assert.Throws<BigBirdInputException>(() => causal.Generate(prompt, new GenerationConfig { DoSample = true, Temperature = 0 }));
         Assert.Throws<BigBirdInputException>(() => causal.Generate(prompt, new GenerationConfig { DoSample = true, TopP = 0 }));
+        Assert.Contains("repetition_penalty", Assert.Throws<BigBirdInputException>(() => causal.Generate(prompt, new GenerationConfig { RepetitionPenalty = 0 })).Message);
+        Assert.Contains("repetition_penalty", Assert.Throws<BigBirdInputException>(() => causal.Generate(prompt, new GenerationConfig { RepetitionPenalty = float.NaN })).Message);
+        Assert.Contains("no_repeat_ngram_size", Assert.Throws<BigBirdInputException>(() => causal.Generate(prompt, new GenerationConfig { NoRepeatNgramSize = -1 })).Message);
         Assert.Throws<BigBirdInputException>(() => causal.Generate(new BigBirdInputs(1, 2) { InputsEmbeds = new float[32] }, new GenerationConfig()));
         using var decoder = Load("decoder_xattn");
         Assert.Contains("drops them", Assert.Throws<BigBirdInputException>(() => ((BigBirdForCausalLM)decoder).Generate(new BigBirdInputs(1, 3)

@@ -201,4 +201,22 @@ public sealed class HeadPropertyTests
         bool differs = Enumerable.Range(8, 10).Any(seed => !causal.Value.Generate(inputs, g with { Seed = seed }).SequenceEqual(a));
         Assert.True(differs, "twelve sampled tokens were identical across 11 seeds");
     }
+
+    [Property(MaxTest = 12)]
+    public Property No_repeat_ngram_size_leaves_no_ngram_twice_in_the_sequence(int seed, bool sample)
+    {
+        var rng = new System.Random(seed);
+        int n = rng.Next(1, 4);
+        var prompt = RandomIds(rng, rng.Next(1, 6), causal.Value.config.VocabSize);
+        var g = new GenerationConfig { MaxNewTokens = 25, NoRepeatNgramSize = n, DoSample = sample, TopK = 0, Seed = seed };
+        var sequence = causal.Value.Generate(new BigBirdInputs(1, prompt.Length) { InputIds = prompt }, g);
+        var ngrams = new HashSet<string>();
+        // the prompt may repeat itself; every n-gram that ends in a generated token must be new
+        for (int end = n; end <= sequence.Length; end++)
+        {
+            string gram = string.Join(",", sequence[(end - n)..end]);
+            if (!ngrams.Add(gram) && end > prompt.Length) return false.Label($"n={n}: {gram} repeats in {string.Join(",", sequence)}");
+        }
+        return true.ToProperty();
+    }
 }

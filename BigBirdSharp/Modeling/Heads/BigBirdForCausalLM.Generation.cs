@@ -24,6 +24,12 @@ public sealed record GenerationConfig
     public float TopP { get; init; } = 1f;
     /// <summary>Seed of the sampler. Sampling is reproducible for a seed, but is not torch's random stream.</summary>
     public int Seed { get; init; }
+    /// <summary>HF <c>repetition_penalty</c>: a token already in the sequence (prompt included) has its logit divided by
+    /// this when positive, multiplied when negative; 1 leaves the logits alone.</summary>
+    public float RepetitionPenalty { get; init; } = 1f;
+    /// <summary>HF <c>no_repeat_ngram_size</c>: a token that would repeat an n-gram of this size already in the sequence
+    /// (prompt included) is banned; 0 bans nothing.</summary>
+    public int NoRepeatNgramSize { get; init; }
     /// <summary>Reuse keys/values across steps (HF <c>use_cache</c>); false recomputes the whole sequence each step.</summary>
     public bool UseCache { get; init; } = true;
 }
@@ -62,6 +68,10 @@ public sealed partial class BigBirdForCausalLM
         if (generation.DoSample && !(generation.TopP > 0 && generation.TopP <= 1))
             throw new BigBirdInputException($"top_p must be in (0, 1], got {generation.TopP}.");
         if (generation.TopK < 0) throw new BigBirdInputException($"top_k must be non-negative, got {generation.TopK}.");
+        if (!(generation.RepetitionPenalty > 0) || float.IsInfinity(generation.RepetitionPenalty))
+            throw new BigBirdInputException($"repetition_penalty must be a positive number, got {generation.RepetitionPenalty}.");
+        if (generation.NoRepeatNgramSize < 0)
+            throw new BigBirdInputException($"no_repeat_ngram_size must be non-negative, got {generation.NoRepeatNgramSize}.");
         if ((long)promptLength + generation.MaxNewTokens > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"prompt of {promptLength} tokens + {generation.MaxNewTokens} new tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}; " +
@@ -113,6 +123,10 @@ public sealed partial class BigBirdForCausalLM
             for (int b = 0; b < batch; b++)
             {
                 var scores = next_token_logits.AsSpan(b * config.VocabSize, config.VocabSize);
+                // HF's logits processors, in HF's order, before greedy choice or the sampling warpers
+                var sequence = sequences.AsSpan(b * maxLength, length);
+                if (generation.RepetitionPenalty != 1f) ApplyRepetitionPenalty(scores, sequence, generation.RepetitionPenalty);
+                if (generation.NoRepeatNgramSize > 0) BanRepeatedNgrams(scores, sequence, generation.NoRepeatNgramSize);
                 int next = sampler is null ? ArgMax(scores) : Sample(scores, generation, sampler);
                 if (generation.EosTokenId is not null && !unfinished[b]) next = pad;
                 sequences[b * maxLength + length] = next;
@@ -127,6 +141,31 @@ public sealed partial class BigBirdForCausalLM
         var trimmed = new int[batch * length];
         for (int b = 0; b < batch; b++) sequences.AsSpan(b * maxLength, length).CopyTo(trimmed.AsSpan(b * length));
         return trimmed;
+    }
+
+    /// <summary>HF's RepetitionPenaltyLogitsProcessor: every token present in <paramref name="sequence"/> gets its score
+    /// divided by <paramref name="penalty"/> when positive and multiplied by it when negative.</summary>
+    internal static void ApplyRepetitionPenalty(Span<float> scores, ReadOnlySpan<int> sequence, float penalty)
+    {
+        var seen = new HashSet<int>();
+        foreach (int token in sequence)
+        {
+            if (!seen.Add(token)) continue;
+            float s = scores[token];
+            scores[token] = s < 0 ? s * penalty : s / penalty;
+        }
+    }
+
+    /// <summary>HF's NoRepeatNGramLogitsProcessor: bans (−∞) each token that, appended to
+    /// <paramref name="sequence"/>, would repeat an n-gram of size <paramref name="n"/> already in it.</summary>
+    internal static void BanRepeatedNgrams(Span<float> scores, ReadOnlySpan<int> sequence, int n)
+    {
+        int length = sequence.Length;
+        if (length + 1 < n) return;
+        var tail = sequence[(length - n + 1)..]; // the n − 1 tokens the next one would follow
+        for (int start = 0; start + n <= length; start++)
+            if (sequence.Slice(start, n - 1).SequenceEqual(tail))
+                scores[sequence[start + n - 1]] = float.NegativeInfinity;
     }
 
     /// <summary>The first index of the largest score, as torch.argmax.</summary>
