@@ -27,7 +27,7 @@ public static partial class BigBirdCli
 
     private const string UsageText = """
         usage (TEXT: an argument, --text TEXT, --input FILE|- (a .jsonl FILE or --jsonl: one JSON object per line), or stdin;
-               without --model the text commands use the embedded default model):
+               without --model every command uses the embedded default model):
           bigbird fill-mask [TEXT] [--model DIR] [--top-k K]
           bigbird embed [TEXT] [--model DIR] [--pooling mean|pooler|cls] [--output FILE.safetensors|FILE.json]
           bigbird classify [TEXT] [--model DIR] [--text-pair TEXT] [--top-k K]
@@ -39,14 +39,14 @@ public static partial class BigBirdCli
             --no-truncate (refuse input longer than max_position_embeddings instead of truncating it, or for qa
             reading the context in overlapping windows),
             --attention-type original_full|block_sparse, --random-attention deterministic|seeded
-          bigbird run --model DIR --inputs FILE.json --output FILE.safetensors
+          bigbird run [--model DIR] --inputs FILE.json --output FILE.safetensors
                       [--architecture NAME] [--attention-type original_full|block_sparse]
                       [--random-attention deterministic|seeded] [--output-hidden-states] [--output-attentions]
                       [--generate N [--eos-token-id ID] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]]
-          bigbird trace --model DIR --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
+          bigbird trace [--model DIR] --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
                         [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
-          bigbird bench --model DIR --seq-len N [--batch B] [--repeat R]
-          bigbird tokenize --model DIR --input FILE.jsonl --output FILE.jsonl
+          bigbird bench [--model DIR] --seq-len N [--batch B] [--repeat R]
+          bigbird tokenize [--model DIR] --input FILE.jsonl --output FILE.jsonl
         exit codes: 0 ok; 1 bad model, checkpoint or input; 2 bad usage; 3 trace --compare found a divergence
         """;
 
@@ -127,7 +127,7 @@ public static partial class BigBirdCli
 
     private static int RunCommand(Options o, TextWriter stdout)
     {
-        string model = o.Required("--model"), inputs = o.Required("--inputs"), output = o.Required("--output");
+        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory, inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--architecture", "--attention-type", "--random-attention",
                         "--output-hidden-states", "--output-attentions", "--generate", "--eos-token-id",
                         "--do-sample", "--temperature", "--top-k", "--top-p", "--seed");
@@ -201,7 +201,7 @@ public static partial class BigBirdCli
 
     private static int BenchCommand(Options o, TextWriter stdout)
     {
-        string model = o.Required("--model");
+        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory;
         int seqLen = o.Int("--seq-len", null);
         int batch = o.Int("--batch", 1), repeat = o.Int("--repeat", 5);
         o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat");

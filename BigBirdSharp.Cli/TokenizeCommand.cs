@@ -13,7 +13,7 @@ public static class TokenizeCommand
     /// <summary>Runs the command; returns the exit code.</summary>
     internal static int Run(BigBirdCli.Options o, TextWriter stdout)
     {
-        string model = o.Required("--model"), input = o.Required("--input"), output = o.Required("--output");
+        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory, input = o.Required("--input"), output = o.Required("--output");
         o.RejectUnknown("--model", "--input", "--output");
         if (!File.Exists(input)) throw new BigBirdInputException($"{input}: input file not found.");
         var tokenizer = BigBirdTokenizer.FromFolder(model);

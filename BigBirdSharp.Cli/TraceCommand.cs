@@ -15,7 +15,7 @@ public static partial class BigBirdCli
     /// </summary>
     private static int TraceCommand(Options o, TextWriter stdout)
     {
-        string model = o.Required("--model"), inputs = o.Required("--inputs"), output = o.Required("--output");
+        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory, inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--compare", "--atol", "--rtol", "--attention-type", "--random-attention");
         double atol = o.Float("--atol", 1e-4f), rtol = o.Float("--rtol", 1e-4f);
         if (atol < 0 || rtol < 0) throw new UsageException("--atol and --rtol must be non-negative");

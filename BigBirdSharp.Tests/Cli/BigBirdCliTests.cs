@@ -145,6 +145,8 @@ public sealed class BigBirdCliTests : IDisposable
     {
         var (code, stdout, _) = Run();
         Assert.Equal(BigBirdCli.Usage, code);
-        Assert.Contains("bigbird run --model DIR", stdout);
+        Assert.Contains("bigbird run [--model DIR] --inputs", stdout);
+        Assert.Contains("bigbird fill-mask [TEXT]", stdout);
+        Assert.Contains("exit codes: 0 ok", stdout);
     }
 }

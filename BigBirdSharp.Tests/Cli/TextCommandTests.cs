@@ -502,6 +502,29 @@ public sealed class TextCommandTests : IDisposable
         Assert.Contains("more than the model's max_position_embeddings (128)", stderr);
     }
 
+    [Fact]
+    public void Run_trace_tokenize_and_bench_default_to_the_embedded_model()
+    {
+        string inputs = Path.Combine(_dir, "inputs.json"), jsonl = Path.Combine(_dir, "t.jsonl");
+        var ids = BigBirdTokenizer.FromFolder(DefaultModelSource).Encode("And the children of [MASK] went out.").InputIds;
+        File.WriteAllText(inputs, JsonSerializer.Serialize(new { input_ids = new[] { ids } }));
+        File.WriteAllText(jsonl, "{\"text\": \"And the children of [MASK] went out.\"}\n");
+
+        var (code, stdout, stderr) = Run(["run", "--inputs", inputs, "--output", Path.Combine(_dir, "run.safetensors")]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.StartsWith("BigBirdForMaskedLM: batch 1", stdout);
+        (code, stdout, stderr) = Run(["trace", "--inputs", inputs, "--output", Path.Combine(_dir, "trace.safetensors")]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        using (var trace = CheckpointLoader.Open(Path.Combine(_dir, "trace.safetensors")))
+            Assert.Contains("encoder.layer.3.output", trace.Names);
+        (code, stdout, stderr) = Run(["tokenize", "--input", jsonl, "--output", Path.Combine(_dir, "ids.jsonl")]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains(string.Join(",", ids), File.ReadAllText(Path.Combine(_dir, "ids.jsonl")));
+        (code, stdout, stderr) = Run(["bench", "--seq-len", "200", "--repeat", "1"]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains("\"attention_type\":\"block_sparse\"", stdout);
+    }
+
     private string CheckpointWithDefaultTokenizer(string fixtureModel)
     {
         string folder = Path.Combine(_dir, fixtureModel);
