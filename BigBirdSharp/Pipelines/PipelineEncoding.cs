@@ -7,7 +7,9 @@ namespace BigBirdSharp.Pipelines;
 /// <summary>What a pipeline does with an input longer than the model's <c>max_position_embeddings</c>.</summary>
 public enum OverlongInput
 {
-    /// <summary>Cut it to the longest length the model takes, and say so in the result (HF <c>truncation=True</c>).</summary>
+    /// <summary>Make it fit, and say so in the result: cut it to the longest length the model takes (HF
+    /// <c>truncation=True</c>; generation keeps the end of the prompt), or, for question answering, read the context in
+    /// overlapping windows.</summary>
     Truncate,
     /// <summary>Refuse it with a <see cref="BigBirdInputException"/>.</summary>
     Reject,
