@@ -70,10 +70,10 @@ public static partial class BigBirdCli
             var opts = Options.Parse(args.AsSpan(1));
             return args[0] switch
             {
-                "run" => RunCommand(opts, stdout),
-                "bench" => BenchCommand(opts, stdout),
-                "trace" => TraceCommand(opts, stdout),
-                "tokenize" => TokenizeCommand.Run(opts, stdout),
+                "run" => RunCommand(opts, stdout, stderr),
+                "bench" => BenchCommand(opts, stdout, stderr),
+                "trace" => TraceCommand(opts, stdout, stderr),
+                "tokenize" => TokenizeCommand.Run(opts, stdout, stderr),
                 "fill-mask" => TextCommands.FillMask(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
                 "embed" => TextCommands.Embed(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
                 "classify" => TextCommands.Classify(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
@@ -125,9 +125,17 @@ public static partial class BigBirdCli
         Interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
     };
 
-    private static int RunCommand(Options o, TextWriter stdout)
+    /// <summary><c>--model</c>, or the embedded default model, which is then named on stderr.</summary>
+    internal static string ModelOrDefault(Options o, TextWriter stderr)
     {
-        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory, inputs = o.Required("--inputs"), output = o.Required("--output");
+        if (o.Get("--model") is { } model) return model;
+        stderr.WriteLine($"model: {ModelFolder.Resolve(null, causal: false).Description}");
+        return ModelFolder.DefaultDirectory;
+    }
+
+    private static int RunCommand(Options o, TextWriter stdout, TextWriter stderr)
+    {
+        string model = ModelOrDefault(o, stderr), inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--architecture", "--attention-type", "--random-attention",
                         "--output-hidden-states", "--output-attentions", "--generate", "--eos-token-id",
                         "--do-sample", "--temperature", "--top-k", "--top-p", "--seed");
@@ -199,9 +207,9 @@ public static partial class BigBirdCli
         return Ok;
     }
 
-    private static int BenchCommand(Options o, TextWriter stdout)
+    private static int BenchCommand(Options o, TextWriter stdout, TextWriter stderr)
     {
-        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory;
+        string model = ModelOrDefault(o, stderr);
         int seqLen = o.Int("--seq-len", null);
         int batch = o.Int("--batch", 1), repeat = o.Int("--repeat", 5);
         o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat");

@@ -25,10 +25,13 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
 
     /// <summary>Resolves <c>--model</c> (null: the default model) and checks that the folder is a BigBird checkpoint.</summary>
     /// <exception cref="BigBirdException">No such folder, no config.json, not a BigBird config, or no weights.</exception>
-    public static ModelFolder Resolve(string? model, bool causal)
+    public static ModelFolder Resolve(string? model, bool causal) => Resolve(model, causal, Path.Combine(AppContext.BaseDirectory, "models"));
+
+    /// <summary><see cref="Resolve(string?, bool)"/> with the default models looked for under <paramref name="defaultRoot"/>.</summary>
+    internal static ModelFolder Resolve(string? model, bool causal, string defaultRoot)
     {
         bool isDefault = model is null;
-        string dir = model ?? (causal ? DefaultCausalDirectory : DefaultDirectory);
+        string dir = model ?? Path.Combine(defaultRoot, causal ? "default-causal" : "default");
         if (!System.IO.Directory.Exists(dir))
             throw new BigBirdException(isDefault
                 ? $"the embedded default model is missing: {dir} does not exist. Build the BigBirdSharp.Cli project (it copies fixtures/default_model there), or pass --model DIR."

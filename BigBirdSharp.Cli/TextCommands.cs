@@ -214,7 +214,7 @@ internal static class TextCommands
             var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options, docStride);
             if (r.Windows > 1)
                 c.Info($"{doc.Label}: {r.Input.Length} tokens, more than max_position_embeddings ({head.config.MaxPositionEmbeddings}): " +
-                       $"read in {r.Windows} windows overlapping by up to {docStride} tokens, each with the question.");
+                       $"read in {r.Windows} windows overlapping by {r.WindowOverlap} tokens, each with the question.");
             if (c.Json)
                 c.WriteJson(doc, w =>
                 {
@@ -266,7 +266,7 @@ internal static class TextCommands
             RepetitionPenalty = o.Float("--repetition-penalty", 1f),
             NoRepeatNgramSize = o.Int("--no-repeat-ngram-size", 0),
         };
-        if (generation.RepetitionPenalty <= 0 || generation.NoRepeatNgramSize < 0)
+        if (!(generation.RepetitionPenalty > 0) || !float.IsFinite(generation.RepetitionPenalty) || generation.NoRepeatNgramSize < 0)
             throw new BigBirdCli.UsageException("--repetition-penalty must be positive and --no-repeat-ngram-size non-negative");
         if (generation.Temperature <= 0 || generation.TopK < 0 || generation.TopP is <= 0 or > 1)
             throw new BigBirdCli.UsageException("--temperature must be positive, --top-k non-negative and --top-p in (0, 1]");
@@ -297,6 +297,7 @@ internal static class TextCommands
                     foreach (int id in r.GeneratedIds) w.WriteNumberValue(id);
                     w.WriteEndArray();
                     w.WriteBoolean("stopped_at_eos", r.StoppedAtEos);
+                    if (r.PromptTruncatedFrom is int truncatedFrom) w.WriteNumber("prompt_truncated_from", truncatedFrom);
                 });
             else
                 c.Stdout.WriteLine($"{doc.Text.TrimEnd()} » {r.GeneratedText}{(r.StoppedAtEos ? "" : " …")}");

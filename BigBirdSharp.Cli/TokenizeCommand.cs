@@ -11,9 +11,9 @@ namespace BigBirdSharp.Cli;
 public static class TokenizeCommand
 {
     /// <summary>Runs the command; returns the exit code.</summary>
-    internal static int Run(BigBirdCli.Options o, TextWriter stdout)
+    internal static int Run(BigBirdCli.Options o, TextWriter stdout, TextWriter stderr)
     {
-        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory, input = o.Required("--input"), output = o.Required("--output");
+        string model = BigBirdCli.ModelOrDefault(o, stderr), input = o.Required("--input"), output = o.Required("--output");
         o.RejectUnknown("--model", "--input", "--output");
         if (!File.Exists(input)) throw new BigBirdInputException($"{input}: input file not found.");
         var tokenizer = BigBirdTokenizer.FromFolder(model);

@@ -13,9 +13,9 @@ public static partial class BigBirdCli
     /// (see <see cref="BigBirdForwardOptions.Trace"/>); with <c>--compare</c>, reports where another port's trace
     /// first leaves the tolerance.
     /// </summary>
-    private static int TraceCommand(Options o, TextWriter stdout)
+    private static int TraceCommand(Options o, TextWriter stdout, TextWriter stderr)
     {
-        string model = o.Get("--model") ?? ModelFolder.DefaultDirectory, inputs = o.Required("--inputs"), output = o.Required("--output");
+        string model = ModelOrDefault(o, stderr), inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--compare", "--atol", "--rtol", "--attention-type", "--random-attention");
         double atol = o.Float("--atol", 1e-4f), rtol = o.Float("--rtol", 1e-4f);
         if (atol < 0 || rtol < 0) throw new UsageException("--atol and --rtol must be non-negative");

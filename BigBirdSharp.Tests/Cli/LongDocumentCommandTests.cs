@@ -117,7 +117,7 @@ public sealed class LongDocumentCommandTests : IClassFixture<LongDocumentCommand
         var (code, stdout, stderr) = TextCommandTests.Run(["qa", "--model", _folders.Encoder, "--json", "--question", "What did the court rule?",
                                                            "--top-k", "60", doc]);
         Assert.True(code == 0, stderr);
-        Assert.Contains("windows overlapping by up to 128 tokens", stderr);
+        Assert.Contains("windows overlapping by 128 tokens", stderr);
         var result = Single(stdout);
         Assert.True(result.GetProperty("tokens").GetInt32() > 4096);
         Assert.Equal(2, result.GetProperty("windows").GetInt32());
@@ -142,6 +142,11 @@ public sealed class LongDocumentCommandTests : IClassFixture<LongDocumentCommand
         line = Single(stdout);
         Assert.Equal(4095, line.GetProperty("prompt_ids").GetArrayLength());
         Assert.Equal(1, line.GetProperty("prompt_ids")[0].GetInt32()); // bos kept
+        // then the prompt's last 4094 pieces: the end is what gets continued
+        var pieces = BigBirdSharp.Tokenization.BigBirdTokenizer.FromFolder(_folders.Causal)
+            .Encode(Document(6000, 5), null, new BigBirdSharp.Tokenization.TokenizerEncodeOptions { AddSpecialTokens = false }).InputIds;
+        Assert.Equal(pieces[^4094..], line.GetProperty("prompt_ids").EnumerateArray().Skip(1).Select(x => x.GetInt32()));
+        Assert.Equal(pieces.Length + 1, line.GetProperty("prompt_truncated_from").GetInt32());
         Assert.Single(line.GetProperty("generated_ids").EnumerateArray());
         Assert.Contains("only its last 4095 are kept", stderr);
 

@@ -10,7 +10,8 @@ internal static class RandomCheckpoint
     /// <summary>Writes config.json (HF defaults overridden by <paramref name="overrides"/>), model.safetensors with
     /// every tensor of the encoder, pooler and LM head (and the classification and QA heads when
     /// <paramref name="withTaskHeads"/>), and copies the tokenizer files of <paramref name="tokenizerDir"/>.</summary>
-    public static void Write(string dir, string tokenizerDir, IReadOnlyDictionary<string, object> overrides, bool withTaskHeads, int seed)
+    public static void Write(string dir, string tokenizerDir, IReadOnlyDictionary<string, object> overrides, bool withTaskHeads, int seed,
+                             bool withPooler = true)
     {
         Directory.CreateDirectory(dir);
         foreach (var f in Directory.GetFiles(tokenizerDir))
@@ -55,7 +56,7 @@ internal static class RandomCheckpoint
             AddLinear(p + "output.dense", hidden, intermediate);
             AddNorm(p + "output.LayerNorm");
         }
-        AddLinear("bert.pooler", hidden, hidden);
+        if (withPooler) AddLinear("bert.pooler", hidden, hidden);
         AddLinear("cls.predictions.transform.dense", hidden, hidden);
         AddNorm("cls.predictions.transform.LayerNorm");
         Add("cls.predictions.bias", vocab);

@@ -184,6 +184,8 @@ public sealed class TextCommandTests : IDisposable
     [Fact]
     public void Block_padding_is_automatic_for_any_length()
     {
+        // that such lengths run at all; the padded block-sparse arithmetic itself is compared with PyTorch by the
+        // encoder fixtures (lengths 37, 53, 77, 100, 131) and the default model's QA fixture (218–384 tokens)
         // lengths around block multiples, long enough that the default model runs block-sparse attention
         foreach (int words in new[] { 150, 161, 177 })
         {
@@ -398,6 +400,8 @@ public sealed class TextCommandTests : IDisposable
                      (["embed", "a", "--output", "x.txt"], "--output must end in .safetensors or .json"),
                      (["qa", "the context"], "needs --question"),
                      (["qa", "ctx", "--question", "q", "--max-answer-length", "0"], "must be positive"),
+                     (["qa", "ctx", "--question", "q", "--doc-stride", "-1"], "--doc-stride must not be negative"),
+                     (["generate", "In the", "--repetition-penalty", "1e40"], "--repetition-penalty must be a number"),
                      (["generate", "In the", "--max-new-tokens", "0"], "--max-new-tokens must be positive"),
                      (["generate", "In the", "--temperature", "0.5"], "go with --do-sample"),
                      (["generate", "In the", "--do-sample", "--top-p", "1.5"], "--top-p in (0, 1]"),
@@ -492,10 +496,18 @@ public sealed class TextCommandTests : IDisposable
         string context = string.Concat(Enumerable.Range(0, 40).Select(i => $"God created the heaven number {i}. "));
         (code, var stdout, stderr) = Run(["qa", "--model", folder, "--json", "--top-k", "5", "--question", "Who created?", context]);
         Assert.True(code == BigBirdCli.Ok, stderr);
-        Assert.Matches(@"read in \d+ windows overlapping by up to 128 tokens", stderr);
+        // 128 asked, capped at half a window: 128 positions less [CLS], the question, [SEP] and the final [SEP]
+        var overlap = System.Text.RegularExpressions.Regex.Match(stderr, @"read in \d+ windows overlapping by (\d+) tokens");
+        Assert.True(overlap.Success, stderr);
+        Assert.InRange(int.Parse(overlap.Groups[1].Value), 55, 62);
         var line = Assert.Single(JsonLines(stdout));
         Assert.True(line.GetProperty("windows").GetInt32() >= 3);
         Assert.Equal(5, line.GetProperty("answers").GetArrayLength());
+
+        (code, stdout, stderr) = Run(["qa", "--model", folder, "--json", "--doc-stride", "10", "--question", "Who created?", context]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Contains("overlapping by 10 tokens", stderr);
+        Assert.True(Assert.Single(JsonLines(stdout)).GetProperty("windows").GetInt32() < line.GetProperty("windows").GetInt32());
 
         (code, _, stderr) = Run(["qa", "--model", folder, "--no-truncate", "--question", "Who created?", context]);
         Assert.Equal(BigBirdCli.Failed, code);
@@ -523,6 +535,60 @@ public sealed class TextCommandTests : IDisposable
         (code, stdout, stderr) = Run(["bench", "--seq-len", "200", "--repeat", "1"]);
         Assert.True(code == BigBirdCli.Ok, stderr);
         Assert.Contains("\"attention_type\":\"block_sparse\"", stdout);
+    }
+
+    [Fact]
+    public void Input_errors_of_the_text_commands_say_what_to_do()
+    {
+        var (code, _, stderr) = Run(["fill-mask", "--input", _dir]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("is a folder; --input takes a text or .jsonl file", stderr);
+
+        // the only [MASK] lies beyond the 512 positions the default model takes
+        string late = string.Concat(Enumerable.Repeat("and the children of Israel went out of the land of Egypt; ", 60)) + "the [MASK] of hosts";
+        (code, _, stderr) = Run(["fill-mask", late]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("every [MASK] was cut off by truncation; move the [MASK] nearer the start or shorten the text", stderr);
+
+        string folder = Path.Combine(_dir, "nopooler");
+        RandomCheckpoint.Write(folder, DefaultModelSource, new Dictionary<string, object>
+        {
+            ["architectures"] = new[] { "BigBirdForMaskedLM" },
+            ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
+            ["intermediate_size"] = 32, ["max_position_embeddings"] = 128, ["attention_type"] = "original_full", ["block_size"] = 16,
+            ["num_random_blocks"] = 2, ["sep_token_id"] = 5,
+        }, withTaskHeads: false, seed: 5, withPooler: false);
+        (code, _, stderr) = Run(["embed", "--model", folder, "--pooling", "pooler", "light"]);
+        Assert.Equal(BigBirdCli.Failed, code);
+        Assert.Contains("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling", stderr);
+        (code, _, stderr) = Run(["embed", "--model", folder, "--pooling", "cls", "--quiet", "light"]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+    }
+
+    [Fact]
+    public void A_missing_embedded_model_says_how_to_get_it()
+    {
+        var e = Assert.Throws<BigBirdException>(() => ModelFolder.Resolve(null, causal: false, defaultRoot: Path.Combine(_dir, "no-models")));
+        Assert.Contains("the embedded default model is missing", e.Message);
+        Assert.Contains("Build the BigBirdSharp.Cli project", e.Message);
+    }
+
+    [Fact]
+    public void Classify_takes_text_pairs_from_the_option_and_from_jsonl()
+    {
+        string jsonl = Path.Combine(_dir, "pairs.jsonl");
+        File.WriteAllText(jsonl, "{\"text\": \"And Moses spake\", \"text_pair\": \"unto the children of Israel.\"}\n{\"text\": \"And Moses spake\"}\n");
+        var (code, stdout, stderr) = Run(["classify", "--json", "--quiet", "--input", jsonl]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        var lines = JsonLines(stdout);
+        Assert.Equal("unto the children of Israel.", lines[0].GetProperty("text_pair").GetString());
+        Assert.False(lines[1].TryGetProperty("text_pair", out _));
+        Assert.NotEqual(lines[0].GetProperty("tokens").GetInt32(), lines[1].GetProperty("tokens").GetInt32());
+
+        (code, stdout, stderr) = Run(["classify", "--json", "--quiet", "--text-pair", "unto the children of Israel.", "And Moses spake"]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        // the same pair either way: the same scores
+        Assert.Equal(lines[0].GetProperty("labels").GetRawText(), Assert.Single(JsonLines(stdout)).GetProperty("labels").GetRawText());
     }
 
     private string CheckpointWithDefaultTokenizer(string fixtureModel)

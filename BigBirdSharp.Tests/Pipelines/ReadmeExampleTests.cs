@@ -27,4 +27,53 @@ public sealed class ReadmeExampleTests
         Assert.Equal(3, hidden.Shape.Length);
         Assert.Equal(256, hidden.Shape[2]);
     }
+
+    /// <summary>Each <c>$ bigbird …</c> line of README.md with the output printed under it.</summary>
+    public static TheoryData<int> ReadmeCommands() => [.. Enumerable.Range(0, CommandsInReadme().Count)];
+
+    private static List<(string[] Args, string Expected)> CommandsInReadme()
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepoPaths.Root, "README.md"));
+        var commands = new List<(string[], string)>();
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith("$ bigbird ", StringComparison.Ordinal)) continue;
+            var expected = new List<string>();
+            for (int j = i + 1; j < lines.Length && !lines[j].StartsWith("$ ", StringComparison.Ordinal) && lines[j] != "```"; j++)
+                expected.Add(lines[j]);
+            commands.Add((SplitArgs(lines[i]["$ bigbird ".Length..]), string.Join("\n", expected)));
+        }
+        return commands;
+    }
+
+    /// <summary>Shell-style words: spaces separate, double quotes group.</summary>
+    private static string[] SplitArgs(string line)
+    {
+        var args = new List<string>();
+        var current = new System.Text.StringBuilder();
+        bool quoted = false, any = false;
+        foreach (char c in line)
+        {
+            if (c == '"') { quoted = !quoted; any = true; }
+            else if (c == ' ' && !quoted)
+            {
+                if (any) args.Add(current.ToString());
+                current.Clear();
+                any = false;
+            }
+            else { current.Append(c); any = true; }
+        }
+        if (any) args.Add(current.ToString());
+        return [.. args];
+    }
+
+    [Theory]
+    [MemberData(nameof(ReadmeCommands))]
+    public void The_readme_command_examples_print_what_the_readme_shows(int index)
+    {
+        var (args, expected) = CommandsInReadme()[index];
+        var (code, stdout, stderr) = Cli.TextCommandTests.Run(args);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal(expected, stdout.TrimEnd('\n').Replace("\r\n", "\n"));
+    }
 }

@@ -20,16 +20,20 @@ public sealed record QuestionAnsweringAnswer(string Answer, int Start, int End, 
 /// <param name="Context">The context searched.</param>
 /// <param name="Input">The whole pair encoding, <c>[CLS] question [SEP] context [SEP]</c>, before any windowing.</param>
 /// <param name="Windows">How many overlapping windows the model read (1 when the pair fits).</param>
+/// <param name="WindowOverlap">Context tokens each window shares with the previous one: the doc stride asked for, at
+/// most half a window.</param>
 /// <param name="Answers">Best first.</param>
-public sealed record QuestionAnsweringResult(string Question, string Context, PipelineEncoding Input, int Windows, IReadOnlyList<QuestionAnsweringAnswer> Answers);
+public sealed record QuestionAnsweringResult(string Question, string Context, PipelineEncoding Input, int Windows, int WindowOverlap,
+                                             IReadOnlyList<QuestionAnsweringAnswer> Answers);
 
 /// <summary>
 /// Extractive question answering on a <see cref="BigBirdForQuestionAnswering"/>, as HF's question-answering
 /// pipeline: a span (s, e) of context tokens with s ≤ e and e − s + 1 ≤ <c>maxAnswerLength</c> (HF's default 15)
 /// scores p(start = s)·p(end = e), softmaxes over [CLS] and the context tokens; the best spans are widened to whole
-/// words. A pair longer than <c>max_position_embeddings</c> is read as HF reads it, in windows of the context that
-/// overlap by <c>docStride</c> tokens, each with the whole question (<see cref="OverlongInput.Reject"/> refuses it
-/// instead). Unlike HF, whitespace-only pieces never start or end a span, and a span that widens to an answer
+/// words. A pair longer than <c>max_position_embeddings</c> is read, like HF reads it, in windows of the context that
+/// overlap by <c>docStride</c> tokens (at most half a window), each with the whole question
+/// (<see cref="OverlongInput.Reject"/> refuses it instead). HF's windows are <c>max_seq_len</c> long (384 by
+/// default); ours are as long as the model takes. Unlike HF, whitespace-only pieces never start or end a span, and a span that widens to an answer
 /// already found is skipped. Immutable and thread-safe.
 /// </summary>
 public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model, BigBirdTokenizer tokenizer)
@@ -64,7 +68,8 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
                 $"the question alone is {prefix} tokens, which leaves no room for the context within max_position_embeddings ({max}); shorten the question.");
 
         var candidates = new List<(int S, int E, double Score)>(); // token indices into `full`
-        var windows = Windows(contextCount, capacity, Math.Min(docStride, capacity / 2));
+        int overlap = Math.Min(docStride, capacity / 2);
+        var windows = Windows(contextCount, capacity, overlap);
         foreach (var (from, count) in windows)
         {
             int[] map = [.. Enumerable.Range(0, prefix), .. Enumerable.Range(prefix + from, count), full.Length - 1]; // window → full
@@ -94,7 +99,7 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
             if (answers.Count == topK) break;
         }
         var input = new PipelineEncoding(full, full.Length);
-        return new QuestionAnsweringResult(question, context, input, windows.Count, answers);
+        return new QuestionAnsweringResult(question, context, input, windows.Count, windows.Count > 1 ? overlap : 0, answers);
     }
 
     /// <summary>The best <paramref name="keep"/> spans of one window (window token indices) and their scores.</summary>
