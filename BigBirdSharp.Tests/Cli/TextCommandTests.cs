@@ -454,13 +454,8 @@ public sealed class TextCommandTests : IDisposable
     public void Classification_scores_follow_the_hf_pipeline_rule(string? problemType, int labels, string function)
     {
         string folder = Path.Combine(_dir, "cls");
-        var config = new Dictionary<string, object>
-        {
-            ["architectures"] = new[] { "BigBirdForSequenceClassification" },
-            ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
-            ["intermediate_size"] = 32, ["max_position_embeddings"] = 512, ["attention_type"] = "block_sparse", ["block_size"] = 16,
-            ["num_random_blocks"] = 2, ["sep_token_id"] = 5, ["num_labels"] = labels,
-        };
+        var config = TinyConfig("BigBirdForSequenceClassification", 512, "block_sparse");
+        config["num_labels"] = labels;
         if (problemType is not null) config["problem_type"] = problemType;
         RandomCheckpoint.Write(folder, DefaultModelSource, config, withTaskHeads: true, seed: labels);
         using var model = (BigBirdForSequenceClassification)BigBirdPreTrainedModel.Load(folder);
@@ -480,13 +475,7 @@ public sealed class TextCommandTests : IDisposable
     public void A_question_that_leaves_no_room_for_the_context_says_shorten_the_question()
     {
         string folder = Path.Combine(_dir, "qa");
-        RandomCheckpoint.Write(folder, DefaultModelSource, new Dictionary<string, object>
-        {
-            ["architectures"] = new[] { "BigBirdForQuestionAnswering" },
-            ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
-            ["intermediate_size"] = 32, ["max_position_embeddings"] = 128, ["attention_type"] = "original_full", ["block_size"] = 16,
-            ["num_random_blocks"] = 2, ["sep_token_id"] = 5,
-        }, withTaskHeads: true, seed: 3);
+        RandomCheckpoint.Write(folder, DefaultModelSource, TinyConfig("BigBirdForQuestionAnswering", 128, "original_full"), withTaskHeads: true, seed: 3);
         string question = string.Join(' ', Enumerable.Repeat("light", 200)) + "?";
         var (code, _, stderr) = Run(["qa", "--model", folder, "--question", question, "God created the heaven."]);
         Assert.Equal(BigBirdCli.Failed, code);
@@ -551,13 +540,8 @@ public sealed class TextCommandTests : IDisposable
         Assert.Contains("every [MASK] was cut off by truncation; move the [MASK] nearer the start or shorten the text", stderr);
 
         string folder = Path.Combine(_dir, "nopooler");
-        RandomCheckpoint.Write(folder, DefaultModelSource, new Dictionary<string, object>
-        {
-            ["architectures"] = new[] { "BigBirdForMaskedLM" },
-            ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
-            ["intermediate_size"] = 32, ["max_position_embeddings"] = 128, ["attention_type"] = "original_full", ["block_size"] = 16,
-            ["num_random_blocks"] = 2, ["sep_token_id"] = 5,
-        }, withTaskHeads: false, seed: 5, withPooler: false);
+        RandomCheckpoint.Write(folder, DefaultModelSource, TinyConfig("BigBirdForMaskedLM", 128, "original_full"), withTaskHeads: false, seed: 5,
+                               withPooler: false);
         (code, _, stderr) = Run(["embed", "--model", folder, "--pooling", "pooler", "light"]);
         Assert.Equal(BigBirdCli.Failed, code);
         Assert.Contains("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling", stderr);
@@ -590,6 +574,15 @@ public sealed class TextCommandTests : IDisposable
         // the same pair either way: the same scores
         Assert.Equal(lines[0].GetProperty("labels").GetRawText(), Assert.Single(JsonLines(stdout)).GetProperty("labels").GetRawText());
     }
+
+    /// <summary>A one-layer, 16-wide config over the default model's 8000-piece vocabulary.</summary>
+    private static Dictionary<string, object> TinyConfig(string architecture, int positions, string attention) => new()
+    {
+        ["architectures"] = new[] { architecture },
+        ["vocab_size"] = 8000, ["hidden_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
+        ["intermediate_size"] = 32, ["max_position_embeddings"] = positions, ["attention_type"] = attention, ["block_size"] = 16,
+        ["num_random_blocks"] = 2, ["sep_token_id"] = 5,
+    };
 
     private string CheckpointWithDefaultTokenizer(string fixtureModel)
     {
