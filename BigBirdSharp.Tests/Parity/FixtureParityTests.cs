@@ -44,7 +44,7 @@ public sealed class FixtureParityTests
         using var model = BigBirdModel.Load(c.ModelDir);
         var output = model.Forward(c.Inputs(), c.Options());
         Assert.Equal(c.ExpectFallback ? AttentionType.OriginalFull : c.AttentionType, output.AttentionType);
-        CompareWithExpected(c, SafeTensorsWriter.Entries(output).ToList());
+        ExpectedTensors.Compare(c.Name, c.ExpectedPath, SafeTensorsWriter.Entries(output).ToList());
     }
 
     [Theory]
@@ -66,32 +66,11 @@ public sealed class FixtureParityTests
             var stderr = new StringWriter();
             int code = BigBirdSharp.Cli.BigBirdCli.Run(args.ToArray(), TextWriter.Null, stderr);
             Assert.True(code == 0, stderr.ToString());
-            using var written = CheckpointLoader.Open(output);
-            var entries = written.Names.Select(n =>
-            {
-                written.TryGetInfo(n, out var info);
-                return new SafeTensorsWriter.Entry(n, info.Shape.Select(d => (int)d).ToArray(), written.ReadFloat32(n).ToArray());
-            }).ToList();
-            CompareWithExpected(c, entries);
+            ExpectedTensors.Compare(c.Name, c.ExpectedPath, ExpectedTensors.ReadAll(output));
         }
         finally
         {
             File.Delete(output);
-        }
-    }
-
-    private static void CompareWithExpected(FixtureCase c, List<SafeTensorsWriter.Entry> actual)
-    {
-        using var expected = CheckpointLoader.Open(c.ExpectedPath);
-        var byName = actual.ToDictionary(e => e.Name);
-        Assert.True(expected.Names.Count > 0, $"{c.Name}: expected.safetensors is empty");
-        Assert.Equal(expected.Names.Order(StringComparer.Ordinal), byName.Keys.Order(StringComparer.Ordinal));
-        foreach (var name in expected.Names)
-        {
-            expected.TryGetInfo(name, out var info);
-            var mine = byName[name];
-            Assert.Equal(info.ShapeText, "[" + string.Join(", ", mine.Shape) + "]");
-            Tolerance.AssertAllClose(mine.Data, expected.ReadFloat32(name).Span, $"{c.Name}/{name}");
         }
     }
 }

@@ -45,7 +45,7 @@ public sealed class HeadFixtureParityTests
         Assert.Equal(c.Architecture, head.Architecture);
         var output = head.Forward(c.Inputs(), c.Options());
         Assert.Equal(c.ExpectFallback ? AttentionType.OriginalFull : c.AttentionType, output.AttentionType);
-        CompareWithExpected(c, SafeTensorsWriter.Entries(output).ToList());
+        ExpectedTensors.Compare(c.Name, c.ExpectedPath, SafeTensorsWriter.Entries(output).ToList());
     }
 
     [Theory]
@@ -95,13 +95,7 @@ public sealed class HeadFixtureParityTests
                              new SequencesComparer());
                 return;
             }
-            using var written = CheckpointLoader.Open(output);
-            var entries = written.Names.Select(n =>
-            {
-                written.TryGetInfo(n, out var info);
-                return new SafeTensorsWriter.Entry(n, info.Shape.Select(d => (int)d).ToArray(), written.ReadFloat32(n).ToArray());
-            }).ToList();
-            CompareWithExpected(c, entries);
+            ExpectedTensors.Compare(c.Name, c.ExpectedPath, ExpectedTensors.ReadAll(output));
         }
         finally
         {
@@ -114,20 +108,5 @@ public sealed class HeadFixtureParityTests
         public bool Equals((long[] Values, int[] Shape) a, (long[] Values, int[] Shape) b) =>
             a.Values.SequenceEqual(b.Values) && a.Shape.SequenceEqual(b.Shape);
         public int GetHashCode((long[] Values, int[] Shape) x) => x.Values.Length;
-    }
-
-    private static void CompareWithExpected(HeadFixtureCase c, List<SafeTensorsWriter.Entry> actual)
-    {
-        using var expected = CheckpointLoader.Open(c.ExpectedPath);
-        var byName = actual.ToDictionary(e => e.Name);
-        Assert.True(expected.Names.Count > 0, $"{c.Name}: expected.safetensors is empty");
-        Assert.Equal(expected.Names.Order(StringComparer.Ordinal), byName.Keys.Order(StringComparer.Ordinal));
-        foreach (var name in expected.Names)
-        {
-            expected.TryGetInfo(name, out var info);
-            var mine = byName[name];
-            Assert.Equal(info.ShapeText, "[" + string.Join(", ", mine.Shape) + "]");
-            Tolerance.AssertAllClose(mine.Data, expected.ReadFloat32(name).Span, $"{c.Name}/{name}");
-        }
     }
 }
