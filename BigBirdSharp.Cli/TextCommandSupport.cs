@@ -15,7 +15,8 @@ namespace BigBirdSharp.Cli;
 /// <param name="Directory">The folder.</param>
 /// <param name="Description">One line saying plainly which model this is.</param>
 /// <param name="IsDefault">True for the embedded default model.</param>
-public sealed record ModelFolder(string Directory, string Description, bool IsDefault)
+/// <param name="Config">Its config.json.</param>
+public sealed record ModelFolder(string Directory, string Description, bool IsDefault, BigBirdConfig Config)
 {
     /// <summary>Folder of the embedded default masked LM (also holding its classification and QA heads).</summary>
     public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "models", "default");
@@ -62,7 +63,7 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
             ? $"embedded default model ({(causal ? "causal LM" : "masked LM with classification and QA heads")}, {shape}), " +
               "trained on the King James Bible: a small demo, not a general English model. Pass --model DIR for a real checkpoint."
             : $"{dir} ({shape})";
-        return new ModelFolder(dir, description, isDefault);
+        return new ModelFolder(dir, description, isDefault, config);
     }
 
     private static string? ReadModelType(string configPath)

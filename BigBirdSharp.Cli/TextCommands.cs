@@ -21,7 +21,8 @@ internal static class TextCommands
         if (topK <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
         var docs = c.ReadDocuments("text", null, false, null);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
-        var (head, tokenizer) = LoadHead(c, folder, folder.IsDefault ? "BigBirdForMaskedLM" : PreferPreTraining(folder), "fill-mask");
+        var (head, tokenizer) = LoadHead(c, folder,
+            folder.Config.Architectures.FirstOrDefault() == "BigBirdForPreTraining" ? "BigBirdForPreTraining" : "BigBirdForMaskedLM", "fill-mask");
         using var _ = head;
         var pipeline = new FillMaskPipeline(head, tokenizer);
         var options = c.ForwardOptions();
@@ -306,10 +307,6 @@ internal static class TextCommands
         return BigBirdCli.Ok;
     }
 
-    private static string PreferPreTraining(ModelFolder folder) =>
-        Configuration.BigBirdConfig.FromFile(Path.Combine(folder.Directory, "config.json")).Architectures.FirstOrDefault() == "BigBirdForPreTraining"
-            ? "BigBirdForPreTraining" : "BigBirdForMaskedLM";
-
     /// <summary>Loads the head a command needs, saying what to do when the checkpoint was not trained for it.</summary>
     private static (BigBirdPreTrainedModel, BigBirdTokenizer) LoadHead(TextCommandContext c, ModelFolder folder, string architecture, string command)
     {
@@ -322,10 +319,10 @@ internal static class TextCommands
         }
         catch (TensorMismatchException e)
         {
-            string[] declared = [.. Configuration.BigBirdConfig.FromFile(Path.Combine(folder.Directory, "config.json")).Architectures];
+            var declared = folder.Config.Architectures;
             throw new BigBirdException(
                 $"`{command}` needs a {architecture} checkpoint, and {folder.Directory} does not hold that head " +
-                $"(config.json architectures: {(declared.Length == 0 ? "none" : string.Join(", ", declared))}): {e.Message} " +
+                $"(config.json architectures: {(declared.Count == 0 ? "none" : string.Join(", ", declared))}): {e.Message} " +
                 (folder.IsDefault ? "The embedded default model lacks it; pass --model a checkpoint fine-tuned for this task."
                                   : "Use a checkpoint fine-tuned for this task, or leave --model out to use the embedded default model."), e);
         }

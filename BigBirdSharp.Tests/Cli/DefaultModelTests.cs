@@ -165,7 +165,7 @@ public sealed class DefaultModelTests : IDisposable
             if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)) Array.Fill(data, 1f);
             else if (shape.Length > 1)
                 for (int i = 0; i < data.Length; i++)
-                    data[i] = 0.02f * (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+                    data[i] = 0.02f * RandomCheckpoint.Gaussian(rng);
             entries.Add(new SafeTensorsWriter.Entry(name, shape, data));
         }
         SafeTensorsWriter.Write(Path.Combine(folder, "model.safetensors"), entries);

@@ -72,6 +72,7 @@ internal static class RandomCheckpoint
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), entries);
     }
 
-    private static float Gaussian(Random rng) =>
+    /// <summary>A standard normal draw (Box–Muller).</summary>
+    internal static float Gaussian(Random rng) =>
         (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
 }

@@ -32,7 +32,7 @@ public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokeniz
     {
         if (pooling == EmbeddingPooling.Pooler && model.pooler is null)
             throw new BigBirdInputException("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling.");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, TruncationStrategy.LongestFirst, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
         var output = model.Forward(input.ToInputs(), options);
         int hidden = model.config.HiddenSize, seq = input.Length;
         var states = output.LastHiddenState.Data; // [1, seq, hidden]

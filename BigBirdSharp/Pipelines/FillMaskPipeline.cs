@@ -42,7 +42,7 @@ public sealed class FillMaskPipeline
     public FillMaskResult Run(string text, int topK = 5, OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null)
     {
         if (topK <= 0) throw new BigBirdInputException($"top-k must be positive, not {topK}.");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, TruncationStrategy.LongestFirst, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
         int[] ids = input.Encoding.InputIds;
         var positions = Enumerable.Range(0, ids.Length).Where(i => ids[i] == tokenizer.MaskTokenId).ToArray();
         if (positions.Length == 0)

@@ -26,11 +26,12 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
     /// <summary>Tokens the model runs on.</summary>
     public int Length => Encoding.Length;
 
-    /// <summary>Encodes <paramref name="text"/> (and <paramref name="pair"/>) for <paramref name="config"/>: padding
-    /// to the block size is left to the model, which pads internally as HF does.</summary>
+    /// <summary>Encodes <paramref name="text"/> (and <paramref name="pair"/>) for <paramref name="config"/>, cutting the
+    /// longer text first (HF's longest_first) when it is too long: padding to the block size is left to the model,
+    /// which pads internally as HF does.</summary>
     /// <exception cref="BigBirdInputException">Empty text, or too long under <see cref="OverlongInput.Reject"/>.</exception>
     public static PipelineEncoding Encode(BigBirdTokenizer tokenizer, BigBirdConfig config, string text, string? pair,
-                                          OverlongInput overlong, TruncationStrategy strategy, string what)
+                                          OverlongInput overlong, string what)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (string.IsNullOrWhiteSpace(text))
@@ -44,11 +45,7 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
             throw new BigBirdInputException(
                 $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
                 "shorten it, or allow truncation (drop --no-truncate).");
-        var cut = tokenizer.Encode(text, pair, new TokenizerEncodeOptions { Truncation = strategy, MaxLength = max });
-        if (cut.Length > max) // only_second cannot cut the first text
-            throw new BigBirdInputException(
-                $"{what} is {full.Length} tokens and only the second text may be cut, but the first alone leaves no room within " +
-                $"max_position_embeddings ({max}); shorten the first text.");
+        var cut = tokenizer.Encode(text, pair, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = max });
         return new PipelineEncoding(cut, full.Length);
     }
 

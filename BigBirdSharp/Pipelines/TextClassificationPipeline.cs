@@ -28,7 +28,7 @@ public sealed class TextClassificationPipeline(BigBirdForSequenceClassification 
                                     BigBirdForwardOptions? options = null)
     {
         var config = model.config;
-        var input = PipelineEncoding.Encode(tokenizer, config, text, pair, overlong, TruncationStrategy.LongestFirst, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, config, text, pair, overlong, "the text");
         var logits = model.Forward(input.ToInputs(), options).Logits!.Data.ToArray(); // [1, num_labels]
         // HF's rule, in HF's order: multi-label or one label → sigmoid, otherwise softmax (regression included)
         float[] scores = config.ProblemType == "multi_label_classification" || config.NumLabels == 1

@@ -40,7 +40,8 @@ public sealed class TextGenerationPipeline(BigBirdForCausalLM model, BigBirdToke
                     $"the prompt is {ids.Count} tokens; with the model's max_position_embeddings ({max}) no token can follow it. " +
                     "Shorten it, or allow truncation (drop --no-truncate).");
             truncatedFrom = ids.Count;
-            ids = [.. ids.Take(config.BosTokenId is null ? 0 : 1), .. ids.Skip(ids.Count - (max - 1) + (config.BosTokenId is null ? 0 : 1))];
+            int bosCount = config.BosTokenId is null ? 0 : 1; // [bos] stays, then as many of the last pieces as fit with one new token
+            ids = [.. ids.Take(bosCount), .. ids.TakeLast(max - 1 - bosCount)];
         }
         var settings = generation with
         {
