@@ -107,6 +107,26 @@ public sealed class DefaultModelTests : IDisposable
         Assert.Contains(example.GetProperty("answer_text").GetString()!, text);
     }
 
+    public static TheoryData<int, string> EmbedExamples()
+    {
+        var data = new TheoryData<int, string>();
+        for (int i = 0; i < Fixture("embed_examples.json").GetProperty("cases").GetArrayLength(); i++)
+            foreach (var pooling in new[] { "mean", "cls", "pooler" }) data.Add(i, pooling);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(EmbedExamples))]
+    public void Embed_on_the_default_model_matches_pytorch(int index, string pooling)
+    {
+        var example = Fixture("embed_examples.json").GetProperty("cases")[index];
+        var (code, stdout, stderr) = TextCommandTests.Run(["embed", "--json", "--quiet", "--pooling", pooling, example.GetProperty("text").GetString()!]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        using var line = JsonDocument.Parse(stdout);
+        Assert.Equal(example.GetProperty("input_ids").GetArrayLength(), line.RootElement.GetProperty("tokens").GetInt32());
+        Tolerance.AssertAllClose(Floats(line.RootElement.GetProperty("embedding")), Floats(example.GetProperty(pooling)), $"embed {index} {pooling}");
+    }
+
     public static TheoryData<int> GenerateExamples() => [.. Enumerable.Range(0, Fixture("generate_examples.json").GetProperty("cases").GetArrayLength())];
 
     [Theory]
