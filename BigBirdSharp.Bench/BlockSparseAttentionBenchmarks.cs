@@ -1,8 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using BigBirdSharp.Backends;
-using BigBirdSharp.Configuration;
-using BigBirdSharp.Modeling;
 using BigBirdSharp.RandomAttention;
 
 namespace BigBirdSharp.Bench;
@@ -14,9 +12,8 @@ namespace BigBirdSharp.Bench;
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class BlockSparseAttentionBenchmarks
 {
-    private BigBirdBlockSparseAttention _sparse = null!;
-    private BigBirdSelfAttention _full = null!;
-    private ForwardState _state = null!;
+    private readonly CpuBackend _cpu = CpuBackend.Instance;
+    private DeviceBuffer _q = null!, _k = null!, _v = null!, _context = null!, _mask = null!, _additiveMask = null!;
     private int[] _randAttn = null!;
 
     /// <summary>Tokens per sequence (multiples of the block size 64).</summary>
@@ -26,30 +23,36 @@ public class BlockSparseAttentionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var config = SyntheticCheckpoint.RobertaBaseConfig;
-        _sparse = new BigBirdBlockSparseAttention(null!, null!, null!, config);
-        _full = new BigBirdSelfAttention(null!, null!, null!, config);
-        _state = new ForwardState(config, 1, SeqLen);
         var rng = new System.Random(7);
-        foreach (var buffer in new[] { _state.QueryLayer, _state.KeyLayer, _state.ValueLayer })
-            for (int i = 0; i < buffer.Length; i++) buffer[i] = (float)(rng.NextDouble() * 2 - 1);
-        Array.Fill(_state.BlockMask, 1f);
+        float[] Random(int n)
+        {
+            var a = new float[n];
+            for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+            return a;
+        }
+        int n = SeqLen * 768;
+        _q = _cpu.Upload(Random(n));
+        _k = _cpu.Upload(Random(n));
+        _v = _cpu.Upload(Random(n));
+        _context = _cpu.Allocate(n);
+        var ones = new float[SeqLen];
+        Array.Fill(ones, 1f);
+        _mask = _cpu.Upload(ones);
+        _additiveMask = _cpu.Allocate(SeqLen);
         _randAttn = BigBirdRandomAttention.GetRandAttn(RandomAttentionSemantics.Seeded, 0, SeqLen, SeqLen, 64, 64, 3, 12, 4096);
     }
 
     [Benchmark(Baseline = true)]
-    public float FullAttention()
-    {
-        _full.Attend(CpuBackend.Instance, _state,
-                     new AttentionKeys(_state.KeyLayer, _state.ValueLayer, SeqLen, SeqLen, _state.AdditiveMask, -1),
-                     ReadOnlyMemory<float>.Empty, null);
-        return _state.ContextLayer[0];
-    }
+    public void FullAttention() =>
+        _cpu.FullAttention(_context.All, _q.All, _k.All, _v.All, new FullAttentionArgs
+        {
+            Batch = 1, Heads = 12, Seq = SeqLen, HeadDim = 64, Keys = SeqLen, KeyStride = SeqLen, Mask = _additiveMask.All, CausalOffset = -1,
+        });
 
     [Benchmark]
-    public float BlockSparseAttention()
-    {
-        _sparse.Attend(CpuBackend.Instance, _state, _randAttn, null);
-        return _state.ContextLayer[0];
-    }
+    public void BlockSparseAttention() =>
+        _cpu.BlockSparseAttention(_context.All, _q.All, _k.All, _v.All, new BlockSparseAttentionArgs
+        {
+            Batch = 1, Heads = 12, Seq = SeqLen, HeadDim = 64, Plan = AttentionPlan.BlockSparse(64, 3, _randAttn), Mask = _mask.All,
+        });
 }

@@ -3,69 +3,232 @@ using BigBirdSharp.Kernels;
 namespace BigBirdSharp.Backends;
 
 /// <summary>
-/// The managed CPU backend: every operation runs on the SIMD kernels of <see cref="BigBirdSharp.Kernels"/>.
-/// Stateless and therefore thread-safe; the hot paths allocate nothing per call (GEMM packing buffers are
-/// per-thread and reused; large GEMMs fan out with <see cref="Parallel.For(int, int, Action{int})"/>).
+/// The managed CPU backend, default and reference: every operation runs on the SIMD kernels of
+/// <see cref="BigBirdSharp.Kernels"/> (AVX-512, AVX2/FMA or scalar, whichever the processor has). Buffers are managed
+/// arrays, or views of host memory for uploaded weights, so memory-mapped F32 checkpoints are never copied. Thread-safe.
 /// </summary>
 public sealed class CpuBackend : IComputeBackend
 {
-    /// <summary>The shared instance; the backend holds no state, so one is enough.</summary>
+    /// <summary>The shared instance.</summary>
     public static CpuBackend Instance { get; } = new();
+
+    private CpuBackend() => Workspace = new WorkspacePool(Allocate);
 
     /// <inheritdoc />
     public string Name => "cpu";
 
     /// <inheritdoc />
-    public bool Supports(BackendOp op) => op is BackendOp.MatMul or BackendOp.Linear or BackendOp.LayerNorm
-        or BackendOp.Softmax or BackendOp.Activation or BackendOp.Add or BackendOp.GatherRows;
+    public WorkspacePool Workspace { get; }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">A span length does not match m, n, k.</exception>
-    public void MatMul(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b,
-                       int m, int n, int k, bool transposeB, float alpha = 1f, bool accumulate = false)
-        => Gemm.Multiply(c, a, b, m, n, k, transposeB, alpha, accumulate);
+    public bool Supports(BackendOp op) => Enum.IsDefined(op);
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">A span length does not match the shapes (bias must be empty or outFeatures long).</exception>
-    public void Linear(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-                       int rows, int inFeatures, int outFeatures)
+    public DeviceBuffer Allocate(int length)
     {
-        if (!bias.IsEmpty && bias.Length != outFeatures)
-        {
-            throw new ArgumentException($"Linear bias has {bias.Length} elements but outFeatures={outFeatures} (pass an empty span for no bias).", nameof(bias));
-        }
-        // Validate everything before writing the bias into y.
-        Gemm.Validate(y.Length, x.Length, weight.Length, rows, outFeatures, inFeatures, transposeB: true);
-        if (bias.IsEmpty)
-        {
-            Gemm.Multiply(y, x, weight, rows, outFeatures, inFeatures, transposeB: true);
-        }
-        else
-        {
-            Elementwise.BroadcastRows(y, bias, rows);
-            Gemm.Multiply(y, x, weight, rows, outFeatures, inFeatures, transposeB: true, accumulate: true);
-        }
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return new CpuBuffer(this, new float[length]);
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">A span length does not match rows and cols.</exception>
-    public void LayerNorm(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-                          int rows, int cols, float eps)
-        => Normalization.LayerNorm(y, x, gamma, beta, rows, cols, eps);
+    public DeviceBuffer Upload(ReadOnlyMemory<float> host) => new CpuBuffer(this, host);
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">The length of <paramref name="x"/> is not rows·cols.</exception>
-    public void SoftmaxRows(Span<float> x, int rows, int cols) => Normalization.SoftmaxRows(x, rows, cols);
+    public void Upload(DeviceSpan dst, ReadOnlySpan<float> src)
+    {
+        var d = Writable(dst, nameof(dst));
+        if (src.Length != d.Length)
+            throw new ArgumentException($"Upload of {src.Length} floats into a view of {d.Length}.", nameof(src));
+        src.CopyTo(d);
+    }
 
     /// <inheritdoc />
-    public void Activate(Span<float> x, ActivationKind kind) => Activations.Apply(x, kind);
+    public void Download(DeviceSpan src, Span<float> dst)
+    {
+        var s = Read(src, nameof(src));
+        if (s.Length != dst.Length)
+            throw new ArgumentException($"Download of a view of {s.Length} floats into {dst.Length}.", nameof(dst));
+        s.CopyTo(dst);
+    }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">The lengths differ.</exception>
-    public void Add(Span<float> y, ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Elementwise.Add(y, a, b);
+    public void Synchronize() { }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">A length does not match or an index is out of range.</exception>
-    public void GatherRows(Span<float> dst, ReadOnlySpan<float> src, ReadOnlySpan<int> rowIndices, int rowLength)
-        => Elementwise.GatherRows(dst, src, rowIndices, rowLength);
+    public BoundLinear BindLinear(ReadOnlyMemory<float> weight, ReadOnlyMemory<float> bias, int inFeatures, int outFeatures) =>
+        new CpuLinear(this, weight, bias, inFeatures, outFeatures);
+
+    /// <inheritdoc />
+    public void Linear(DeviceSpan y, DeviceSpan x, BoundLinear weight, int rows, ActivationKind activation = ActivationKind.Linear)
+    {
+        if (weight is not CpuLinear linear || !ReferenceEquals(weight.Backend, this))
+            throw new ArgumentException($"a Linear bound to backend '{weight.Backend.Name}' cannot run on '{Name}'; bind it to this backend at load.", nameof(weight));
+        linear.Forward(Writable(y, nameof(y)), Read(x, nameof(x)), rows, activation);
+    }
+
+    /// <inheritdoc />
+    public void LayerNorm(DeviceSpan y, DeviceSpan x, DeviceSpan residual, DeviceSpan gamma, DeviceSpan beta, int rows, int cols, float eps)
+    {
+        var output = Writable(y, nameof(y));
+        var input = Read(x, nameof(x));
+        if (!residual.IsEmpty)
+        {
+            // y = x + residual, then normalised in place
+            Elementwise.Add(output, input, Read(residual, nameof(residual)));
+            input = output;
+        }
+        Normalization.LayerNorm(output, input, Read(gamma, nameof(gamma)), Read(beta, nameof(beta)), rows, cols, eps);
+    }
+
+    /// <inheritdoc />
+    public void EmbeddingSum(DeviceSpan y, int hidden, DeviceSpan wordTable, ReadOnlySpan<int> inputIds, DeviceSpan inputsEmbeds, float wordScale,
+                             DeviceSpan tokenTypeTable, ReadOnlySpan<int> tokenTypeIds, DeviceSpan positionTable, ReadOnlySpan<int> positionIds)
+    {
+        var output = Writable(y, nameof(y));
+        int rows = tokenTypeIds.Length;
+        if (positionIds.Length != rows || (inputIds.IsEmpty ? inputsEmbeds.Length != (long)rows * hidden : inputIds.Length != rows)
+            || output.Length != (long)rows * hidden)
+            throw new ArgumentException($"EmbeddingSum: {rows} token types, {positionIds.Length} positions, {inputIds.Length} ids / " +
+                                        $"{inputsEmbeds.Length} embedding floats and {output.Length} output floats do not agree for hidden {hidden}.");
+        ReadOnlySpan<float> words = inputIds.IsEmpty ? Read(inputsEmbeds, nameof(inputsEmbeds)) : Read(wordTable, nameof(wordTable));
+        ReadOnlySpan<float> types = Read(tokenTypeTable, nameof(tokenTypeTable)), positions = Read(positionTable, nameof(positionTable));
+        for (int i = 0; i < rows; i++)
+        {
+            var word = inputIds.IsEmpty ? words.Slice(i * hidden, hidden) : TableRow(words, inputIds[i], hidden, "input_ids");
+            var type = TableRow(types, tokenTypeIds[i], hidden, "token_type_ids");
+            var pos = TableRow(positions, positionIds[i], hidden, "position_ids");
+            var e = output.Slice(i * hidden, hidden);
+            for (int j = 0; j < hidden; j++)
+            {
+                float x = wordScale == 1f ? word[j] : word[j] * wordScale;
+                e[j] = (x + type[j]) + pos[j];
+            }
+        }
+    }
+
+    private static ReadOnlySpan<float> TableRow(ReadOnlySpan<float> table, int id, int hidden, string name)
+    {
+        if ((uint)id >= (uint)(table.Length / hidden))
+            throw new ArgumentOutOfRangeException(name, id, $"{name} value {id} is outside a table of {table.Length / hidden} rows.");
+        return table.Slice(id * hidden, hidden);
+    }
+
+    /// <inheritdoc />
+    public void Activate(DeviceSpan x, ActivationKind kind) => Activations.Apply(Writable(x, nameof(x)), kind);
+
+    /// <inheritdoc />
+    public void Copy(DeviceSpan dst, int dstStride, DeviceSpan src, int srcStride, int rows, int rowLength)
+    {
+        var d = Writable(dst, nameof(dst));
+        var s = Read(src, nameof(src));
+        if (rows < 0 || rowLength < 0 || dstStride < rowLength || (srcStride < rowLength && srcStride != 0))
+            throw new ArgumentException($"Copy of {rows} rows of {rowLength} with strides {dstStride} and {srcStride}.");
+        if (rows == 0) return;
+        if ((long)(rows - 1) * dstStride + rowLength > d.Length || (long)(rows - 1) * srcStride + rowLength > s.Length)
+            throw new ArgumentException($"Copy of {rows} rows of {rowLength} (strides {dstStride}, {srcStride}) overruns views of {d.Length} and {s.Length} floats.");
+        for (int r = 0; r < rows; r++)
+            s.Slice(r * srcStride, rowLength).CopyTo(d.Slice(r * dstStride, rowLength));
+    }
+
+    /// <inheritdoc />
+    public void SplitHeads(DeviceSpan dst, DeviceSpan src, int batch, int seq, int heads, int headDim)
+    {
+        var d = Writable(dst, nameof(dst));
+        var s = Read(src, nameof(src));
+        CheckHeads(d.Length, s.Length, batch, seq, heads, headDim);
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < seq; t++)
+                for (int h = 0; h < heads; h++)
+                    s.Slice(((b * seq + t) * heads + h) * headDim, headDim).CopyTo(d.Slice(((b * heads + h) * seq + t) * headDim, headDim));
+    }
+
+    /// <inheritdoc />
+    public void MergeHeads(DeviceSpan dst, DeviceSpan src, int batch, int seq, int heads, int headDim)
+    {
+        var d = Writable(dst, nameof(dst));
+        var s = Read(src, nameof(src));
+        CheckHeads(d.Length, s.Length, batch, seq, heads, headDim);
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+                for (int t = 0; t < seq; t++)
+                    s.Slice(((b * heads + h) * seq + t) * headDim, headDim).CopyTo(d.Slice(((b * seq + t) * heads + h) * headDim, headDim));
+    }
+
+    private static void CheckHeads(int dst, int src, int batch, int seq, int heads, int headDim)
+    {
+        long n = (long)batch * seq * heads * headDim;
+        if (batch < 0 || seq < 0 || heads < 0 || headDim < 0 || dst != n || src != n)
+            throw new ArgumentException($"head permute of [{batch}, {seq}, {heads}, {headDim}] needs {n} floats, got views of {src} and {dst}.");
+    }
+
+    /// <inheritdoc />
+    public void FullAttention(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value, in FullAttentionArgs args)
+    {
+        long queries = (long)args.Batch * args.Heads * args.Seq * args.HeadDim;
+        long stored = (long)args.Batch * args.Heads * args.KeyStride * args.HeadDim;
+        if (args.Batch <= 0 || args.Heads <= 0 || args.Seq < 0 || args.HeadDim <= 0 || args.Keys <= 0 || args.KeyStride < args.Keys
+            || context.Length != queries || query.Length != queries || key.Length != stored || value.Length != stored
+            || args.Mask.Length != (long)args.Batch * args.Keys
+            || (!args.HeadMask.IsEmpty && args.HeadMask.Length != args.Heads)
+            || (!args.Probs.IsEmpty && args.Probs.Length != (long)args.Batch * args.Heads * args.Seq * args.Keys))
+            throw new ArgumentException($"FullAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, value {value.Length}, " +
+                                        $"mask {args.Mask.Length}, probs {args.Probs.Length}) do not fit {args}.");
+        CpuAttention.Full(WritableMemory(context, nameof(context)), ReadMemory(query, nameof(query)), ReadMemory(key, nameof(key)),
+                          ReadMemory(value, nameof(value)), ReadMemory(args.Mask, "mask"),
+                          args.Probs.IsEmpty ? default : WritableMemory(args.Probs, "probs"), args);
+    }
+
+    /// <inheritdoc />
+    public void BlockSparseAttention(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value, in BlockSparseAttentionArgs args)
+    {
+        var plan = args.Plan;
+        if (!plan.IsBlockSparse || plan.BlockSize <= 0 || plan.RandAttn is null)
+            throw new ArgumentException($"BlockSparseAttention needs a block_sparse plan with its random blocks, got {plan.Type}.", nameof(args));
+        if (args.Seq % plan.BlockSize != 0 || args.Seq / plan.BlockSize < 4)
+            throw new ArgumentException($"block-sparse attention needs a length that is a multiple of block_size {plan.BlockSize} and at least 4 blocks, got {args.Seq}.", nameof(args));
+        int num_blocks = args.Seq / plan.BlockSize;
+        if (plan.RandAttn.Length != args.Heads * (num_blocks - 2) * plan.NumRandomBlocks)
+            throw new ArgumentException($"rand_attn has {plan.RandAttn.Length} entries, expected [{args.Heads}, {num_blocks - 2}, {plan.NumRandomBlocks}].", nameof(args));
+        foreach (int rb in plan.RandAttn)
+            if ((uint)rb >= (uint)num_blocks) throw new ArgumentException($"rand_attn holds block {rb}, outside the {num_blocks} blocks.", nameof(args));
+        long n = (long)args.Batch * args.Heads * args.Seq * args.HeadDim;
+        if (args.Batch <= 0 || args.Heads <= 0 || args.HeadDim <= 0 || context.Length != n || query.Length != n || key.Length != n || value.Length != n
+            || args.Mask.Length != (long)args.Batch * args.Seq
+            || (!args.Probs.IsEmpty && args.Probs.Length != (long)args.Batch * args.Heads * args.Seq * args.Seq))
+            throw new ArgumentException($"BlockSparseAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, " +
+                                        $"value {value.Length}, mask {args.Mask.Length}, probs {args.Probs.Length}) do not fit batch {args.Batch}, " +
+                                        $"heads {args.Heads}, seq {args.Seq}, head_dim {args.HeadDim}.");
+        CpuAttention.BlockSparse(WritableMemory(context, nameof(context)), ReadMemory(query, nameof(query)), ReadMemory(key, nameof(key)),
+                                 ReadMemory(value, nameof(value)), ReadMemory(args.Mask, "mask"),
+                                 args.Probs.IsEmpty ? default : WritableMemory(args.Probs, "probs"), args);
+    }
+
+    private CpuBuffer Own(DeviceSpan view, string name)
+    {
+        if (view.Buffer is null) throw new ArgumentException($"{name} is an empty view.", name);
+        if (view.Buffer is not CpuBuffer buffer || !ReferenceEquals(buffer.Backend, this))
+            throw new ArgumentException($"{name} belongs to backend '{view.Buffer.Backend.Name}', not '{Name}'.", name);
+        return buffer;
+    }
+
+    private ReadOnlySpan<float> Read(DeviceSpan view, string name) =>
+        view.IsEmpty ? default : Own(view, name).Span.Slice(view.Offset, view.Length);
+
+    private Span<float> Writable(DeviceSpan view, string name)
+    {
+        if (view.IsEmpty) return default;
+        var buffer = Own(view, name);
+        if (buffer.ReadOnly) throw new ArgumentException($"{name} is an uploaded read-only view (weights or inputs); write into an allocated buffer.", name);
+        return buffer.Span.Slice(view.Offset, view.Length);
+    }
+
+    private Memory<float> ReadMemory(DeviceSpan view, string name) => view.IsEmpty ? default : Own(view, name).Memory.Slice(view.Offset, view.Length);
+
+    private Memory<float> WritableMemory(DeviceSpan view, string name)
+    {
+        if (view.IsEmpty) return default;
+        var buffer = Own(view, name);
+        if (buffer.ReadOnly) throw new ArgumentException($"{name} is an uploaded read-only view (weights or inputs); write into an allocated buffer.", name);
+        return buffer.Memory.Slice(view.Offset, view.Length);
+    }
 }

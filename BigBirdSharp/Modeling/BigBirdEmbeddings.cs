@@ -37,28 +37,20 @@ public sealed class BigBirdEmbeddings
     /// <summary>
     /// embeddings[rows, hidden] = LayerNorm(inputs_embeds·(√hidden if rescale) + token_type + position).
     /// </summary>
-    /// <param name="backend">The arithmetic.</param>
     /// <param name="embeddings">[rows, hidden] output.</param>
     /// <param name="input_ids">[rows] ids, or empty when <paramref name="inputs_embeds"/> is given.</param>
     /// <param name="inputs_embeds">[rows, hidden], or empty.</param>
     /// <param name="token_type_ids">[rows]</param>
     /// <param name="position_ids">[rows]</param>
-    public void Forward(IComputeBackend backend, Span<float> embeddings, ReadOnlySpan<int> input_ids, ReadOnlySpan<float> inputs_embeds,
-                        ReadOnlySpan<int> token_type_ids, ReadOnlySpan<int> position_ids)
+    internal void Forward(DeviceSpan embeddings, ReadOnlySpan<int> input_ids, DeviceSpan inputs_embeds,
+                          ReadOnlySpan<int> token_type_ids, ReadOnlySpan<int> position_ids)
     {
         int rows = token_type_ids.Length;
-        for (int i = 0; i < rows; i++)
-        {
-            var e = embeddings.Slice(i * _hidden, _hidden);
-            ReadOnlySpan<float> word = input_ids.IsEmpty ? inputs_embeds.Slice(i * _hidden, _hidden) : word_embeddings.Row(input_ids[i]);
-            ReadOnlySpan<float> type = token_type_embeddings.Row(token_type_ids[i]);
-            ReadOnlySpan<float> pos = position_embeddings.Row(position_ids[i]);
-            for (int j = 0; j < _hidden; j++)
-            {
-                float x = _rescale ? word[j] * _scale : word[j];
-                e[j] = (x + type[j]) + pos[j];
-            }
-        }
-        LayerNorm.Forward(backend, embeddings, embeddings, rows);
+        var backend = word_embeddings.Table.Backend;
+        // inputs_embeds = word_embeddings(input_ids) (· √hidden); embeddings = inputs_embeds + token_type_embeddings + position_embeddings
+        backend.EmbeddingSum(embeddings, _hidden, word_embeddings.Table.All, input_ids, inputs_embeds, _rescale ? _scale : 1f,
+                             token_type_embeddings.Table.All, token_type_ids, position_embeddings.Table.All, position_ids);
+        // embeddings = LayerNorm(embeddings)
+        LayerNorm.Forward(embeddings, embeddings, DeviceSpan.Empty, rows);
     }
 }

@@ -102,9 +102,22 @@ public sealed class BigBirdInputs
     }
 }
 
+/// <summary>Load-time settings of a model: where its weights live and its arithmetic runs.</summary>
+public sealed record BigBirdModelOptions
+{
+    /// <summary>
+    /// The compute backend the weights are bound to (packed or uploaded) at load; null means <see cref="CpuBackend.Instance"/>.
+    /// Every operation the model uses is checked against <see cref="IComputeBackend.Supports"/> at load.
+    /// </summary>
+    public IComputeBackend? Backend { get; init; }
+}
+
 /// <summary>Per-call settings of <see cref="BigBirdModel.Forward"/>.</summary>
 public sealed record BigBirdForwardOptions
 {
+    /// <summary>The defaults: the config's attention type, deterministic random blocks, no extra outputs.</summary>
+    public static BigBirdForwardOptions Default { get; } = new();
+
     /// <summary>Overrides <c>config.attention_type</c> for this call (HF's <c>set_attention_type</c>, without mutating the model).</summary>
     public AttentionType? AttentionType { get; init; }
     /// <summary>Which random-block semantics block-sparse attention uses (default deterministic, as current transformers in eval mode).</summary>
@@ -113,8 +126,6 @@ public sealed record BigBirdForwardOptions
     public bool OutputHiddenStates { get; init; }
     /// <summary>Return attention probabilities (HF <c>output_attentions</c>); dense [batch, heads, seq, seq] maps.</summary>
     public bool OutputAttentions { get; init; }
-    /// <summary>The compute backend; null means <see cref="CpuBackend.Instance"/>.</summary>
-    public IComputeBackend? Backend { get; init; }
     /// <summary>
     /// Receives a copy of every intermediate tensor, named by its HF module path inside BigBirdModel (what a
     /// forward hook on that module returns): <c>embeddings</c>; per layer <c>encoder.layer.i.attention.self.query</c>,

@@ -1,3 +1,4 @@
+using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
 
 namespace BigBirdSharp.Modeling;
@@ -20,14 +21,18 @@ public sealed class BigBirdKeyValueCache
     /// <summary>Tokens already cached: HF's <c>past_key_values_length</c>.</summary>
     public int Length { get; private set; }
 
+    /// <summary>The backend that holds the cached tensors: the model's.</summary>
+    public IComputeBackend Backend { get; }
+
     internal readonly int Layers, Heads, HeadDim;
     // per layer: [batch, heads, Capacity, head_dim]
-    internal readonly float[][] Keys, Values;
+    internal readonly DeviceBuffer[] Keys, Values;
 
-    /// <summary>An empty cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens.</summary>
+    /// <summary>An empty cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens, on <paramref name="backend"/> (the CPU backend by default; use the model's).</summary>
     /// <exception cref="BigBirdInputException">A non-positive size, or a capacity beyond max_position_embeddings.</exception>
-    public BigBirdKeyValueCache(BigBirdConfig config, int batchSize, int capacity)
+    public BigBirdKeyValueCache(BigBirdConfig config, int batchSize, int capacity, IComputeBackend? backend = null)
     {
+        Backend = backend ?? CpuBackend.Instance;
         if (batchSize <= 0 || capacity <= 0)
             throw new BigBirdInputException($"a key/value cache needs a positive batch size and capacity, got {batchSize} and {capacity}.");
         if (capacity > config.MaxPositionEmbeddings)
@@ -42,12 +47,12 @@ public sealed class BigBirdKeyValueCache
         Layers = config.NumHiddenLayers;
         Heads = config.NumAttentionHeads;
         HeadDim = config.AttentionHeadSize;
-        Keys = new float[Layers][];
-        Values = new float[Layers][];
+        Keys = new DeviceBuffer[Layers];
+        Values = new DeviceBuffer[Layers];
         for (int i = 0; i < Layers; i++)
         {
-            Keys[i] = new float[batchSize * Heads * capacity * HeadDim];
-            Values[i] = new float[batchSize * Heads * capacity * HeadDim];
+            Keys[i] = Backend.Allocate((int)perLayer);
+            Values[i] = Backend.Allocate((int)perLayer);
         }
     }
 
@@ -57,23 +62,23 @@ public sealed class BigBirdKeyValueCache
     /// <summary>Layer <paramref name="layer"/>'s cached self-attention values, [batch, heads, Length, head_dim] (a copy).</summary>
     public FloatTensor ValueLayer(int layer) => Slice(Values[layer]);
 
-    private FloatTensor Slice(float[] src)
+    private FloatTensor Slice(DeviceBuffer src)
     {
         var dst = new float[BatchSize * Heads * Length * HeadDim];
         for (int bh = 0; bh < BatchSize * Heads; bh++)
-            src.AsSpan(bh * Capacity * HeadDim, Length * HeadDim).CopyTo(dst.AsSpan(bh * Length * HeadDim));
+            Backend.Download(src.Slice(bh * Capacity * HeadDim, Length * HeadDim), dst.AsSpan(bh * Length * HeadDim, Length * HeadDim));
         return new FloatTensor(dst, BatchSize, Heads, Length, HeadDim);
     }
 
     /// <summary>Stores [batch, heads, seq, d] keys/values of new tokens at positions Length..Length+seq−1 of a layer.</summary>
-    internal void Append(int layer, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int seq)
+    internal void Append(int layer, DeviceSpan keys, DeviceSpan values, int seq)
     {
-        for (int bh = 0; bh < BatchSize * Heads; bh++)
-        {
-            int dst = (bh * Capacity + Length) * HeadDim;
-            keys.Slice(bh * seq * HeadDim, seq * HeadDim).CopyTo(Keys[layer].AsSpan(dst));
-            values.Slice(bh * seq * HeadDim, seq * HeadDim).CopyTo(Values[layer].AsSpan(dst));
-        }
+        // per (batch, head): seq·d floats from the call's layer into the cache after its Length rows
+        int rows = BatchSize * Heads, chunk = seq * HeadDim;
+        Backend.Copy(Keys[layer].Slice(Length * HeadDim, (rows - 1) * Capacity * HeadDim + chunk), Capacity * HeadDim,
+                     keys.Slice(0, rows * chunk), chunk, rows, chunk);
+        Backend.Copy(Values[layer].Slice(Length * HeadDim, (rows - 1) * Capacity * HeadDim + chunk), Capacity * HeadDim,
+                     values.Slice(0, rows * chunk), chunk, rows, chunk);
     }
 
     /// <summary>Marks <paramref name="tokens"/> more tokens as cached (after every layer appended them).</summary>

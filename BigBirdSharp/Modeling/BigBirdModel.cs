@@ -21,15 +21,26 @@ public sealed class BigBirdModel : IDisposable
     public BigBirdEncoder encoder { get; }
     /// <summary>model.pooler ([hidden, hidden] + bias, followed by tanh), or null when the checkpoint has none.</summary>
     public Linear? pooler { get; }
+    /// <summary>The backend the weights were bound to at load; every call runs on it.</summary>
+    public IComputeBackend Backend { get; }
 
     private readonly ITensorReader? _owned;
     private readonly ConcurrentDictionary<(RandomAttentionSemantics, int Layer, int SeqLength), int[]> _plans = new();
+    private readonly ConcurrentDictionary<(int Batch, int Seq, int Past, int Encoder), ConcurrentBag<ForwardState>> _idle = new();
 
-    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader, bool? addPoolingLayer = null)
+    /// <summary>The operations the model's forward uses; the backend must support all of them.</summary>
+    internal static readonly BackendOp[] RequiredOps =
+    [
+        BackendOp.Linear, BackendOp.LayerNorm, BackendOp.EmbeddingSum, BackendOp.Activation, BackendOp.Copy, BackendOp.Heads,
+        BackendOp.FullAttention, BackendOp.BlockSparseAttention,
+    ];
+
+    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader, BigBirdModelOptions? options, bool? addPoolingLayer = null)
     {
         config.Validate();
         this.config = config;
-        var w = WeightLoader.For(reader);
+        Backend = CheckBackend(options);
+        var w = WeightLoader.For(reader, Backend);
         embeddings = new BigBirdEmbeddings(w, config);
         encoder = new BigBirdEncoder(w, config);
         // bare model: the pooler when the checkpoint has one; heads: HF's add_pooling_layer (required when true)
@@ -37,16 +48,29 @@ public sealed class BigBirdModel : IDisposable
         _owned = ownsReader ? reader : null;
     }
 
-    /// <summary>The <c>bert</c> of a task head, over a reader the head owns.</summary>
-    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer) =>
-        new(config, reader, ownsReader: false, addPoolingLayer);
+    /// <summary>The backend of <paramref name="options"/> (the CPU backend by default), once it is known to support every operation.</summary>
+    /// <exception cref="BigBirdException">The backend lacks an operation; the message names it.</exception>
+    internal static IComputeBackend CheckBackend(BigBirdModelOptions? options)
+    {
+        var backend = options?.Backend ?? CpuBackend.Instance;
+        foreach (var op in RequiredOps)
+            if (!backend.Supports(op))
+                throw new BigBirdException($"backend '{backend.Name}' does not support the operation {op}, which BigBird needs; choose another backend.");
+        return backend;
+    }
 
-    /// <summary>Loads <c>config.json</c> and the weights of a Hugging Face checkpoint folder.</summary>
+    /// <summary>The <c>bert</c> of a task head, over a reader the head owns.</summary>
+    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, IComputeBackend backend) =>
+        new(config, reader, ownsReader: false, new BigBirdModelOptions { Backend = backend }, addPoolingLayer);
+
+    /// <summary>Loads <c>config.json</c> and the weights of a Hugging Face checkpoint folder, binding them to the options' backend.</summary>
     /// <param name="directory">A folder with config.json and model.safetensors, a sharded safetensors index, or pytorch_model.bin.</param>
+    /// <param name="options">The backend and other load-time settings; null for the CPU backend.</param>
     /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
     /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
     /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
-    public static BigBirdModel Load(string directory)
+    /// <exception cref="BigBirdException">The backend lacks an operation the model needs.</exception>
+    public static BigBirdModel Load(string directory, BigBirdModelOptions? options = null)
     {
         if (!Directory.Exists(directory))
             throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
@@ -54,7 +78,7 @@ public sealed class BigBirdModel : IDisposable
         var reader = CheckpointLoader.Open(directory);
         try
         {
-            return new BigBirdModel(config, reader, ownsReader: true);
+            return new BigBirdModel(config, reader, ownsReader: true, options);
         }
         catch
         {
@@ -65,10 +89,17 @@ public sealed class BigBirdModel : IDisposable
 
     /// <summary>Builds the model over an open reader, which must outlive the model (the caller disposes it).</summary>
     /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
-    public static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader) => new(config, reader, ownsReader: false);
+    /// <exception cref="BigBirdException">The backend lacks an operation the model needs.</exception>
+    public static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader, BigBirdModelOptions? options = null) =>
+        new(config, reader, ownsReader: false, options);
 
-    /// <summary>Releases the memory-mapped weights of a model made by <see cref="Load"/>.</summary>
-    public void Dispose() => _owned?.Dispose();
+    /// <summary>Releases the memory-mapped weights of a model made by <see cref="Load"/> and the idle work space.</summary>
+    public void Dispose()
+    {
+        foreach (var bag in _idle.Values)
+            while (bag.TryTake(out var state)) state.Dispose();
+        _owned?.Dispose();
+    }
 
     /// <summary>The attention type a call of unpadded length <paramref name="seqLength"/> runs with.</summary>
     /// <remarks>
@@ -88,8 +119,7 @@ public sealed class BigBirdModel : IDisposable
     /// <exception cref="BigBirdInputException">Empty input, out-of-range ids, or a length the position table cannot hold.</exception>
     public BigBirdModelOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
     {
-        options ??= new BigBirdForwardOptions();
-        var backend = options.Backend ?? CpuBackend.Instance;
+        options ??= BigBirdForwardOptions.Default;
         int batch_size = inputs.BatchSize, seq_length = inputs.SequenceLength, hidden = config.HiddenSize;
         Validate(inputs);
         var cache = inputs.PastKeyValues;
@@ -115,111 +145,185 @@ public sealed class BigBirdModel : IDisposable
                 $"input of {seq_length} tokens{(padding_len > 0 ? $" (padded to {seq} for block_size {config.BlockSize})" : "")} is longer than " +
                 $"max_position_embeddings {config.MaxPositionEmbeddings}: truncate it to at most " +
                 $"{(padding_len > 0 || attention_type == AttentionType.BlockSparse ? config.MaxPositionEmbeddings / config.BlockSize * config.BlockSize : config.MaxPositionEmbeddings)} tokens.");
-
         if (inputs.PositionIds is not null && padding_len > 0 && config.PadTokenId >= config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"position_ids are padded with pad_token_id {config.PadTokenId} (as HF does), which is outside max_position_embeddings " +
                 $"{config.MaxPositionEmbeddings}: pad the input to a multiple of block_size {config.BlockSize} yourself, or omit position_ids.");
-        int tokens = batch_size * seq;
-        var input_ids = inputs.InputIds is null ? null : Pad(inputs.InputIds, batch_size, seq_length, padding_len, config.PadTokenId);
-        // with a cache the mask covers past + new tokens: attention_mask = ones(batch, seq + past) by default
-        int mask_length = past_key_values_length + seq_length;
-        var attention_mask = inputs.AttentionMask is null
-            ? Fill(batch_size, mask_length, 1) : inputs.AttentionMask;
-        attention_mask = Pad(attention_mask, batch_size, seq_length, padding_len, 0);
-        var token_type_ids = Pad(inputs.TokenTypeIds ?? new int[batch_size * seq_length], batch_size, seq_length, padding_len, 0);
-        // HF pads given position_ids with pad_token_id, and otherwise uses 0..seq-1
-        var position_ids = inputs.PositionIds is null
-            ? Arange(batch_size, seq, past_key_values_length) : Pad(inputs.PositionIds, batch_size, seq_length, padding_len, config.PadTokenId);
-        float[]? inputs_embeds = inputs.InputsEmbeds is null ? null : PadEmbeds(backend, inputs.InputsEmbeds, batch_size, seq_length, padding_len);
+        if (cache is not null && !ReferenceEquals(cache.Backend, Backend))
+            throw new BigBirdInputException(
+                $"past_key_values lives on backend '{cache.Backend.Name}' but this model runs on '{Backend.Name}'; make the cache with the model's backend.");
 
-        var state = new ForwardState(config, batch_size, seq, past_key_values_length, encoder_length) { Trace = options.Trace };
-        if (attention_type == AttentionType.BlockSparse)
+        var state = RentState(batch_size, seq, past_key_values_length, encoder_length);
+        try
         {
-            for (int i = 0; i < tokens; i++) state.BlockMask[i] = attention_mask[i];
+            state.Trace = options.Trace;
+            var backend = Backend;
+            int tokens = batch_size * seq;
+            // input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = self._pad_to_block_size(...)
+            bool embeds = PadToBlockSize(inputs, state, padding_len);
+            if (attention_type == AttentionType.BlockSparse)
+            {
+                // blocked_encoder_mask, band_mask, from_mask, to_mask = self.create_masks_for_block_sparse_attn(attention_mask, block_size)
+                CreateMasksForBlockSparseAttn(state);
+            }
+            else
+            {
+                // extended_attention_mask = self.get_extended_attention_mask(attention_mask, input_shape)
+                GetExtendedAttentionMask(state);
+            }
+            if (encoder_length > 0)
+            {
+                // encoder_extended_attention_mask = self.invert_attention_mask(encoder_attention_mask)
+                InvertAttentionMask(state, inputs.EncoderAttentionMask);
+                backend.Upload(state.EncoderHidden, inputs.EncoderHiddenStates);
+            }
+
+            // embedding_output = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
+            var embedding_output = state.Hidden.Slice(0, tokens * hidden);
+            embeddings.Forward(embedding_output, embeds ? ReadOnlySpan<int>.Empty : state.InputIds, embeds ? state.AttentionOutput : default,
+                               state.TokenTypeIds, state.PositionIds);
+            if (state.Tracing) state.Emit("embeddings", embedding_output, batch_size, seq, hidden);
+
+            var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
+            var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
+            var all_cross_attentions = options.OutputAttentions && config.AddCrossAttention ? new List<FloatTensor>() : null;
+            // encoder_outputs = self.encoder(embedding_output, ...)
+            encoder.Forward(state, new AttentionSchedule(this, attention_type, options.RandomAttention, seq), inputs.HeadMask, cache,
+                            all_hidden_states, all_self_attentions, all_cross_attentions);
+            cache?.Advance(seq);
+
+            // pooler_output = tanh(self.pooler(sequence_output[:, 0]))
+            FloatTensor? pooler_output = null;
+            if (pooler is not null)
+            {
+                backend.Copy(state.First, hidden, state.Hidden, seq * hidden, batch_size, hidden);
+                pooler.Forward(state.Pooled, state.First, batch_size);
+                if (state.Tracing) state.Emit("pooler", state.Pooled, batch_size, hidden);
+                backend.Activate(state.Pooled, Kernels.ActivationKind.Tanh);
+                if (state.Tracing) state.Emit("activation", state.Pooled, batch_size, hidden);
+                var pooled = new float[batch_size * hidden];
+                backend.Download(state.Pooled, pooled);
+                pooler_output = new FloatTensor(pooled, batch_size, hidden);
+            }
+
+            // sequence_output = sequence_output[:, :-padding_len]
+            var sequence_output = new float[batch_size * seq_length * hidden];
+            for (int b = 0; b < batch_size; b++)
+                backend.Download(state.Hidden.Slice(b * seq * hidden, seq_length * hidden), sequence_output.AsSpan(b * seq_length * hidden, seq_length * hidden));
+
+            return new BigBirdModelOutput
+            {
+                LastHiddenState = new FloatTensor(sequence_output, batch_size, seq_length, hidden),
+                PoolerOutput = pooler_output,
+                HiddenStates = all_hidden_states,
+                Attentions = all_self_attentions,
+                CrossAttentions = all_cross_attentions is { Count: > 0 } ? all_cross_attentions : null,
+                PastKeyValues = cache,
+                AttentionType = attention_type,
+            };
         }
+        finally
+        {
+            state.Trace = null;
+            ReturnState(state);
+        }
+    }
+
+    private ForwardState RentState(int batch, int seq, int past, int encoder)
+    {
+        if (_idle.TryGetValue((batch, seq, past, encoder), out var bag) && bag.TryTake(out var state)) return state;
+        return new ForwardState(config, Backend, batch, seq, past, encoder);
+    }
+
+    private void ReturnState(ForwardState state) =>
+        _idle.GetOrAdd((state.Batch, state.SeqLength, state.PastLength, state.EncoderLength), static _ => new ConcurrentBag<ForwardState>()).Add(state);
+
+    /// <summary>
+    /// HF's <c>_pad_to_block_size</c>, into the state's staging: ids padded with pad_token_id, the mask with 0, token
+    /// types with 0, given position ids with pad_token_id (else 0..seq−1 after the cached tokens), and inputs_embeds with
+    /// the embeddings of pad tokens. Returns whether the call runs on inputs_embeds (then staged in state.AttentionOutput).
+    /// </summary>
+    private bool PadToBlockSize(BigBirdInputs inputs, ForwardState state, int padding_len)
+    {
+        int batch = state.Batch, seq_length = inputs.SequenceLength, seq = state.SeqLength, past = state.PastLength;
+        if (inputs.InputIds is { } ids) Pad(ids, state.InputIds, batch, seq_length, padding_len, config.PadTokenId);
+        // with a cache the mask covers past + new tokens: attention_mask = ones(batch, past + seq) by default
+        if (inputs.AttentionMask is { } mask) Pad(mask, state.AttentionMask, batch, past + seq_length, padding_len, 0);
         else
         {
-            // get_extended_attention_mask: (1 − mask) · finfo(float32).min; causal part applied in attention
-            for (int i = 0; i < attention_mask.Length; i++) state.AdditiveMask[i] = attention_mask[i] != 0 ? 0f : float.MinValue;
+            Array.Fill(state.AttentionMask, 1);
+            for (int b = 0; b < batch; b++) state.AttentionMask.AsSpan(b * (past + seq) + past + seq_length, padding_len).Clear();
         }
-        if (encoder_length > 0)
+        if (inputs.TokenTypeIds is { } types) Pad(types, state.TokenTypeIds, batch, seq_length, padding_len, 0);
+        else Array.Clear(state.TokenTypeIds);
+        if (inputs.PositionIds is { } positions) Pad(positions, state.PositionIds, batch, seq_length, padding_len, config.PadTokenId);
+        else
         {
-            // invert_attention_mask(encoder_attention_mask): (1 − mask) · finfo(float32).min, ones by default
-            var encoder_attention_mask = inputs.EncoderAttentionMask;
-            for (int i = 0; i < batch_size * encoder_length; i++)
-                state.EncoderAdditiveMask[i] = encoder_attention_mask is null || encoder_attention_mask[i] != 0 ? 0f : float.MinValue;
+            for (int b = 0; b < batch; b++)
+                for (int s = 0; s < seq; s++) state.PositionIds[b * seq + s] = past + s;
         }
+        if (inputs.InputsEmbeds is not { } inputs_embeds) return false;
 
-        // embedding_output
-        embeddings.Forward(backend, state.Hidden.AsSpan(0, tokens * hidden), input_ids ?? [], inputs_embeds ?? [],
-                           token_type_ids, position_ids);
-        state.Emit("embeddings", state.Hidden, batch_size, seq, hidden);
-
-        var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
-        var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
-        var all_cross_attentions = options.OutputAttentions && config.AddCrossAttention ? new List<FloatTensor>() : null;
-        // self-attention keys: the encoder's when encoder_hidden_states is given (HF), else past + new tokens
-        int heads = config.NumAttentionHeads, keys = encoder_length > 0 ? encoder_length : past_key_values_length + seq;
-        for (int i = 0; i < encoder.layer.Count; i++)
+        int hidden = config.HiddenSize;
+        var staged = state.AttentionOutput;
+        for (int b = 0; b < batch; b++)
+            Backend.Upload(staged.Slice(b * seq * hidden, seq_length * hidden), inputs_embeds.AsSpan(b * seq_length * hidden, seq_length * hidden));
+        if (padding_len > 0)
         {
-            all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
-            var layer_head_mask = LayerHeadMask(inputs.HeadMask, i);
-            int[]? rand_attn = attention_type == AttentionType.BlockSparse ? RandomPlan(options.RandomAttention, i, seq) : null;
-            float[]? probs = all_self_attentions is null ? null : new float[batch_size * heads * seq * keys];
-            float[]? crossProbs = all_cross_attentions is null || encoder_length == 0 ? null : new float[batch_size * heads * seq * encoder_length];
-            encoder.layer[i].Forward(backend, state, attention_type, rand_attn, layer_head_mask, probs,
-                                     inputs.EncoderHiddenStates ?? [], crossProbs, cache);
-            if (probs is not null) all_self_attentions!.Add(new FloatTensor(probs, batch_size, heads, seq, keys));
-            if (crossProbs is not null) all_cross_attentions!.Add(new FloatTensor(crossProbs, batch_size, heads, seq, encoder_length));
+            // inputs_embeds_padding = self.embeddings(input_ids_padding): the full embedding output of pad tokens at
+            // positions 0..pad−1 with token type 0, which then passes through the embeddings again as word embeddings
+            int[] pad = state.InputIds; // free while the call runs on inputs_embeds
+            for (int i = 0; i < padding_len; i++) pad[i] = config.PadTokenId;
+            int[] padPositions = new int[padding_len], padTypes = new int[padding_len];
+            for (int i = 0; i < padding_len; i++) padPositions[i] = i;
+            var padRows = state.Scratch.Slice(0, padding_len * hidden);
+            embeddings.Forward(padRows, pad.AsSpan(0, padding_len), default, padTypes, padPositions);
+            Backend.Copy(staged.Slice(seq_length * hidden), seq * hidden, padRows, 0, batch, padding_len * hidden);
         }
-        all_hidden_states?.Add(new FloatTensor(state.Hidden.AsSpan(0, tokens * hidden).ToArray(), batch_size, seq, hidden));
-        cache?.Advance(seq);
+        return true;
+    }
 
-        // pooler_output = tanh(pooler(sequence_output[:, 0]))
-        FloatTensor? pooler_output = null;
-        if (pooler is not null)
-        {
-            var first = new float[batch_size * hidden];
-            for (int b = 0; b < batch_size; b++)
-                state.Hidden.AsSpan(b * seq * hidden, hidden).CopyTo(first.AsSpan(b * hidden));
-            var pooled = new float[batch_size * hidden];
-            pooler.Forward(backend, pooled, first, batch_size);
-            state.Emit("pooler", pooled, batch_size, hidden);
-            backend.Activate(pooled, Kernels.ActivationKind.Tanh);
-            state.Emit("activation", pooled, batch_size, hidden);
-            pooler_output = new FloatTensor(pooled, batch_size, hidden);
-        }
+    /// <summary>
+    /// HF's <c>get_extended_attention_mask</c> (and its causal part, applied inside attention): (1 − mask)·finfo(float32).min,
+    /// uploaded once for every layer.
+    /// </summary>
+    private void GetExtendedAttentionMask(ForwardState state)
+    {
+        var mask = state.AttentionMask;
+        for (int i = 0; i < mask.Length; i++) state.MaskStage[i] = mask[i] != 0 ? 0f : float.MinValue;
+        Backend.Upload(state.AdditiveMask, state.MaskStage);
+    }
 
-        // sequence_output[:, :-padding_len]
-        var sequence_output = new float[batch_size * seq_length * hidden];
-        for (int b = 0; b < batch_size; b++)
-            state.Hidden.AsSpan(b * seq * hidden, seq_length * hidden).CopyTo(sequence_output.AsSpan(b * seq_length * hidden));
+    /// <summary>
+    /// HF's <c>create_masks_for_block_sparse_attn</c>: the backend derives blocked_encoder_mask, band_mask, from_mask and
+    /// to_mask from the padded 0/1 mask [batch, seq], which is what is uploaded here.
+    /// </summary>
+    private void CreateMasksForBlockSparseAttn(ForwardState state)
+    {
+        var mask = state.AttentionMask;
+        var stage = state.MaskStage.AsSpan(0, state.Batch * state.SeqLength);
+        for (int i = 0; i < stage.Length; i++) stage[i] = mask[i];
+        Backend.Upload(state.BlockMask, stage);
+    }
 
-        return new BigBirdModelOutput
-        {
-            LastHiddenState = new FloatTensor(sequence_output, batch_size, seq_length, hidden),
-            PoolerOutput = pooler_output,
-            HiddenStates = all_hidden_states,
-            Attentions = all_self_attentions,
-            CrossAttentions = all_cross_attentions is { Count: > 0 } ? all_cross_attentions : null,
-            PastKeyValues = cache,
-            AttentionType = attention_type,
-        };
+    /// <summary>HF's <c>invert_attention_mask(encoder_attention_mask)</c>: (1 − mask)·finfo(float32).min, ones by default.</summary>
+    private void InvertAttentionMask(ForwardState state, int[]? encoder_attention_mask)
+    {
+        var stage = state.EncoderMaskStage;
+        for (int i = 0; i < stage.Length; i++)
+            stage[i] = encoder_attention_mask is null || encoder_attention_mask[i] != 0 ? 0f : float.MinValue;
+        Backend.Upload(state.EncoderAdditiveMask, stage);
     }
 
     /// <summary>This layer's random key blocks for a padded length, cached: the plan depends only on its arguments.</summary>
-    internal int[] RandomPlan(RandomAttentionSemantics semantics, int layer, int seq) =>
-        _plans.GetOrAdd((semantics, layer, seq), key => BigBirdRandomAttention.GetRandAttn(
-            key.Item1, seed: key.Layer, fromSeqLength: key.SeqLength, toSeqLength: key.SeqLength,
+    internal int[] RandomPlan(RandomAttentionSemantics semantics, int layer, int seq)
+    {
+        var key = (semantics, layer, seq);
+        if (_plans.TryGetValue(key, out var plan)) return plan;
+        return _plans.GetOrAdd(key, BigBirdRandomAttention.GetRandAttn(
+            semantics, seed: layer, fromSeqLength: seq, toSeqLength: seq,
             fromBlockSize: config.BlockSize, toBlockSize: config.BlockSize,
             numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings));
-
-    private ReadOnlyMemory<float> LayerHeadMask(float[]? head_mask, int layer)
-    {
-        if (head_mask is null) return ReadOnlyMemory<float>.Empty;
-        int heads = config.NumAttentionHeads;
-        return head_mask.Length == heads ? head_mask : head_mask.AsMemory(layer * heads, heads);
     }
 
     /// <summary>Checks shapes, ranges and masks of a forward call; heads call it before touching the inputs themselves.</summary>
@@ -313,50 +417,12 @@ public sealed class BigBirdModel : IDisposable
                 throw new BigBirdInputException($"{name}[{i}] = {values[i]} is outside [0, {limit}) ({limitName}); {advice}.");
     }
 
-    private static int[] Fill(int batch, int seq, int value)
+    private static void Pad(int[] src, int[] dst, int batch, int seq, int pad, int value)
     {
-        var a = new int[batch * seq];
-        Array.Fill(a, value);
-        return a;
-    }
-
-    private static int[] Arange(int batch, int seq, int start)
-    {
-        var a = new int[batch * seq];
-        for (int b = 0; b < batch; b++)
-            for (int s = 0; s < seq; s++) a[b * seq + s] = start + s;
-        return a;
-    }
-
-    private static int[] Pad(int[] src, int batch, int seq, int pad, int value)
-    {
-        if (pad == 0) return src;
-        var dst = new int[batch * (seq + pad)];
-        Array.Fill(dst, value);
-        for (int b = 0; b < batch; b++) src.AsSpan(b * seq, seq).CopyTo(dst.AsSpan(b * (seq + pad)));
-        return dst;
-    }
-
-    /// <summary>
-    /// HF pads inputs_embeds with <c>self.embeddings(pad ids)</c>: the full embedding output (positions 0..pad−1,
-    /// token type 0, LayerNorm), which then passes through the embeddings again as if it were word embeddings.
-    /// </summary>
-    private float[] PadEmbeds(IComputeBackend backend, float[] src, int batch, int seq, int pad)
-    {
-        int hidden = config.HiddenSize;
-        if (pad == 0) return src;
-        var padRows = new float[pad * hidden];
-        var padIds = new int[pad];
-        Array.Fill(padIds, config.PadTokenId);
-        var positions = new int[pad];
-        for (int i = 0; i < pad; i++) positions[i] = i;
-        embeddings.Forward(backend, padRows, padIds, [], new int[pad], positions);
-        var dst = new float[batch * (seq + pad) * hidden];
         for (int b = 0; b < batch; b++)
         {
-            src.AsSpan(b * seq * hidden, seq * hidden).CopyTo(dst.AsSpan(b * (seq + pad) * hidden));
-            padRows.CopyTo(dst.AsSpan((b * (seq + pad) + seq) * hidden));
+            src.AsSpan(b * seq, seq).CopyTo(dst.AsSpan(b * (seq + pad)));
+            dst.AsSpan(b * (seq + pad) + seq, pad).Fill(value);
         }
-        return dst;
     }
 }

@@ -4,16 +4,12 @@ using BigBirdSharp.Configuration;
 namespace BigBirdSharp.Modeling;
 
 /// <summary>
-/// Full (dense) self-attention. Ports <c>BigBirdSelfAttention</c> (transformers 4.27.1 and current main,
-/// <c>modeling_big_bird.py</c>) for the encoder and for decoder self-attention without a cache.
-/// Queries are processed in chunks of <see cref="QueryChunk"/> rows, so no [seq, seq] matrix is ever
-/// held unless the caller asked for the attention maps.
+/// Full (dense) self-attention, and cross-attention. Ports <c>BigBirdSelfAttention</c> (transformers 4.27.1 and current
+/// main, <c>modeling_big_bird.py</c>): the query/key/value projections, then scaled dot-product attention on the backend.
+/// Keys and values are this call's tokens, the cache (past + new tokens) or the encoder's states (cross-attention).
 /// </summary>
 public sealed class BigBirdSelfAttention
 {
-    /// <summary>Query rows scored at once per (batch, head).</summary>
-    internal const int QueryChunk = 64;
-
     /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
     public Linear query { get; }
     /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
@@ -28,7 +24,10 @@ public sealed class BigBirdSelfAttention
     /// <summary>Whether <c>config.is_decoder</c> makes the mask causal.</summary>
     public bool IsDecoder { get; }
 
-    internal BigBirdSelfAttention(Linear query, Linear key, Linear value, BigBirdConfig config)
+    private readonly int _hidden;
+    private readonly string _path;
+
+    internal BigBirdSelfAttention(Linear query, Linear key, Linear value, BigBirdConfig config, string path)
     {
         this.query = query;
         this.key = key;
@@ -36,67 +35,69 @@ public sealed class BigBirdSelfAttention
         NumAttentionHeads = config.NumAttentionHeads;
         AttentionHeadSize = config.AttentionHeadSize;
         IsDecoder = config.IsDecoder;
+        _hidden = config.HiddenSize;
+        _path = path;
     }
 
     /// <summary>
-    /// context[b, s, h·d] = softmax(q·kᵀ/√d + mask)·v for every head. Queries are state.QueryLayer
-    /// ([batch, heads, seq, head_dim]); keys and values come from <paramref name="kv"/>: the same call's tokens,
-    /// the cache (past + new tokens) or the encoder (cross-attention).
+    /// context_layer [batch, seq, hidden] (into <c>state.Scratch</c>) of <paramref name="hidden_states"/>. With
+    /// <paramref name="encoder"/> set, keys and values come from <c>state.EncoderHidden</c> under the encoder mask
+    /// (is_cross_attention); otherwise from this call's tokens, appended to <paramref name="cache"/> when one is given,
+    /// under the extended mask and, for a decoder, the causal mask.
     /// </summary>
-    /// <param name="backend">The arithmetic.</param>
-    /// <param name="state">This forward call's buffers.</param>
-    /// <param name="kv">Where the keys, values and additive mask live.</param>
-    /// <param name="headMask">[heads] multipliers for this layer's probabilities, or empty.</param>
-    /// <param name="attentionProbs">[batch, heads, seq, kv.Length] output maps, or null when not requested.</param>
-    internal void Attend(IComputeBackend backend, ForwardState state, AttentionKeys kv, ReadOnlyMemory<float> headMask, float[]? attentionProbs)
+    internal void Forward(ForwardState state, DeviceSpan hidden_states, bool encoder, ReadOnlyMemory<float> head_mask, DeviceSpan attention_probs,
+                          BigBirdKeyValueCache? cache, int layerIndex)
     {
+        var backend = state.Backend;
         int batch = state.Batch, seq = state.SeqLength, heads = NumAttentionHeads, d = AttentionHeadSize;
-        int keys = kv.Length;
-        float sqrtD = MathF.Sqrt(d);
-        float[] q = state.QueryLayer, ctx = state.ContextLayer;
-
-        state.ForEachWorker(batch * heads, (scratch, bh) =>
+        // query_layer = transpose_for_scores(self.query(hidden_states))
+        Project(state, query, hidden_states, state.QueryLayer, seq, "query");
+        FullAttentionArgs args;
+        DeviceSpan key_layer, value_layer;
+        if (encoder)
         {
-            int b = bh / heads, h = bh % heads;
-            int headOffset = bh * seq * d;
-            ReadOnlySpan<float> key_layer = kv.Keys.AsSpan(bh * kv.Stride * d, keys * d);
-            ReadOnlySpan<float> value_layer = kv.Values.AsSpan(bh * kv.Stride * d, keys * d);
-            ReadOnlySpan<float> maskRow = kv.Mask.AsSpan(b * keys, keys); // 0 or float.MinValue: HF's (1 - m) · finfo.min
-            float headScale = headMask.IsEmpty ? 1f : headMask.Span[h];
-
-            for (int q0 = 0; q0 < seq; q0 += QueryChunk)
+            // is_cross_attention: key_layer/value_layer from encoder_hidden_states, attention_mask = encoder_attention_mask
+            int enc = state.EncoderLength;
+            Project(state, key, state.EncoderHidden, state.CrossKeyLayer, enc, "key", state.EncoderScratch);
+            Project(state, value, state.EncoderHidden, state.CrossValueLayer, enc, "value", state.EncoderScratch);
+            key_layer = state.CrossKeyLayer;
+            value_layer = state.CrossValueLayer;
+            args = new FullAttentionArgs { Keys = enc, KeyStride = enc, Mask = state.EncoderAdditiveMask, CausalOffset = -1 };
+        }
+        else
+        {
+            Project(state, key, hidden_states, state.KeyLayer, seq, "key");
+            Project(state, value, hidden_states, state.ValueLayer, seq, "value");
+            int causal = IsDecoder ? state.PastLength : -1;
+            if (cache is null)
             {
-                int rows = Math.Min(QueryChunk, seq - q0);
-                Span<float> attention_scores = scratch.Scores.AsSpan(0, rows * keys);
-                // attention_scores = query_layer @ key_layerᵀ / √d + attention_mask
-                backend.MatMul(attention_scores, q.AsSpan(headOffset + q0 * d, rows * d), key_layer, rows, keys, d, transposeB: true);
-                for (int r = 0; r < rows; r++)
-                {
-                    var row = attention_scores.Slice(r * keys, keys);
-                    // the decoder's causal mask: query at absolute position past + q0 + r sees keys up to itself
-                    int lastVisible = kv.CausalOffset < 0 ? keys - 1 : kv.CausalOffset + q0 + r;
-                    for (int j = 0; j < keys; j++)
-                    {
-                        float additive = j > lastVisible ? float.MinValue : maskRow[j]; // causal · padding, both 0/1 before (1 - m)·min
-                        row[j] = row[j] / sqrtD + additive;
-                    }
-                }
-                // attention_probs = softmax(attention_scores) (· head_mask)
-                backend.SoftmaxRows(attention_scores, rows, keys);
-                if (headScale != 1f)
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(attention_scores, headScale, attention_scores);
-                if (attentionProbs is not null)
-                    attention_scores.CopyTo(attentionProbs.AsSpan((bh * seq + q0) * keys, rows * keys));
-                // context_layer = attention_probs @ value_layer
-                backend.MatMul(ctx.AsSpan(headOffset + q0 * d, rows * d), attention_scores, value_layer, rows, d, keys, transposeB: false);
+                key_layer = state.KeyLayer;
+                value_layer = state.ValueLayer;
+                args = new FullAttentionArgs { Keys = seq, KeyStride = seq, Mask = state.AdditiveMask, CausalOffset = causal };
             }
+            else
+            {
+                // key_layer = cat([past_key_value[0], key_layer], dim=2), likewise for values
+                cache.Append(layerIndex, state.KeyLayer, state.ValueLayer, seq);
+                key_layer = cache.Keys[layerIndex].All;
+                value_layer = cache.Values[layerIndex].All;
+                args = new FullAttentionArgs { Keys = state.PastLength + seq, KeyStride = cache.Capacity, Mask = state.AdditiveMask, CausalOffset = causal };
+            }
+        }
+        // attention_probs = softmax(q·kᵀ/√d + mask) (· head_mask); context_layer = attention_probs · v
+        backend.FullAttention(state.ContextLayer, state.QueryLayer, key_layer, value_layer, args with
+        {
+            Batch = batch, Heads = heads, Seq = seq, HeadDim = d, HeadMask = head_mask, Probs = attention_probs,
         });
+        backend.MergeHeads(state.Scratch, state.ContextLayer, batch, seq, heads, d);
+    }
+
+    private void Project(ForwardState state, Linear linear, DeviceSpan input, DeviceSpan headsOut, int seq, string name, DeviceSpan scratch = default)
+    {
+        int rows = state.Batch * seq;
+        var projected = (scratch.IsEmpty ? state.Scratch : scratch).Slice(0, rows * _hidden);
+        linear.Forward(projected, input.Slice(0, rows * _hidden), rows);
+        if (state.Tracing) state.Emit($"{_path}.{name}", projected, state.Batch, seq, _hidden);
+        state.Backend.SplitHeads(headsOut, projected, state.Batch, seq, NumAttentionHeads, AttentionHeadSize);
     }
 }
-
-/// <summary>
-/// Where full attention finds its keys and values: [batch, heads, Stride, head_dim] buffers of which the first
-/// <see cref="Length"/> rows per head are used, an additive mask [batch, Length], and the causal offset
-/// (tokens before the queries; −1 for no causal mask).
-/// </summary>
-internal readonly record struct AttentionKeys(float[] Keys, float[] Values, int Stride, int Length, float[] Mask, int CausalOffset);

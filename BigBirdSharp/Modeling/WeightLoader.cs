@@ -1,3 +1,4 @@
+using BigBirdSharp.Backends;
 using BigBirdSharp.IO;
 
 namespace BigBirdSharp.Modeling;
@@ -13,18 +14,22 @@ internal sealed class WeightLoader
     /// <summary>The prefix in front of BigBirdModel's own names: empty or <c>bert.</c>.</summary>
     public string Prefix { get; }
 
-    public WeightLoader(ITensorReader reader, string prefix)
+    /// <summary>The backend the modules bind their weights to.</summary>
+    public IComputeBackend Backend { get; }
+
+    public WeightLoader(ITensorReader reader, string prefix, IComputeBackend backend)
     {
         _reader = reader;
         Prefix = prefix;
+        Backend = backend;
     }
 
     /// <summary>Decides whether the checkpoint stores BigBirdModel's tensors bare or under <c>bert.</c>.</summary>
-    public static WeightLoader For(ITensorReader reader)
+    public static WeightLoader For(ITensorReader reader, IComputeBackend backend)
     {
         const string probe = "embeddings.word_embeddings.weight";
-        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "");
-        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.");
+        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "", backend);
+        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.", backend);
         string sample = string.Join(", ", reader.Names.Take(5));
         throw new TensorMismatchException(probe,
             $"checkpoint has no '{probe}' (with or without the 'bert.' prefix); it does not look like a BigBird " +

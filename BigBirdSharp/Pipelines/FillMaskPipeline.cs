@@ -1,4 +1,3 @@
-using BigBirdSharp.Backends;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.Modeling.Heads;
 using BigBirdSharp.Tokenization;
@@ -55,7 +54,7 @@ public sealed class FillMaskPipeline
         var rows = new float[positions.Length * hidden]; // [masks, hidden]
         for (int m = 0; m < positions.Length; m++) states.AsSpan(positions[m] * hidden, hidden).CopyTo(rows.AsSpan(m * hidden));
         var head = model is BigBirdForMaskedLM mlm ? mlm.cls.predictions : ((BigBirdForPreTraining)model).cls.predictions;
-        var logits = head.Forward(options?.Backend ?? CpuBackend.Instance, rows, positions.Length); // [masks, vocab]
+        var logits = head.Forward(rows, positions.Length); // [masks, vocab]
         var masks = new List<(int, IReadOnlyList<FillMaskCandidate>)>();
         for (int m = 0; m < positions.Length; m++)
         {

@@ -99,7 +99,7 @@ public sealed partial class BigBirdForCausalLM
         var unfinished = new bool[batch];
         Array.Fill(unfinished, true);
         // HF keeps no cache for a model that is not a decoder (use_cache is forced off), so every step re-runs everything
-        var cache = generation.UseCache && config.IsDecoder ? new BigBirdKeyValueCache(config, batch, Math.Max(1, maxLength)) : null;
+        var cache = generation.UseCache && config.IsDecoder ? new BigBirdKeyValueCache(config, batch, Math.Max(1, maxLength), bert.Backend) : null;
         var sampler = generation.DoSample ? new Random(generation.Seed) : null;
         int length = promptLength;
         for (int step = 0; step < generation.MaxNewTokens; step++)

@@ -19,7 +19,7 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForCausalLM";
 
     internal BigBirdForCausalLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: false, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
         cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings);
     }
@@ -31,7 +31,7 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
         Reject(inputs.FloatLabels is not null, "float labels (causal-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         var outputs = bert.Forward(inputs, options);
-        var prediction_scores = cls.predictions.Forward(BackendOf(options), outputs.LastHiddenState.Data, batch * seq);
+        var prediction_scores = cls.predictions.Forward(outputs.LastHiddenState.Data, batch * seq);
 
         float? lm_loss = null;
         if (inputs.Labels is { } labels)
@@ -60,6 +60,6 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
         var last = new float[batch * hidden];
         for (int b = 0; b < batch; b++)
             outputs.LastHiddenState.Data.AsSpan(((b + 1) * seq - 1) * hidden, hidden).CopyTo(last.AsSpan(b * hidden));
-        return cls.predictions.Forward(BackendOf(options), last, batch);
+        return cls.predictions.Forward(last, batch);
     }
 }

@@ -16,7 +16,7 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForMaskedLM";
 
     internal BigBirdForMaskedLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: false, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
         cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings);
     }
@@ -29,7 +29,7 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         var outputs = bert.Forward(inputs, options);
         var sequence_output = outputs.LastHiddenState;
-        var prediction_scores = cls.predictions.Forward(BackendOf(options), sequence_output.Data, batch * seq);
+        var prediction_scores = cls.predictions.Forward(sequence_output.Data, batch * seq);
         float? masked_lm_loss = inputs.Labels is { } labels ? Losses.CrossEntropy(prediction_scores, labels, vocab) : null;
         return Wrap(outputs, masked_lm_loss) with { Logits = new FloatTensor(prediction_scores, batch, seq, vocab) };
     }
@@ -49,7 +49,7 @@ public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForPreTraining";
 
     internal BigBirdForPreTraining(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: true, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
         cls = new BigBirdPreTrainingHeads(heads, config, bert.embeddings.word_embeddings);
     }
@@ -62,11 +62,9 @@ public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         CheckCount(inputs.NextSentenceLabel, batch, "next_sentence_label", $"[{batch}]");
-        var backend = BackendOf(options);
         var outputs = bert.Forward(inputs, options);
-        var prediction_scores = cls.predictions.Forward(backend, outputs.LastHiddenState.Data, batch * seq);
-        var seq_relationship_score = new float[batch * 2];
-        cls.seq_relationship.Forward(backend, seq_relationship_score, outputs.PoolerOutput!.Data, batch);
+        var prediction_scores = cls.predictions.Forward(outputs.LastHiddenState.Data, batch * seq);
+        var seq_relationship_score = cls.seq_relationship.Forward(outputs.PoolerOutput!.Data, batch);
 
         float? total_loss = null;
         if (inputs.Labels is { } labels)

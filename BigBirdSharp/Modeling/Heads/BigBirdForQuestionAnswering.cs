@@ -24,7 +24,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForQuestionAnswering";
 
     internal BigBirdForQuestionAnswering(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: false, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
         qa_classifier = new BigBirdForQuestionAnsweringHead(heads, config);
     }
@@ -96,7 +96,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
         }
 
         var outputs = bert.Forward(bertInputs, options);
-        var logits = qa_classifier.Forward(BackendOf(options), outputs.LastHiddenState.Data, batch * seq); // [batch·seq, 2]
+        var logits = qa_classifier.Forward(outputs.LastHiddenState.Data, batch * seq); // [batch·seq, 2]
         var start_logits = new float[batch * seq];
         var end_logits = new float[batch * seq];
         for (int i = 0; i < batch * seq; i++)

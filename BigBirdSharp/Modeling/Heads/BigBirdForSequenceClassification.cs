@@ -18,7 +18,7 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForSequenceClassification";
 
     internal BigBirdForSequenceClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: false, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
         classifier = new BigBirdClassificationHead(heads, config);
     }
@@ -58,7 +58,7 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
         }
 
         var outputs = bert.Forward(inputs, options);
-        var logits = classifier.Forward(BackendOf(options), outputs.LastHiddenState);
+        var logits = classifier.Forward(outputs.LastHiddenState);
         float? loss = problem_type switch
         {
             "regression" => Losses.MeanSquaredError(logits, inputs.FloatLabels),
@@ -84,7 +84,7 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForMultipleChoice";
 
     internal BigBirdForMultipleChoice(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: true, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
         classifier = new Linear(heads, "classifier", config.HiddenSize, 1);
     }
@@ -102,8 +102,7 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
         CheckCount(inputs.Labels, batch, "labels", $"[{batch}]");
 
         var outputs = bert.Forward(inputs, options);
-        var reshaped_logits = new float[rows]; // [batch·choices, 1] viewed as [batch, choices]
-        classifier.Forward(BackendOf(options), reshaped_logits, outputs.PoolerOutput!.Data, rows);
+        var reshaped_logits = classifier.Forward(outputs.PoolerOutput!.Data, rows); // [batch·choices, 1] viewed as [batch, choices]
         float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(reshaped_logits, labels, num_choices) : null;
         return Wrap(outputs, loss) with { Logits = new FloatTensor(reshaped_logits, batch, num_choices) };
     }
@@ -122,7 +121,7 @@ public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
     public override string Architecture => "BigBirdForTokenClassification";
 
     internal BigBirdForTokenClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
-        : base(config, reader, addPoolingLayer: false, ownsReader)
+        : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
         classifier = new Linear(heads, "classifier", config.HiddenSize, config.NumLabels);
     }
@@ -135,8 +134,7 @@ public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
         Reject(inputs.FloatLabels is not null, "float labels (token labels are class ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         var outputs = bert.Forward(inputs, options);
-        var logits = new float[batch * seq * num_labels];
-        classifier.Forward(BackendOf(options), logits, outputs.LastHiddenState.Data, batch * seq);
+        var logits = classifier.Forward(outputs.LastHiddenState.Data, batch * seq);
         float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(logits, labels, num_labels) : null;
         return Wrap(outputs, loss) with { Logits = new FloatTensor(logits, batch, seq, num_labels) };
     }

@@ -22,12 +22,11 @@ public sealed class BigBirdPredictionHeadTransform
         _act = config.HiddenActKind;
     }
 
-    /// <summary>y[rows, hidden] = LayerNorm(act(dense(x))).</summary>
-    public void Forward(IComputeBackend backend, Span<float> y, ReadOnlySpan<float> x, int rows)
+    /// <summary>y[rows, hidden] = LayerNorm(act(dense(x))), the activation fused into the product.</summary>
+    internal void Forward(DeviceSpan y, DeviceSpan x, int rows)
     {
-        dense.Forward(backend, y, x, rows);
-        backend.Activate(y, _act);
-        LayerNorm.Forward(backend, y, y, rows);
+        dense.Forward(y, x, rows, _act);
+        LayerNorm.Forward(y, y, DeviceSpan.Empty, rows);
     }
 }
 
@@ -48,22 +47,22 @@ public sealed class BigBirdLMPredictionHead
         // decoder.bias and bias are one parameter in HF; checkpoints hold either name (or both)
         var bias = w.Get($"{path}.bias", [$"{path}.decoder.bias"], config.VocabSize);
         var weight = config.TieWordEmbeddings ? wordEmbeddings.Weight : w.Get($"{path}.decoder.weight", config.VocabSize, config.HiddenSize);
-        decoder = new Linear(weight, bias, config.HiddenSize, config.VocabSize);
+        decoder = new Linear(w.Backend, weight, bias, config.HiddenSize, config.VocabSize);
+        _backend = w.Backend;
     }
 
-    /// <summary>prediction_scores[rows, vocab] = decoder(transform(hidden[rows, hidden])); <paramref name="scratch"/> is [rows, hidden].</summary>
-    public void Forward(IComputeBackend backend, Span<float> prediction_scores, ReadOnlySpan<float> hidden, Span<float> scratch, int rows)
-    {
-        transform.Forward(backend, scratch, hidden, rows);
-        decoder.Forward(backend, prediction_scores, scratch, rows);
-    }
+    private readonly IComputeBackend _backend;
 
-    /// <summary>Allocating form: [rows, vocab] scores of [rows, hidden] states.</summary>
-    public float[] Forward(IComputeBackend backend, ReadOnlySpan<float> hidden, int rows)
+    /// <summary>prediction_scores [rows, vocab] = decoder(transform(hidden [rows, hidden])), on the model's backend.</summary>
+    public float[] Forward(ReadOnlySpan<float> hidden, int rows)
     {
-        var scores = new float[rows * decoder.OutFeatures];
-        Forward(backend, scores, hidden, new float[rows * decoder.InFeatures], rows);
-        return scores;
+        using var stage = new HostStage(_backend);
+        var hidden_states = stage.Upload(hidden[..(rows * decoder.InFeatures)]);
+        var transformed = stage.Rent(rows * decoder.InFeatures);
+        transform.Forward(transformed, hidden_states, rows);
+        var prediction_scores = stage.Rent(rows * decoder.OutFeatures);
+        decoder.Forward(prediction_scores, transformed, rows);
+        return stage.Download(prediction_scores);
     }
 }
 
@@ -112,17 +111,18 @@ public sealed class BigBirdClassificationHead
     }
 
     /// <summary>logits[batch, num_labels] from the first token of each row of features[batch, seq, hidden].</summary>
-    public float[] Forward(IComputeBackend backend, FloatTensor features)
+    public float[] Forward(FloatTensor features)
     {
         int batch = features.Shape[0], seq = features.Shape[1], hidden = features.Shape[2];
-        var x = new float[batch * hidden];
-        for (int b = 0; b < batch; b++) features.Data.AsSpan(b * seq * hidden, hidden).CopyTo(x.AsSpan(b * hidden)); // take <s> / [CLS]
-        var h = new float[batch * hidden];
-        dense.Forward(backend, h, x, batch);
-        backend.Activate(h, _act);
-        var logits = new float[batch * out_proj.OutFeatures];
-        out_proj.Forward(backend, logits, h, batch);
-        return logits;
+        using var stage = new HostStage(dense.Bound.Backend);
+        var all = stage.Upload(features.Data);
+        var x = stage.Rent(batch * hidden);
+        stage.Backend.Copy(x, hidden, all, seq * hidden, batch, hidden); // x = features[:, 0, :] (take <s> / [CLS])
+        var h = stage.Rent(batch * hidden);
+        dense.Forward(h, x, batch, _act);
+        var logits = stage.Rent(batch * out_proj.OutFeatures);
+        out_proj.Forward(logits, h, batch);
+        return stage.Download(logits);
     }
 }
 
@@ -146,14 +146,16 @@ public sealed class BigBirdForQuestionAnsweringHead
     }
 
     /// <summary>logits[rows, 2] of encoder_output[rows, hidden].</summary>
-    public float[] Forward(IComputeBackend backend, ReadOnlySpan<float> encoder_output, int rows)
+    public float[] Forward(ReadOnlySpan<float> encoder_output, int rows)
     {
-        var inter = new float[rows * intermediate.dense.OutFeatures];
-        intermediate.Forward(backend, inter, encoder_output, rows);
-        var hidden_states = new float[encoder_output.Length];
-        output.Forward(backend, hidden_states, inter, encoder_output, rows);
-        var logits = new float[rows * 2];
-        qa_outputs.Forward(backend, logits, hidden_states, rows);
-        return logits;
+        using var stage = new HostStage(qa_outputs.Bound.Backend);
+        var encoded = stage.Upload(encoder_output);
+        var inter = stage.Rent(rows * intermediate.dense.OutFeatures);
+        intermediate.Forward(inter, encoded, rows);
+        var hidden_states = stage.Rent(encoder_output.Length);
+        output.Forward(hidden_states, inter, encoded, rows);
+        var logits = stage.Rent(rows * 2);
+        qa_outputs.Forward(logits, hidden_states, rows);
+        return stage.Download(logits);
     }
 }

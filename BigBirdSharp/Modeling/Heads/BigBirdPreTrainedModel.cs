@@ -27,14 +27,12 @@ public abstract class BigBirdPreTrainedModel : IDisposable
 
     private readonly ITensorReader? _owned;
 
-    private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer)
+    private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool addPoolingLayer, bool ownsReader)
     {
         this.config = config;
-        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer);
+        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads.Backend);
+        _owned = ownsReader ? reader : null;
     }
-
-    private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, bool ownsReader)
-        : this(config, reader, addPoolingLayer) => _owned = ownsReader ? reader : null;
 
     /// <summary>Runs the head as its HF <c>forward</c> in eval mode; computes the loss when labels are given.</summary>
     /// <exception cref="BigBirdInputException">Bad inputs, or labels of the wrong shape or range for this head.</exception>
@@ -47,7 +45,10 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
     /// <exception cref="BigBirdException">The architecture is not a BigBird head (use <see cref="BigBirdModel.Load"/> for BigBirdModel).</exception>
     /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
-    public static BigBirdPreTrainedModel Load(string directory, string? architecture = null)
+    /// <param name="directory">A Hugging Face checkpoint folder.</param>
+    /// <param name="architecture">The head to load; null for config.json's first architecture.</param>
+    /// <param name="options">The backend and other load-time settings; null for the CPU backend.</param>
+    public static BigBirdPreTrainedModel Load(string directory, string? architecture = null, BigBirdModelOptions? options = null)
     {
         if (!Directory.Exists(directory))
             throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
@@ -58,7 +59,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         var reader = CheckpointLoader.Open(directory);
         try
         {
-            return Create(config, reader, architecture, ownsReader: true);
+            return Create(config, reader, architecture, ownsReader: true, options);
         }
         catch
         {
@@ -68,10 +69,10 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     }
 
     /// <summary>Builds a head over an open reader, which must outlive it (the caller disposes it).</summary>
-    public static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture)
+    public static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture, BigBirdModelOptions? options = null)
     {
         CheckArchitecture(architecture);
-        return Create(config, reader, architecture, ownsReader: false);
+        return Create(config, reader, architecture, ownsReader: false, options);
     }
 
     private static void CheckArchitecture(string architecture)
@@ -81,10 +82,12 @@ public abstract class BigBirdPreTrainedModel : IDisposable
                 $"architecture '{architecture}' is not a BigBird task head; supported: BigBirdModel, {string.Join(", ", HeadArchitectures)}.");
     }
 
-    private static BigBirdPreTrainedModel Create(BigBirdConfig config, ITensorReader reader, string architecture, bool ownsReader)
+    private static BigBirdPreTrainedModel Create(BigBirdConfig config, ITensorReader reader, string architecture, bool ownsReader,
+                                                 BigBirdModelOptions? options)
     {
         config.Validate();
-        var heads = new WeightLoader(reader, ""); // head tensors (cls.*, classifier.*, qa_classifier.*) sit at the root
+        // head tensors (cls.*, classifier.*, qa_classifier.*) sit at the root; every module binds to the same backend
+        var heads = new WeightLoader(reader, "", BigBirdModel.CheckBackend(options));
         return architecture switch
         {
             "BigBirdForPreTraining" => new BigBirdForPreTraining(config, reader, heads, ownsReader),
@@ -104,8 +107,6 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         _owned?.Dispose();
         GC.SuppressFinalize(this);
     }
-
-    private protected static IComputeBackend BackendOf(BigBirdForwardOptions? options) => options?.Backend ?? CpuBackend.Instance;
 
     private protected static void Reject(bool present, string name, string architecture)
     {

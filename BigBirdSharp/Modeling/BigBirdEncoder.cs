@@ -1,0 +1,78 @@
+using BigBirdSharp.Backends;
+using BigBirdSharp.Configuration;
+
+namespace BigBirdSharp.Modeling;
+
+/// <summary>The stack of layers and its loop. Ports <c>BigBirdEncoder</c> (4.27.1 and main).</summary>
+public sealed class BigBirdEncoder
+{
+    /// <summary>encoder.layer.0 … encoder.layer.(L−1)</summary>
+    public IReadOnlyList<BigBirdLayer> layer { get; }
+
+    private readonly BigBirdConfig _config;
+
+    internal BigBirdEncoder(WeightLoader w, BigBirdConfig config)
+    {
+        _config = config;
+        var layers = new BigBirdLayer[config.NumHiddenLayers];
+        for (int i = 0; i < layers.Length; i++) layers[i] = new BigBirdLayer(w, $"encoder.layer.{i}", config, i);
+        layer = layers;
+    }
+
+    /// <summary>
+    /// state.Hidden ← every layer in turn, each with its own attention plan. Collects all_hidden_states (each layer's
+    /// input, then the last output) and the attention probabilities when asked, as HF's <c>BigBirdEncoder.forward</c>.
+    /// </summary>
+    internal void Forward(ForwardState state, in AttentionSchedule plans, float[]? head_mask, BigBirdKeyValueCache? past_key_values,
+                          List<FloatTensor>? all_hidden_states, List<FloatTensor>? all_self_attentions, List<FloatTensor>? all_cross_attentions)
+    {
+        int batch = state.Batch, seq = state.SeqLength, hidden = _config.HiddenSize, heads = _config.NumAttentionHeads;
+        int tokens = batch * seq;
+        // self-attention keys: the encoder's when encoder_hidden_states is given (HF), else past + new tokens
+        int keys = state.EncoderLength > 0 ? state.EncoderLength : state.PastLength + seq;
+        var backend = state.Backend;
+        for (int i = 0; i < layer.Count; i++)
+        {
+            all_hidden_states?.Add(Download(backend, state.Hidden.Slice(0, tokens * hidden), batch, seq, hidden));
+            var layer_head_mask = LayerHeadMask(head_mask, i);
+            DeviceBuffer? probs = all_self_attentions is null ? null : backend.Allocate(checked(batch * heads * seq * keys));
+            DeviceBuffer? crossProbs = all_cross_attentions is null || state.EncoderLength == 0
+                ? null : backend.Allocate(checked(batch * heads * seq * state.EncoderLength));
+            try
+            {
+                layer[i].Forward(state, plans.ForLayer(i), layer_head_mask, probs?.All ?? default, crossProbs?.All ?? default, past_key_values);
+                if (probs is not null) all_self_attentions!.Add(Download(backend, probs.All, batch, heads, seq, keys));
+                if (crossProbs is not null) all_cross_attentions!.Add(Download(backend, crossProbs.All, batch, heads, seq, state.EncoderLength));
+            }
+            finally
+            {
+                probs?.Dispose();
+                crossProbs?.Dispose();
+            }
+        }
+        all_hidden_states?.Add(Download(backend, state.Hidden.Slice(0, tokens * hidden), batch, seq, hidden));
+    }
+
+    private ReadOnlyMemory<float> LayerHeadMask(float[]? head_mask, int layerIndex)
+    {
+        if (head_mask is null) return ReadOnlyMemory<float>.Empty;
+        int heads = _config.NumAttentionHeads;
+        return head_mask.Length == heads ? head_mask : head_mask.AsMemory(layerIndex * heads, heads);
+    }
+
+    private static FloatTensor Download(IComputeBackend backend, DeviceSpan data, params int[] shape)
+    {
+        var host = new float[data.Length];
+        backend.Download(data, host);
+        return new FloatTensor(host, shape);
+    }
+}
+
+/// <summary>Which attention each layer of one call runs: the call's attention type and, under block_sparse, the model's cached random plans.</summary>
+internal readonly struct AttentionSchedule(BigBirdModel model, AttentionType type, RandomAttention.RandomAttentionSemantics semantics, int seq)
+{
+    /// <summary>The plan of layer <paramref name="layer"/>.</summary>
+    public AttentionPlan ForLayer(int layer) => type == AttentionType.BlockSparse
+        ? AttentionPlan.BlockSparse(model.config.BlockSize, model.config.NumRandomBlocks, model.RandomPlan(semantics, layer, seq))
+        : AttentionPlan.Full;
+}
