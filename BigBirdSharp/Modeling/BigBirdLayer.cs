@@ -52,11 +52,22 @@ public sealed class BigBirdLayer
                                     cross_attention_probs, null, seed);
             attention_output = cross_attention_output;
         }
-        // feed_forward_chunk: chunking along the sequence does not change the result, so it runs whole
-        var intermediate_output = state.Intermediate.Slice(0, rows * _intermediate);
-        intermediate.Forward(intermediate_output, attention_output, rows);
-        if (state.Tracing) state.Emit($"{_path}.intermediate", intermediate_output, state.Batch, state.SeqLength, _intermediate);
-        output.Forward(hidden_states, intermediate_output, attention_output, rows);
+        // layer_output = apply_chunking_to_forward(feed_forward_chunk, ..., attention_output): every row is independent, so the
+        // feed-forward block runs in chunks of rows whatever chunk_size_feed_forward says; only the intermediate buffer shrinks
+        int chunk = state.FeedForwardChunkRows;
+        float[]? traced = state.Tracing ? new float[rows * _intermediate] : null;
+        for (int r0 = 0; r0 < rows; r0 += chunk)
+        {
+            int n = Math.Min(chunk, rows - r0);
+            var chunk_input = attention_output.Slice(r0 * _hidden, n * _hidden);
+            // intermediate_output = self.intermediate(attention_output)
+            var intermediate_output = state.Intermediate.Slice(0, n * _intermediate);
+            intermediate.Forward(intermediate_output, chunk_input, n);
+            if (traced is not null) state.Backend.Download(intermediate_output, traced.AsSpan(r0 * _intermediate, n * _intermediate));
+            // layer_output = self.output(intermediate_output, attention_output)
+            output.Forward(hidden_states.Slice(r0 * _hidden, n * _hidden), intermediate_output, chunk_input, n);
+        }
+        if (traced is not null) state.Trace!($"{_path}.intermediate", new FloatTensor(traced, state.Batch, state.SeqLength, _intermediate));
         if (state.Tracing) state.Emit($"{_path}.output", hidden_states, state.Batch, state.SeqLength, _hidden);
     }
 }

@@ -31,8 +31,12 @@ internal sealed class ForwardState : IDisposable
     public readonly DeviceSpan CrossAttentionOutput;
     /// <summary>[batch, heads, seq, head_dim] each.</summary>
     public readonly DeviceSpan QueryLayer, KeyLayer, ValueLayer, ContextLayer;
-    /// <summary>[batch, seq, intermediate]</summary>
+    /// <summary>[FeedForwardChunkRows, intermediate]: the feed-forward block runs over chunks of rows.</summary>
     public readonly DeviceSpan Intermediate;
+    /// <summary>Rows per feed-forward chunk: all of them for short inputs, <see cref="MaxFeedForwardChunkRows"/> for long ones.</summary>
+    public readonly int FeedForwardChunkRows;
+    /// <summary>Largest feed-forward chunk: 512 rows keep the [rows, intermediate] buffer at 6 MB for bigbird-roberta-base.</summary>
+    public const int MaxFeedForwardChunkRows = 512;
     /// <summary>[batch, past + seq] additive mask of full attention: 0 where attended, float.MinValue where not.</summary>
     public readonly DeviceSpan AdditiveMask;
     /// <summary>[batch, seq] 0/1 attention mask of block-sparse attention (from_mask = to_mask).</summary>
@@ -89,7 +93,8 @@ internal sealed class ForwardState : IDisposable
         KeyLayer = Rent(activations);
         ValueLayer = Rent(activations);
         ContextLayer = Rent(activations);
-        Intermediate = Rent(checked(tokens * config.IntermediateSize));
+        FeedForwardChunkRows = Math.Max(1, Math.Min(tokens, MaxFeedForwardChunkRows));
+        Intermediate = Rent(checked(FeedForwardChunkRows * config.IntermediateSize));
         int maskLength = checked(batch * (pastLength + seqLength));
         AdditiveMask = Rent(maskLength);
         BlockMask = Rent(tokens);

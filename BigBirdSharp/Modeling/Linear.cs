@@ -3,13 +3,15 @@ using BigBirdSharp.Kernels;
 
 namespace BigBirdSharp.Modeling;
 
-/// <summary>torch <c>nn.Linear</c>: weight [out_features, in_features], optional bias [out_features], bound to the model's backend at load.</summary>
+/// <summary>
+/// torch <c>nn.Linear</c>: weight [out_features, in_features], optional bias [out_features], bound to the model's backend
+/// at load. The module keeps no other copy of the weights: the CPU backend's packed panels are the only one, so a loaded
+/// model holds its weights once.
+/// </summary>
 public sealed class Linear
 {
-    /// <summary>[out_features, in_features], as the checkpoint holds it.</summary>
-    public ReadOnlyMemory<float> Weight { get; }
-    /// <summary>[out_features], or empty when the layer has no bias.</summary>
-    public ReadOnlyMemory<float> Bias { get; }
+    /// <summary>Whether the layer adds a bias.</summary>
+    public bool HasBias => Bound.HasBias;
     /// <summary>Input width.</summary>
     public int InFeatures { get; }
     /// <summary>Output width.</summary>
@@ -29,8 +31,6 @@ public sealed class Linear
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = weight;
-        Bias = bias;
         Bound = backend.BindLinear(weight, bias, inFeatures, outFeatures);
     }
 
