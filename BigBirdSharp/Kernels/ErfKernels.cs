@@ -112,11 +112,11 @@ public static class ErfKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Gelu512(Vector512<float> x)
+    internal static Vector512<float> Gelu512(Vector512<float> x)
         => x * Vector512.Create(0.5f) * (Vector512<float>.One + Erf512(x * Vector512.Create(InvSqrt2)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Erf512(Vector512<float> x)
+    internal static Vector512<float> Erf512(Vector512<float> x)
     {
         Vector512<float> a = Vector512.Abs(x);
         Vector512<float> u = a * a;
@@ -162,11 +162,11 @@ public static class ErfKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Gelu256(Vector256<float> x)
+    internal static Vector256<float> Gelu256(Vector256<float> x)
         => x * Vector256.Create(0.5f) * (Vector256<float>.One + Erf256(x * Vector256.Create(InvSqrt2)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Erf256(Vector256<float> x)
+    internal static Vector256<float> Erf256(Vector256<float> x)
     {
         Vector256<float> a = Vector256.Abs(x);
         Vector256<float> u = a * a;
@@ -212,11 +212,11 @@ public static class ErfKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Gelu128(Vector128<float> x)
+    internal static Vector128<float> Gelu128(Vector128<float> x)
         => x * Vector128.Create(0.5f) * (Vector128<float>.One + Erf128(x * Vector128.Create(InvSqrt2)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Erf128(Vector128<float> x)
+    internal static Vector128<float> Erf128(Vector128<float> x)
     {
         Vector128<float> a = Vector128.Abs(x);
         Vector128<float> u = a * a;

@@ -1,29 +1,27 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace BigBirdSharp.Kernels;
 
 /// <summary>
 /// Single-precision matrix multiplication for dense row-major matrices:
 /// C[m, n] = alpha · A[m, k] · op(B) (+ C), where op(B) is B[k, n] or, with <c>transposeB</c>, B[n, k]ᵀ
-/// (the <c>nn.Linear</c> weight layout). The algorithm is the classic packed one: blocks of B (KC × NC) and
-/// A (MC × KC) are copied into contiguous panels, then a register-blocked micro-kernel (6 rows × 2 vectors,
-/// FMA, fp32 accumulation) sweeps them. The calling thread packs each B block once; for large problems the
-/// (M-block × column-chunk) work items on that block then run in parallel, each packing its own A block. Every
-/// output element is accumulated over K in the same order whatever the threading, so results are identical.
+/// (the <c>nn.Linear</c> weight layout), and the fused linear layer y = act(x · Wᵀ + bias) (+ y) over a
+/// <see cref="PackedMatrix"/>. The algorithm is the classic packed one: B is in panels of NR columns (packed once
+/// at load for weights, or per call into a per-thread buffer), blocks of A (MC × KC) are packed per work item
+/// into panels of MR rows, and a register-blocked micro-kernel (6 rows × 2 vectors, FMA, fp32 accumulation)
+/// sweeps them, finishing each tile with the bias and activation on the last K block (the epilogue). The work is
+/// cut statically into row ranges (and, for few rows, column-panel ranges) that the <see cref="ComputePool"/>
+/// threads claim; every output element is accumulated over K in the same order whatever the cut or the thread
+/// count, so results are identical.
 /// </summary>
 [SkipLocalsInit]
 public static unsafe class Gemm
 {
-    /// <summary>Depth of one packed block (floats of K).</summary>
+    /// <summary>Largest depth of one K block (floats of K); K is cut into equal blocks no deeper than this.</summary>
     internal const int KC = 256;
 
-    /// <summary>Rows of A in one packed block (a multiple of the micro-tile height 6).</summary>
-    internal const int MC = 96;
-
-    /// <summary>Columns of B in one packed block (a multiple of every micro-tile width).</summary>
-    internal const int NC = 256;
+    /// <summary>Largest number of rows of A in one packed block (a multiple of the micro-tile height 6).</summary>
+    internal const int MC = 144;
 
     /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
     internal const long ParallelThreshold = 1L << 21;
@@ -33,6 +31,9 @@ public static unsafe class Gemm
 
     [ThreadStatic]
     private static float[]? t_packB;
+
+    [ThreadStatic]
+    private static GemmWork? t_work;
 
     /// <summary>
     /// C = alpha · A · op(B) (+ C when <paramref name="accumulate"/>). Span lengths must equal the shapes exactly:
@@ -54,12 +55,12 @@ public static unsafe class Gemm
 
     /// <summary>
     /// As the public overload, with the micro-kernel path forced and threading chosen:
-    /// <paramref name="parallel"/> null decides by size, true forces jobs onto the thread pool whenever there
-    /// is more than one, false keeps everything on the calling thread.
+    /// <paramref name="parallel"/> null decides by size, true uses the pool whenever there is more than one work
+    /// item, false keeps everything on the calling thread. <paramref name="pool"/> null is <see cref="ComputePool.Shared"/>.
     /// </summary>
     internal static void Multiply(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b,
                                   int m, int n, int k, bool transposeB, float alpha, bool accumulate,
-                                  KernelPath path, bool? parallel)
+                                  KernelPath path, bool? parallel, ComputePool? pool = null)
     {
         Validate(c.Length, a.Length, b.Length, m, n, k, transposeB);
         KernelPath resolved = KernelPaths.Resolve(path);
@@ -75,40 +76,107 @@ public static unsafe class Gemm
             }
             return;
         }
-
+        int nr = GemmMicroKernels.PanelWidth(resolved);
+        int panels = (n + nr - 1) / nr;
         fixed (float* pc = c)
         fixed (float* pa = a)
         fixed (float* pb = b)
         {
-            var job = new GemmJob(pc, pa, pb, m, n, k, transposeB, alpha, resolved);
-            bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && Environment.ProcessorCount > 1
-                                             && !KernelThreading.InParallelWorker);
-            // The calling thread owns this buffer for the whole call; workers only read it.
-            float* packB = PackBuffer(ref t_packB, KC * NC);
-            for (int jc = 0; jc < n; jc += NC)
+            // B is packed by the calling thread into its own buffer; the workers only read it. Packing is
+            // n·k copies against m·n·k multiply-adds, so it is left serial.
+            float* packB = PackBuffer(ref t_packB, (long)panels * nr * k);
+            PackedMatrix.PackPanels(packB, pb, n, k, transposeB, nr, 0, panels, resolved != KernelPath.Scalar);
+            Run(pc, pa, packB, m, n, k, resolved, alpha, accumulate, bias: null, ActivationKind.Linear, parallel, pool);
+        }
+    }
+
+    /// <summary>
+    /// The fused linear layer y[m, N] = act(x[m, K] · Wᵀ + bias) (+ y when <paramref name="accumulate"/>) over a
+    /// weight packed at load. The bias and the activation are applied by the micro-kernel's epilogue on the last K
+    /// block while the tile is in registers (exact GELU, ReLU, GELU-10 and none) or in L1 (the other kinds, through
+    /// <see cref="Activations.Apply"/> on the tile's rows). Summation order: the bias is added to the first K
+    /// block's partial product and the later blocks are added to that, i.e. ((bias + p₁) + p₂) + …, the order of
+    /// writing the bias into y and accumulating the product; with <paramref name="accumulate"/> and no activation
+    /// the old y joins the bias, ((y + bias) + p₁) + …, and with an activation y + act(…) is added last (K then
+    /// runs as one block). Allocates nothing after the first call on a thread.
+    /// </summary>
+    /// <param name="y">Output, row-major [m, w.N].</param>
+    /// <param name="x">Input, row-major [m, w.K].</param>
+    /// <param name="w">The packed weight.</param>
+    /// <param name="bias">w.N floats, or empty for none.</param>
+    /// <param name="m">Rows of x and y.</param>
+    /// <param name="activation">Applied to x·Wᵀ + bias; <see cref="ActivationKind.Linear"/> for none.</param>
+    /// <param name="accumulate">Add the result to the existing contents of <paramref name="y"/>.</param>
+    /// <exception cref="ArgumentException">A span length does not match the shapes.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="activation"/> is not a defined kind.</exception>
+    internal static void Linear(Span<float> y, ReadOnlySpan<float> x, PackedMatrix w, ReadOnlySpan<float> bias, int m,
+                                ActivationKind activation = ActivationKind.Linear, bool accumulate = false)
+        => Linear(y, x, w, bias, m, activation, accumulate, parallel: null, pool: null);
+
+    /// <summary>As the other overload, with threading chosen as in <see cref="Multiply(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, float, bool, KernelPath, bool?, ComputePool?)"/>.</summary>
+    internal static void Linear(Span<float> y, ReadOnlySpan<float> x, PackedMatrix w, ReadOnlySpan<float> bias, int m,
+                                ActivationKind activation, bool accumulate, bool? parallel, ComputePool? pool)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        if (m < 0)
+        {
+            throw new ArgumentException($"Linear row count must be non-negative, got m={m}.", nameof(m));
+        }
+        if (x.Length != (long)m * w.K)
+        {
+            throw new ArgumentException($"Linear input has {x.Length} elements but its shape [m={m}, k={w.K}] needs {(long)m * w.K}.", nameof(x));
+        }
+        if (y.Length != (long)m * w.N)
+        {
+            throw new ArgumentException($"Linear output has {y.Length} elements but its shape [m={m}, n={w.N}] needs {(long)m * w.N}.", nameof(y));
+        }
+        if (!bias.IsEmpty && bias.Length != w.N)
+        {
+            throw new ArgumentException($"Linear bias has {bias.Length} elements but n={w.N} (pass an empty span for no bias).", nameof(bias));
+        }
+        if (!Enum.IsDefined(activation))
+        {
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation kind.");
+        }
+        if (m == 0 || w.N == 0)
+        {
+            return;
+        }
+        fixed (float* py = y)
+        fixed (float* px = x)
+        fixed (float* pbias = bias)
+        {
+            Run(py, px, w.Data, m, w.N, w.K, w.Path, 1f, accumulate, bias.IsEmpty ? null : pbias, activation, parallel, pool);
+        }
+        GC.KeepAlive(w);
+    }
+
+    /// <summary>The shared driver over B packed in panels of the path's NR (panel j at j·k·NR).</summary>
+    private static void Run(float* c, float* a, float* packedB, int m, int n, int k, KernelPath path, float alpha,
+                            bool accumulate, float* bias, ActivationKind activation, bool? parallel, ComputePool? pool)
+    {
+        bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && !KernelThreading.InParallelWorker);
+        ComputePool? p = goParallel ? pool ?? ComputePool.Shared : null;
+        int threads = p?.ThreadCount ?? 1;
+        GemmWork work = t_work ??= new GemmWork();
+        work.Set(c, a, packedB, m, n, k, path, alpha, accumulate, bias, activation, threads);
+        try
+        {
+            if (p is null || work.Parts == 1)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int kb = 0; kb < k; kb += KC)
+                for (int part = 0; part < work.Parts; part++)
                 {
-                    int kc = Math.Min(KC, k - kb);
-                    job.PackB(packB, kb, kc, jc, nc);
-                    var block = new BlockStep(packB, jc, nc, kb, kc, accumulate || kb > 0, job.ColumnChunks(nc, goParallel));
-                    int items = job.MBlocks * block.Chunks;
-                    if (goParallel && items > 1)
-                    {
-                        // The only allocations of a call, and only for large problems: the runner and
-                        // Parallel.For's own bookkeeping.
-                        Parallel.For(0, items, new ParallelRunner(job, block).Run);
-                    }
-                    else
-                    {
-                        for (int item = 0; item < items; item++)
-                        {
-                            job.Compute(block, item);
-                        }
-                    }
+                    work.Run(part);
                 }
             }
+            else
+            {
+                p.Run(work, work.Parts);
+            }
+        }
+        finally
+        {
+            work.Clear();
         }
     }
 
@@ -133,179 +201,114 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>A per-thread packing buffer, allocated once per thread on the pinned heap, 64-byte aligned.</summary>
-    private static float* PackBuffer(ref float[]? slot, int floats)
+    /// <summary>A per-thread packing buffer, allocated on the pinned heap when it must grow, 64-byte aligned.</summary>
+    private static float* PackBuffer(ref float[]? slot, long floats)
     {
         float[]? buffer = slot;
         if (buffer is null || buffer.Length < floats + 16)
         {
-            buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
             slot = buffer;
         }
         return (float*)(((nint)Unsafe.AsPointer(ref buffer[0]) + 63) & ~(nint)63);
     }
 
-    /// <summary>One packed (K-block, N-block) of B and how its columns are split into work chunks.</summary>
-    private readonly struct BlockStep(float* packB, int jc, int nc, int kb, int kc, bool addC, int chunks)
+    /// <summary>
+    /// One multiplication cut into parts: part = (row range, panel range). Row ranges split the MR-row tiles evenly
+    /// (at least ⌈m / MC⌉ of them, and 2 per thread when there are enough tiles); when rows alone give fewer than 2
+    /// parts per thread, the panels are split too. Reused per calling thread, so a call allocates nothing.
+    /// </summary>
+    private sealed class GemmWork : IComputeWork
     {
-        internal readonly float* PackB = packB;
-        internal readonly int Jc = jc, Nc = nc, Kb = kb, Kc = kc, Chunks = chunks;
-        internal readonly bool AddC = addC;
-    }
+        private float* _c, _a, _b, _bias;
+        private int _m, _n, _k, _nr, _kcBlock, _mParts, _nParts, _tilesM, _panels;
+        private KernelPath _path;
+        private float _alpha;
+        private bool _accumulate;
+        private ActivationKind _activation;
 
-    /// <summary>Carries a <see cref="GemmJob"/> and the current B block into the thread pool.</summary>
-    private sealed class ParallelRunner(GemmJob job, BlockStep block)
-    {
-        internal void Run(int item) => job.Compute(block, item);
-    }
+        internal int Parts { get; private set; }
 
-    /// <summary>The shared description of one multiplication.</summary>
-    private readonly struct GemmJob
-    {
-        private readonly float* _c;
-        private readonly float* _a;
-        private readonly float* _b;
-        private readonly int _m, _n, _k;
-        private readonly bool _transposeB;
-        private readonly float _alpha;
-        private readonly KernelPath _path;
-        private readonly int _nr;
-
-        internal GemmJob(float* c, float* a, float* b, int m, int n, int k, bool transposeB, float alpha,
-                         KernelPath path)
-        {
-            _c = c; _a = a; _b = b; _m = m; _n = n; _k = k;
-            _transposeB = transposeB; _alpha = alpha; _path = path;
-            _nr = path switch
-            {
-                KernelPath.Vector512 => GemmMicroKernels.NR512,
-                KernelPath.Vector256 => GemmMicroKernels.NR256,
-                KernelPath.Vector128 => GemmMicroKernels.NR128,
-                _ => GemmMicroKernels.NRScalar,
-            };
-            MBlocks = (m + MC - 1) / MC;
-        }
-
-        internal int MBlocks { get; }
-
-        /// <summary>
-        /// How many column chunks to cut an N-block into: one when there are enough M blocks to share out,
-        /// otherwise up to one per micro-panel pair so short, wide problems still use every core.
-        /// </summary>
-        internal int ColumnChunks(int nc, bool parallel)
-        {
-            if (!parallel || MBlocks >= 2 * Environment.ProcessorCount)
-            {
-                return 1;
-            }
-            int panels = (nc + _nr - 1) / _nr;
-            return Math.Max(1, Math.Min((panels + 1) / 2, 2 * Environment.ProcessorCount));
-        }
-
-        /// <summary>Work item: M-block item / chunks, column chunk item % chunks, of the packed B block.</summary>
-        internal void Compute(BlockStep block, int item)
+        internal void Set(float* c, float* a, float* b, int m, int n, int k, KernelPath path, float alpha,
+                          bool accumulate, float* bias, ActivationKind activation, int threads)
         {
             const int mr = GemmMicroKernels.MR;
-            int nr = _nr;
-            int ib = item / block.Chunks;
-            int chunk = item % block.Chunks;
-            int panels = (block.Nc + nr - 1) / nr;
-            int panelsPerChunk = (panels + block.Chunks - 1) / block.Chunks;
-            int jStart = chunk * panelsPerChunk * nr;
-            int jEnd = Math.Min(block.Nc, jStart + panelsPerChunk * nr);
-            if (jStart >= jEnd)
+            _c = c; _a = a; _b = b; _bias = bias;
+            _m = m; _n = n; _k = k; _path = path; _alpha = alpha;
+            _accumulate = accumulate; _activation = activation;
+            _nr = GemmMicroKernels.PanelWidth(path);
+            // With accumulate into an activated result the whole sum must stay in registers: one K block.
+            int kBlocks = accumulate && !GemmEpilogue.IsLinear(activation) ? 1 : Math.Max(1, (k + KC - 1) / KC);
+            _kcBlock = Math.Max(1, (k + kBlocks - 1) / kBlocks);
+            _tilesM = (m + mr - 1) / mr;
+            _panels = (n + _nr - 1) / _nr;
+            int wanted = threads > 1 ? 2 * threads : 1;
+            int mParts = Math.Max((m + MC - 1) / MC, wanted);
+            if (threads > 1)
             {
-                return;
+                mParts = (mParts + threads - 1) / threads * threads;
             }
-            int ic = ib * MC;
-            int mc = Math.Min(MC, _m - ic);
-            int mcPadded = (mc + mr - 1) / mr * mr;
-            int kc = block.Kc;
-            float* packA = PackBuffer(ref t_packA, MC * KC);
-            PackA(packA, ic, mc, mcPadded, block.Kb, kc);
-            for (int jr = jStart; jr < jEnd; jr += nr)
+            _mParts = Math.Min(_tilesM, mParts);
+            _nParts = _mParts >= wanted ? 1 : Math.Min(_panels, (wanted + _mParts - 1) / _mParts);
+            Parts = _mParts * _nParts;
+        }
+
+        internal void Clear()
+        {
+            _c = _a = _b = _bias = null;
+        }
+
+        public void Run(int part)
+        {
+            const int mr = GemmMicroKernels.MR;
+            int mp = part / _nParts, np = part % _nParts;
+            int r0 = (int)((long)_tilesM * mp / _mParts) * mr;
+            int r1 = Math.Min(_m, (int)((long)_tilesM * (mp + 1) / _mParts) * mr);
+            int p0 = (int)((long)_panels * np / _nParts);
+            int p1 = (int)((long)_panels * (np + 1) / _nParts);
+            int nr = _nr, k = _k, ldc = _n;
+            bool linear = GemmEpilogue.IsLinear(_activation);
+            float* packA = PackBuffer(ref t_packA, (long)Math.Min(MC, r1 - r0 + mr) * _kcBlock);
+            for (int ic = r0; ic < r1; ic += MC)
             {
-                float* pbPanel = block.PackB + (long)jr * kc;
-                int nrEff = Math.Min(nr, block.Nc - jr);
-                for (int ir = 0; ir < mc; ir += mr)
+                int mc = Math.Min(MC, r1 - ic);
+                int pc = 0;
+                do
                 {
-                    float* paPanel = packA + (long)ir * kc;
-                    float* cTile = _c + (long)(ic + ir) * _n + block.Jc + jr;
-                    int mrEff = Math.Min(mr, mc - ir);
-                    switch (_path)
+                    int kc = Math.Min(_kcBlock, k - pc);
+                    bool first = pc == 0, last = pc + kc >= k;
+                    PackA(packA, ic, mc, pc, kc);
+                    var ep = new GemmEpilogue
                     {
-                        case KernelPath.Vector512:
-                            GemmMicroKernels.Kernel512(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
-                            break;
-                        case KernelPath.Vector256:
-                            GemmMicroKernels.Kernel256(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
-                            break;
-                        case KernelPath.Vector128:
-                            GemmMicroKernels.Kernel128(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
-                            break;
-                        default:
-                            GemmMicroKernels.KernelScalar(kc, paPanel, pbPanel, cTile, _n, _alpha, block.AddC, mrEff, nrEff);
-                            break;
+                        Alpha = _alpha,
+                        LoadC = !first || (_accumulate && linear),
+                        Activation = last ? _activation : ActivationKind.Linear,
+                        AddAfter = _accumulate && !linear,
+                    };
+                    for (int jp = p0; jp < p1; jp++)
+                    {
+                        int column = jp * nr;
+                        float* pb = _b + (long)jp * k * nr + (long)pc * nr;
+                        int nrEff = Math.Min(nr, _n - column);
+                        ep.Bias = first && _bias != null ? _bias + column : null;
+                        float* cPanel = _c + (long)ic * ldc + column;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            GemmMicroKernels.Run(_path, kc, packA + (long)ir * kc, pb, cPanel + (long)ir * ldc, ldc,
+                                                 in ep, Math.Min(mr, mc - ir), nrEff);
+                        }
                     }
+                    pc += kc;
                 }
+                while (pc < k);
             }
         }
 
-        /// <summary>
-        /// Packs a full panel of nr columns of a transposed B ([n, k]) with 8×8 AVX register transposes: the
-        /// scalar gather writes one float per 64-byte row of the panel, which made the nn.Linear layout about
-        /// 20% slower than the plain one. Leftover depth (kc mod 8) is copied element by element.
-        /// </summary>
-        private void PackTransposedAvx(float* panel, int pc, int kc, int column, int nr)
-        {
-            long ld = _k;
-            int p = 0;
-            for (; p + 8 <= kc; p += 8)
-            {
-                for (int j0 = 0; j0 < nr; j0 += 8)
-                {
-                    float* src = _b + (column + j0) * ld + pc + p;
-                    Vector256<float> r0 = Avx.LoadVector256(src);
-                    Vector256<float> r1 = Avx.LoadVector256(src + ld);
-                    Vector256<float> r2 = Avx.LoadVector256(src + 2 * ld);
-                    Vector256<float> r3 = Avx.LoadVector256(src + 3 * ld);
-                    Vector256<float> r4 = Avx.LoadVector256(src + 4 * ld);
-                    Vector256<float> r5 = Avx.LoadVector256(src + 5 * ld);
-                    Vector256<float> r6 = Avx.LoadVector256(src + 6 * ld);
-                    Vector256<float> r7 = Avx.LoadVector256(src + 7 * ld);
-                    Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
-                    Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-                    Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
-                    Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-                    Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
-                    Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-                    Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
-                    Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-                    float* dst = panel + p * nr + j0;
-                    Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
-                    Avx.Store(dst + nr, Avx.Permute2x128(u1, u5, 0x20));
-                    Avx.Store(dst + 2 * nr, Avx.Permute2x128(u2, u6, 0x20));
-                    Avx.Store(dst + 3 * nr, Avx.Permute2x128(u3, u7, 0x20));
-                    Avx.Store(dst + 4 * nr, Avx.Permute2x128(u0, u4, 0x31));
-                    Avx.Store(dst + 5 * nr, Avx.Permute2x128(u1, u5, 0x31));
-                    Avx.Store(dst + 6 * nr, Avx.Permute2x128(u2, u6, 0x31));
-                    Avx.Store(dst + 7 * nr, Avx.Permute2x128(u3, u7, 0x31));
-                }
-            }
-            for (; p < kc; p++)
-            {
-                for (int j = 0; j < nr; j++)
-                {
-                    panel[p * nr + j] = _b[(column + j) * ld + pc + p];
-                }
-            }
-        }
-
-        /// <summary>Packs A[ic.., pc..] into panels of 6 rows: panel r holds kc groups of 6 consecutive row values.</summary>
-        private void PackA(float* dst, int ic, int mc, int mcPadded, int pc, int kc)
+        /// <summary>Packs A[ic.., pc..] into panels of MR rows: panel r holds kc groups of MR consecutive row values (zero past m).</summary>
+        private void PackA(float* dst, int ic, int mc, int pc, int kc)
         {
             const int mr = GemmMicroKernels.MR;
-            for (int ir = 0; ir < mcPadded; ir += mr)
+            for (int ir = 0; ir < mc; ir += mr)
             {
                 float* panel = dst + (long)ir * kc;
                 for (int i = 0; i < mr; i++)
@@ -324,55 +327,6 @@ public static unsafe class Gemm
                         for (int p = 0; p < kc; p++)
                         {
                             panel[p * mr + i] = 0f;
-                        }
-                    }
-                }
-            }
-        }
-
-        /// <summary>Packs op(B)[pc.., jc..] into panels of nr columns: panel j holds kc rows of nr values.</summary>
-        internal void PackB(float* dst, int pc, int kc, int jc, int nc)
-        {
-            int nr = _nr;
-            int ncPadded = (nc + nr - 1) / nr * nr;
-            for (int jr = 0; jr < ncPadded; jr += nr)
-            {
-                float* panel = dst + (long)jr * kc;
-                int valid = Math.Max(0, Math.Min(nr, nc - jr));
-                if (_transposeB && valid == nr && _path != KernelPath.Scalar && Avx.IsSupported)
-                {
-                    PackTransposedAvx(panel, pc, kc, jc + jr, nr);
-                }
-                else if (_transposeB)
-                {
-                    // B is [n, k]: each output column is a contiguous run of a row of B.
-                    for (int j = 0; j < valid; j++)
-                    {
-                        float* src = _b + (long)(jc + jr + j) * _k + pc;
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[p * nr + j] = src[p];
-                        }
-                    }
-                    for (int j = valid; j < nr; j++)
-                    {
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[p * nr + j] = 0f;
-                        }
-                    }
-                }
-                else
-                {
-                    // B is [k, n]: each packed row is a contiguous slice of a row of B.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = _b + (long)(pc + p) * _n + jc + jr;
-                        float* d = panel + p * nr;
-                        new ReadOnlySpan<float>(src, valid).CopyTo(new Span<float>(d, valid));
-                        if (valid < nr)
-                        {
-                            new Span<float>(d + valid, nr - valid).Clear();
                         }
                     }
                 }

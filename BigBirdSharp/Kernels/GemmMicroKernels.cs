@@ -1,22 +1,90 @@
-// Register-blocked GEMM micro-kernels: a 6-row by 2-vector tile of C is held in registers while the
-// packed A and B panels are streamed. One kernel per vector width; they differ only in the vector type.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace BigBirdSharp.Kernels;
 
+/// <summary>
+/// How a micro-kernel finishes its tile: v = acc·alpha, plus C (later K blocks, or accumulate into a linear
+/// result), plus the bias (first K block), then the activation (last K block), then plus the old C when
+/// accumulating into an activated result. The order is fixed so every path gives the same bits.
+/// </summary>
+internal unsafe struct GemmEpilogue
+{
+    /// <summary>Scale of the product.</summary>
+    internal float Alpha;
+
+    /// <summary>Add the current contents of C before the activation: v = acc·alpha + (C + bias).</summary>
+    internal bool LoadC;
+
+    /// <summary>Bias at the tile's first column, or null. Added only on the first K block.</summary>
+    internal float* Bias;
+
+    /// <summary>Applied on the last K block; <see cref="ActivationKind.Linear"/> is none.</summary>
+    internal ActivationKind Activation;
+
+    /// <summary>C = old C + act(v): accumulate into an activated result (only with a single K block).</summary>
+    internal bool AddAfter;
+
+    /// <summary>Whether the vector kernels finish full tiles in registers (true for the activations they evaluate themselves).</summary>
+    internal readonly bool InRegisters => Activation is ActivationKind.Linear or ActivationKind.Relu
+        or ActivationKind.Gelu or ActivationKind.GeluPython or ActivationKind.Gelu10;
+
+    /// <summary>Whether <paramref name="kind"/> is the identity.</summary>
+    internal static bool IsLinear(ActivationKind kind) => kind == ActivationKind.Linear;
+}
+
+/// <summary>
+/// Register-blocked GEMM micro-kernels: C[0..MR, 0..NR] from an A panel (kc groups of MR row values) and a B panel
+/// (kc rows of NR values), accumulated with FMA in fp32 along k, then finished by a <see cref="GemmEpilogue"/> while
+/// the tile is still in registers (or in a stack tile at the edges). One kernel per vector width; all accumulate
+/// each output in the same order, so every path produces the same bits.
+/// </summary>
 [SkipLocalsInit]
 internal static unsafe class GemmMicroKernels
 {
     /// <summary>Rows of C in one register tile (all paths).</summary>
     internal const int MR = 6;
 
-    /// <summary>Columns of C in one Vector512 register tile.</summary>
+    /// <summary>NR of the micro-kernel of <paramref name="path"/> (a resolved path).</summary>
+    internal static int PanelWidth(KernelPath path) => path switch
+    {
+        KernelPath.Vector512 => NR512,
+        KernelPath.Vector256 => NR256,
+        KernelPath.Vector128 => NR128,
+        _ => NRScalar,
+    };
+
+    /// <summary>Runs the micro-kernel of <paramref name="path"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Run(KernelPath path, int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512:
+                Kernel512(kc, pa, pb, c, ldc, in ep, mr, nr);
+                break;
+            case KernelPath.Vector256:
+                Kernel256(kc, pa, pb, c, ldc, in ep, mr, nr);
+                break;
+            case KernelPath.Vector128:
+                Kernel128(kc, pa, pb, c, ldc, in ep, mr, nr);
+                break;
+            default:
+                KernelScalar(kc, pa, pb, c, ldc, in ep, mr, nr);
+                break;
+        }
+    }
+
+    /// <summary>Columns of C in one Vector512 register tile (two vectors).</summary>
     internal const int NR512 = 32;
 
-    /// <summary>C[0..mr, 0..nr] = alpha·Ap·Bp (+ C when addC) for one packed 6x32 tile using Vector512 FMA.</summary>
+    /// <summary>
+    /// One MR×32 tile of C over kc steps of the packed panels (Vector512 FMA, fp32 accumulation), finished by
+    /// <paramref name="ep"/>. Full tiles with an activation the epilogue evaluates in registers never leave
+    /// registers before the store; edge tiles and other activations go through <see cref="EpilogueScalar"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel512(int kc, float* pa, float* pb, float* c, int ldc, float alpha, bool addC, int mr, int nr)
+    internal static void Kernel512(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
     {
         Vector512<float> c00 = default, c01 = default;
         Vector512<float> c10 = default, c11 = default;
@@ -46,51 +114,95 @@ internal static unsafe class GemmMicroKernels
             Vector512<float> a5 = Vector512.Create(pa[5]);
             c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            pa += 6;
+            pa += MR;
             pb += 32;
         }
-        Vector512<float> va = Vector512.Create(alpha);
-        if (mr == 6 && nr == 32)
+        if (mr == MR && nr == 32 && ep.InRegisters)
         {
-            Store512(c + 0 * ldc, c00, c01, va, addC);
-            Store512(c + 1 * ldc, c10, c11, va, addC);
-            Store512(c + 2 * ldc, c20, c21, va, addC);
-            Store512(c + 3 * ldc, c30, c31, va, addC);
-            Store512(c + 4 * ldc, c40, c41, va, addC);
-            Store512(c + 5 * ldc, c50, c51, va, addC);
+            Vector512<float> va = Vector512.Create(ep.Alpha);
+            float* bias = ep.Bias;
+            Store512(c + 0 * ldc, c00, c01, va, bias, in ep);
+            Store512(c + 1 * ldc, c10, c11, va, bias, in ep);
+            Store512(c + 2 * ldc, c20, c21, va, bias, in ep);
+            Store512(c + 3 * ldc, c30, c31, va, bias, in ep);
+            Store512(c + 4 * ldc, c40, c41, va, bias, in ep);
+            Store512(c + 5 * ldc, c50, c51, va, bias, in ep);
             return;
         }
-        float* t = stackalloc float[192];
-        c00.Store(t + 0); c01.Store(t + 16);
-        c10.Store(t + 32); c11.Store(t + 48);
-        c20.Store(t + 64); c21.Store(t + 80);
-        c30.Store(t + 96); c31.Store(t + 112);
-        c40.Store(t + 128); c41.Store(t + 144);
-        c50.Store(t + 160); c51.Store(t + 176);
-        StoreEdge(t, 32, c, ldc, alpha, addC, mr, nr);
+        float* t = stackalloc float[MR * 32];
+        c00.Store(t + 0 * 32); c01.Store(t + 0 * 32 + 16);
+        c10.Store(t + 1 * 32); c11.Store(t + 1 * 32 + 16);
+        c20.Store(t + 2 * 32); c21.Store(t + 2 * 32 + 16);
+        c30.Store(t + 3 * 32); c31.Store(t + 3 * 32 + 16);
+        c40.Store(t + 4 * 32); c41.Store(t + 4 * 32 + 16);
+        c50.Store(t + 5 * 32); c51.Store(t + 5 * 32 + 16);
+        EpilogueScalar(t, 32, c, ldc, in ep, mr, nr);
     }
 
+    /// <summary>The vector epilogue of one full tile row; the same operations, in the same order, as <see cref="EpilogueScalar"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* dst, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, bool addC)
+    private static void Store512(float* dst, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, float* bias, in GemmEpilogue ep)
     {
-        if (addC)
+        Vector512<float> v0, v1;
+        if (ep.LoadC)
         {
-            Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(dst)).Store(dst);
-            Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(dst + 16)).Store(dst + 16);
+            Vector512<float> s0 = Vector512.Load(dst);
+            Vector512<float> s1 = Vector512.Load(dst + 16);
+            if (bias != null)
+            {
+                s0 += Vector512.Load(bias);
+                s1 += Vector512.Load(bias + 16);
+            }
+            v0 = Vector512.FusedMultiplyAdd(x0, va, s0);
+            v1 = Vector512.FusedMultiplyAdd(x1, va, s1);
+        }
+        else if (bias != null)
+        {
+            v0 = Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(bias));
+            v1 = Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(bias + 16));
         }
         else
         {
-            (x0 * va).Store(dst);
-            (x1 * va).Store(dst + 16);
+            v0 = x0 * va;
+            v1 = x1 * va;
         }
+        switch (ep.Activation)
+        {
+            case ActivationKind.Relu:
+                v0 = Vector512.Max(v0, Vector512<float>.Zero);
+                v1 = Vector512.Max(v1, Vector512<float>.Zero);
+                break;
+            case ActivationKind.Gelu:
+            case ActivationKind.GeluPython:
+                v0 = ErfKernels.Gelu512(v0);
+                v1 = ErfKernels.Gelu512(v1);
+                break;
+            case ActivationKind.Gelu10:
+                v0 = Vector512.Min(Vector512.Max(ErfKernels.Gelu512(v0), Vector512.Create(-10f)), Vector512.Create(10f));
+                v1 = Vector512.Min(Vector512.Max(ErfKernels.Gelu512(v1), Vector512.Create(-10f)), Vector512.Create(10f));
+                break;
+            default:
+                break;
+        }
+        if (ep.AddAfter)
+        {
+            v0 = Vector512.Load(dst) + v0;
+            v1 = Vector512.Load(dst + 16) + v1;
+        }
+        v0.Store(dst);
+        v1.Store(dst + 16);
     }
 
-    /// <summary>Columns of C in one Vector256 register tile.</summary>
+    /// <summary>Columns of C in one Vector256 register tile (two vectors).</summary>
     internal const int NR256 = 16;
 
-    /// <summary>C[0..mr, 0..nr] = alpha·Ap·Bp (+ C when addC) for one packed 6x16 tile using Vector256 FMA.</summary>
+    /// <summary>
+    /// One MR×16 tile of C over kc steps of the packed panels (Vector256 FMA, fp32 accumulation), finished by
+    /// <paramref name="ep"/>. Full tiles with an activation the epilogue evaluates in registers never leave
+    /// registers before the store; edge tiles and other activations go through <see cref="EpilogueScalar"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel256(int kc, float* pa, float* pb, float* c, int ldc, float alpha, bool addC, int mr, int nr)
+    internal static void Kernel256(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
     {
         Vector256<float> c00 = default, c01 = default;
         Vector256<float> c10 = default, c11 = default;
@@ -120,51 +232,95 @@ internal static unsafe class GemmMicroKernels
             Vector256<float> a5 = Vector256.Create(pa[5]);
             c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
-            pa += 6;
+            pa += MR;
             pb += 16;
         }
-        Vector256<float> va = Vector256.Create(alpha);
-        if (mr == 6 && nr == 16)
+        if (mr == MR && nr == 16 && ep.InRegisters)
         {
-            Store256(c + 0 * ldc, c00, c01, va, addC);
-            Store256(c + 1 * ldc, c10, c11, va, addC);
-            Store256(c + 2 * ldc, c20, c21, va, addC);
-            Store256(c + 3 * ldc, c30, c31, va, addC);
-            Store256(c + 4 * ldc, c40, c41, va, addC);
-            Store256(c + 5 * ldc, c50, c51, va, addC);
+            Vector256<float> va = Vector256.Create(ep.Alpha);
+            float* bias = ep.Bias;
+            Store256(c + 0 * ldc, c00, c01, va, bias, in ep);
+            Store256(c + 1 * ldc, c10, c11, va, bias, in ep);
+            Store256(c + 2 * ldc, c20, c21, va, bias, in ep);
+            Store256(c + 3 * ldc, c30, c31, va, bias, in ep);
+            Store256(c + 4 * ldc, c40, c41, va, bias, in ep);
+            Store256(c + 5 * ldc, c50, c51, va, bias, in ep);
             return;
         }
-        float* t = stackalloc float[96];
-        c00.Store(t + 0); c01.Store(t + 8);
-        c10.Store(t + 16); c11.Store(t + 24);
-        c20.Store(t + 32); c21.Store(t + 40);
-        c30.Store(t + 48); c31.Store(t + 56);
-        c40.Store(t + 64); c41.Store(t + 72);
-        c50.Store(t + 80); c51.Store(t + 88);
-        StoreEdge(t, 16, c, ldc, alpha, addC, mr, nr);
+        float* t = stackalloc float[MR * 16];
+        c00.Store(t + 0 * 16); c01.Store(t + 0 * 16 + 8);
+        c10.Store(t + 1 * 16); c11.Store(t + 1 * 16 + 8);
+        c20.Store(t + 2 * 16); c21.Store(t + 2 * 16 + 8);
+        c30.Store(t + 3 * 16); c31.Store(t + 3 * 16 + 8);
+        c40.Store(t + 4 * 16); c41.Store(t + 4 * 16 + 8);
+        c50.Store(t + 5 * 16); c51.Store(t + 5 * 16 + 8);
+        EpilogueScalar(t, 16, c, ldc, in ep, mr, nr);
     }
 
+    /// <summary>The vector epilogue of one full tile row; the same operations, in the same order, as <see cref="EpilogueScalar"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256(float* dst, Vector256<float> x0, Vector256<float> x1, Vector256<float> va, bool addC)
+    private static void Store256(float* dst, Vector256<float> x0, Vector256<float> x1, Vector256<float> va, float* bias, in GemmEpilogue ep)
     {
-        if (addC)
+        Vector256<float> v0, v1;
+        if (ep.LoadC)
         {
-            Vector256.FusedMultiplyAdd(x0, va, Vector256.Load(dst)).Store(dst);
-            Vector256.FusedMultiplyAdd(x1, va, Vector256.Load(dst + 8)).Store(dst + 8);
+            Vector256<float> s0 = Vector256.Load(dst);
+            Vector256<float> s1 = Vector256.Load(dst + 8);
+            if (bias != null)
+            {
+                s0 += Vector256.Load(bias);
+                s1 += Vector256.Load(bias + 8);
+            }
+            v0 = Vector256.FusedMultiplyAdd(x0, va, s0);
+            v1 = Vector256.FusedMultiplyAdd(x1, va, s1);
+        }
+        else if (bias != null)
+        {
+            v0 = Vector256.FusedMultiplyAdd(x0, va, Vector256.Load(bias));
+            v1 = Vector256.FusedMultiplyAdd(x1, va, Vector256.Load(bias + 8));
         }
         else
         {
-            (x0 * va).Store(dst);
-            (x1 * va).Store(dst + 8);
+            v0 = x0 * va;
+            v1 = x1 * va;
         }
+        switch (ep.Activation)
+        {
+            case ActivationKind.Relu:
+                v0 = Vector256.Max(v0, Vector256<float>.Zero);
+                v1 = Vector256.Max(v1, Vector256<float>.Zero);
+                break;
+            case ActivationKind.Gelu:
+            case ActivationKind.GeluPython:
+                v0 = ErfKernels.Gelu256(v0);
+                v1 = ErfKernels.Gelu256(v1);
+                break;
+            case ActivationKind.Gelu10:
+                v0 = Vector256.Min(Vector256.Max(ErfKernels.Gelu256(v0), Vector256.Create(-10f)), Vector256.Create(10f));
+                v1 = Vector256.Min(Vector256.Max(ErfKernels.Gelu256(v1), Vector256.Create(-10f)), Vector256.Create(10f));
+                break;
+            default:
+                break;
+        }
+        if (ep.AddAfter)
+        {
+            v0 = Vector256.Load(dst) + v0;
+            v1 = Vector256.Load(dst + 8) + v1;
+        }
+        v0.Store(dst);
+        v1.Store(dst + 8);
     }
 
-    /// <summary>Columns of C in one Vector128 register tile.</summary>
+    /// <summary>Columns of C in one Vector128 register tile (two vectors).</summary>
     internal const int NR128 = 8;
 
-    /// <summary>C[0..mr, 0..nr] = alpha·Ap·Bp (+ C when addC) for one packed 6x8 tile using Vector128 FMA.</summary>
+    /// <summary>
+    /// One MR×8 tile of C over kc steps of the packed panels (Vector128 FMA, fp32 accumulation), finished by
+    /// <paramref name="ep"/>. Full tiles with an activation the epilogue evaluates in registers never leave
+    /// registers before the store; edge tiles and other activations go through <see cref="EpilogueScalar"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel128(int kc, float* pa, float* pb, float* c, int ldc, float alpha, bool addC, int mr, int nr)
+    internal static void Kernel128(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
     {
         Vector128<float> c00 = default, c01 = default;
         Vector128<float> c10 = default, c11 = default;
@@ -194,50 +350,90 @@ internal static unsafe class GemmMicroKernels
             Vector128<float> a5 = Vector128.Create(pa[5]);
             c50 = Vector128.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector128.FusedMultiplyAdd(a5, b1, c51);
-            pa += 6;
+            pa += MR;
             pb += 8;
         }
-        Vector128<float> va = Vector128.Create(alpha);
-        if (mr == 6 && nr == 8)
+        if (mr == MR && nr == 8 && ep.InRegisters)
         {
-            Store128(c + 0 * ldc, c00, c01, va, addC);
-            Store128(c + 1 * ldc, c10, c11, va, addC);
-            Store128(c + 2 * ldc, c20, c21, va, addC);
-            Store128(c + 3 * ldc, c30, c31, va, addC);
-            Store128(c + 4 * ldc, c40, c41, va, addC);
-            Store128(c + 5 * ldc, c50, c51, va, addC);
+            Vector128<float> va = Vector128.Create(ep.Alpha);
+            float* bias = ep.Bias;
+            Store128(c + 0 * ldc, c00, c01, va, bias, in ep);
+            Store128(c + 1 * ldc, c10, c11, va, bias, in ep);
+            Store128(c + 2 * ldc, c20, c21, va, bias, in ep);
+            Store128(c + 3 * ldc, c30, c31, va, bias, in ep);
+            Store128(c + 4 * ldc, c40, c41, va, bias, in ep);
+            Store128(c + 5 * ldc, c50, c51, va, bias, in ep);
             return;
         }
-        float* t = stackalloc float[48];
-        c00.Store(t + 0); c01.Store(t + 4);
-        c10.Store(t + 8); c11.Store(t + 12);
-        c20.Store(t + 16); c21.Store(t + 20);
-        c30.Store(t + 24); c31.Store(t + 28);
-        c40.Store(t + 32); c41.Store(t + 36);
-        c50.Store(t + 40); c51.Store(t + 44);
-        StoreEdge(t, 8, c, ldc, alpha, addC, mr, nr);
+        float* t = stackalloc float[MR * 8];
+        c00.Store(t + 0 * 8); c01.Store(t + 0 * 8 + 4);
+        c10.Store(t + 1 * 8); c11.Store(t + 1 * 8 + 4);
+        c20.Store(t + 2 * 8); c21.Store(t + 2 * 8 + 4);
+        c30.Store(t + 3 * 8); c31.Store(t + 3 * 8 + 4);
+        c40.Store(t + 4 * 8); c41.Store(t + 4 * 8 + 4);
+        c50.Store(t + 5 * 8); c51.Store(t + 5 * 8 + 4);
+        EpilogueScalar(t, 8, c, ldc, in ep, mr, nr);
     }
 
+    /// <summary>The vector epilogue of one full tile row; the same operations, in the same order, as <see cref="EpilogueScalar"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store128(float* dst, Vector128<float> x0, Vector128<float> x1, Vector128<float> va, bool addC)
+    private static void Store128(float* dst, Vector128<float> x0, Vector128<float> x1, Vector128<float> va, float* bias, in GemmEpilogue ep)
     {
-        if (addC)
+        Vector128<float> v0, v1;
+        if (ep.LoadC)
         {
-            Vector128.FusedMultiplyAdd(x0, va, Vector128.Load(dst)).Store(dst);
-            Vector128.FusedMultiplyAdd(x1, va, Vector128.Load(dst + 4)).Store(dst + 4);
+            Vector128<float> s0 = Vector128.Load(dst);
+            Vector128<float> s1 = Vector128.Load(dst + 4);
+            if (bias != null)
+            {
+                s0 += Vector128.Load(bias);
+                s1 += Vector128.Load(bias + 4);
+            }
+            v0 = Vector128.FusedMultiplyAdd(x0, va, s0);
+            v1 = Vector128.FusedMultiplyAdd(x1, va, s1);
+        }
+        else if (bias != null)
+        {
+            v0 = Vector128.FusedMultiplyAdd(x0, va, Vector128.Load(bias));
+            v1 = Vector128.FusedMultiplyAdd(x1, va, Vector128.Load(bias + 4));
         }
         else
         {
-            (x0 * va).Store(dst);
-            (x1 * va).Store(dst + 4);
+            v0 = x0 * va;
+            v1 = x1 * va;
         }
+        switch (ep.Activation)
+        {
+            case ActivationKind.Relu:
+                v0 = Vector128.Max(v0, Vector128<float>.Zero);
+                v1 = Vector128.Max(v1, Vector128<float>.Zero);
+                break;
+            case ActivationKind.Gelu:
+            case ActivationKind.GeluPython:
+                v0 = ErfKernels.Gelu128(v0);
+                v1 = ErfKernels.Gelu128(v1);
+                break;
+            case ActivationKind.Gelu10:
+                v0 = Vector128.Min(Vector128.Max(ErfKernels.Gelu128(v0), Vector128.Create(-10f)), Vector128.Create(10f));
+                v1 = Vector128.Min(Vector128.Max(ErfKernels.Gelu128(v1), Vector128.Create(-10f)), Vector128.Create(10f));
+                break;
+            default:
+                break;
+        }
+        if (ep.AddAfter)
+        {
+            v0 = Vector128.Load(dst) + v0;
+            v1 = Vector128.Load(dst + 4) + v1;
+        }
+        v0.Store(dst);
+        v1.Store(dst + 4);
     }
 
     /// <summary>Columns of C in one scalar tile.</summary>
     internal const int NRScalar = 8;
 
     /// <summary>Scalar version of the micro-kernel (the reference path of the packed algorithm).</summary>
-    internal static void KernelScalar(int kc, float* pa, float* pb, float* c, int ldc, float alpha, bool addC, int mr, int nr)
+    internal static void KernelScalar(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
     {
         float* t = stackalloc float[MR * NRScalar];
         for (int i = 0; i < MR * NRScalar; i++)
@@ -257,28 +453,83 @@ internal static unsafe class GemmMicroKernels
             pa += MR;
             pb += NRScalar;
         }
-        StoreEdge(t, NRScalar, c, ldc, alpha, addC, mr, nr);
+        EpilogueScalar(t, NRScalar, c, ldc, in ep, mr, nr);
     }
 
-    private static void StoreEdge(float* t, int ldt, float* c, int ldc, float alpha, bool addC, int mr, int nr)
+    /// <summary>
+    /// The epilogue element by element, for edge tiles, the scalar path and activations the vector kernels do not
+    /// evaluate in registers (those run <see cref="Activations.Apply"/> on the tile row while it is in L1).
+    /// <c>t</c> is the accumulated tile, <c>ldt</c> floats per row, and is overwritten; the valid part is mr × nr.
+    /// </summary>
+    private static void EpilogueScalar(float* t, int ldt, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
     {
+        float alpha = ep.Alpha;
+        float* bias = ep.Bias;
         for (int i = 0; i < mr; i++)
         {
             float* crow = c + (long)i * ldc;
             float* trow = t + i * ldt;
-            if (addC)
+            for (int j = 0; j < nr; j++)
+            {
+                float acc = trow[j];
+                float v;
+                if (ep.LoadC)
+                {
+                    float s = crow[j];
+                    if (bias != null)
+                    {
+                        s += bias[j];
+                    }
+                    v = MathF.FusedMultiplyAdd(acc, alpha, s);
+                }
+                else if (bias != null)
+                {
+                    v = MathF.FusedMultiplyAdd(acc, alpha, bias[j]);
+                }
+                else
+                {
+                    v = acc * alpha;
+                }
+                trow[j] = v;
+            }
+            Span<float> row = new(trow, nr);
+            switch (ep.Activation)
+            {
+                case ActivationKind.Linear:
+                    break;
+                case ActivationKind.Relu:
+                    for (int j = 0; j < nr; j++)
+                    {
+                        trow[j] = MathF.Max(trow[j], 0f);
+                    }
+                    break;
+                case ActivationKind.Gelu:
+                case ActivationKind.GeluPython:
+                    for (int j = 0; j < nr; j++)
+                    {
+                        trow[j] = ErfKernels.Gelu(trow[j]);
+                    }
+                    break;
+                case ActivationKind.Gelu10:
+                    for (int j = 0; j < nr; j++)
+                    {
+                        trow[j] = MathF.Min(MathF.Max(ErfKernels.Gelu(trow[j]), -10f), 10f);
+                    }
+                    break;
+                default:
+                    Activations.Apply(row, ep.Activation);
+                    break;
+            }
+            if (ep.AddAfter)
             {
                 for (int j = 0; j < nr; j++)
                 {
-                    crow[j] = MathF.FusedMultiplyAdd(trow[j], alpha, crow[j]);
+                    crow[j] = crow[j] + trow[j];
                 }
             }
             else
             {
-                for (int j = 0; j < nr; j++)
-                {
-                    crow[j] = trow[j] * alpha;
-                }
+                row.CopyTo(new Span<float>(crow, nr));
             }
         }
     }
