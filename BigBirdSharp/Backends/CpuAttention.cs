@@ -15,17 +15,8 @@ internal static class CpuAttention
 
     private const float attn_mask_penalty = -10000f;
 
-    [ThreadStatic] private static float[]? t_scores;
-    [ThreadStatic] private static float[]? t_keys;
-    [ThreadStatic] private static float[]? t_values;
     [ThreadStatic] private static FullTask? t_full;
     [ThreadStatic] private static BlockSparseTask? t_sparse;
-
-    private static float[] Scratch(ref float[]? slot, int length)
-    {
-        if (slot is null || slot.Length < length) slot = new float[length];
-        return slot;
-    }
 
     public static void Full(Memory<float> context, Memory<float> query, Memory<float> key, Memory<float> value, Memory<float> mask,
                             Memory<float> probs, in FullAttentionArgs args)
@@ -33,6 +24,7 @@ internal static class CpuAttention
         var task = t_full ??= new FullTask();
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
+        task.Prepare(QueryChunk * args.Keys, 0);
         try
         {
             CpuParallel.For(args.Batch * args.Heads, task);
@@ -50,9 +42,11 @@ internal static class CpuAttention
         var task = t_sparse ??= new BlockSparseTask();
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
+        int block = args.Plan.BlockSize, gathered = (5 + args.Plan.NumRandomBlocks) * block;
+        task.Prepare(block * Math.Max(args.Seq, gathered), gathered * args.HeadDim);
         try
         {
-            CpuParallel.For(args.Batch * args.Heads * (args.Seq / args.Plan.BlockSize), task);
+            CpuParallel.For(args.Batch * args.Heads * (args.Seq / block), task);
         }
         finally
         {
@@ -61,13 +55,66 @@ internal static class CpuAttention
         }
     }
 
+    /// <summary>
+    /// A reusable attention job with one scratch slot per thread that can take part in a dispatch. Slots are sized by
+    /// the dispatching thread before the dispatch and claimed by each participating thread on its first item, so a
+    /// repeated call of the same shape allocates nothing, whichever threads run its items.
+    /// </summary>
+    private abstract class AttentionTask : IComputeWork
+    {
+        private static long s_generation;
+        [ThreadStatic] private static long t_generation;
+        [ThreadStatic] private static int t_slot;
+
+        private float[][] _scores = [], _keys = [], _values = [];
+        private long _generation;
+        private int _nextSlot;
+
+        /// <summary>Sizes every slot for this dispatch (growing only) and opens a new round of slot claims.</summary>
+        public void Prepare(int scores, int keys)
+        {
+            int slots = ComputePool.Shared.ThreadCount;
+            Grow(ref _scores, slots, scores);
+            Grow(ref _keys, slots, keys);
+            Grow(ref _values, slots, keys);
+            _nextSlot = 0;
+            _generation = Interlocked.Increment(ref s_generation);
+        }
+
+        private static void Grow(ref float[][] arrays, int slots, int length)
+        {
+            if (arrays.Length < slots) Array.Resize(ref arrays, slots);
+            for (int i = 0; i < slots; i++)
+                if (arrays[i] is null || arrays[i].Length < length) arrays[i] = new float[length];
+        }
+
+        /// <summary>This thread's slot in the current dispatch.</summary>
+        protected int Slot()
+        {
+            if (t_generation != _generation)
+            {
+                t_generation = _generation;
+                t_slot = Interlocked.Increment(ref _nextSlot) - 1;
+                if (t_slot >= _scores.Length)
+                    throw new InvalidOperationException($"attention dispatch ran on more threads ({t_slot + 1}) than the pool has ({_scores.Length}).");
+            }
+            return t_slot;
+        }
+
+        protected float[] Scores(int slot) => _scores[slot];
+        protected float[] Keys(int slot) => _keys[slot];
+        protected float[] Values(int slot) => _values[slot];
+
+        public abstract void Run(int item);
+    }
+
     /// <summary>One (batch, head) of full attention.</summary>
-    private sealed class FullTask : IParallelTask
+    private sealed class FullTask : AttentionTask
     {
         public Memory<float> Context, Query, Key, Value, Mask, Probs;
         public FullAttentionArgs Args;
 
-        public void Run(int bh)
+        public override void Run(int bh)
         {
             var a = Args;
             int heads = a.Heads, seq = a.Seq, d = a.HeadDim, keys = a.Keys;
@@ -79,7 +126,7 @@ internal static class CpuAttention
             ReadOnlySpan<float> maskRow = Mask.Span.Slice(b * keys, keys); // 0 or float.MinValue: HF's (1 − m)·finfo.min
             float headScale = a.HeadMask.IsEmpty ? 1f : a.HeadMask.Span[h];
             Span<float> q = Query.Span, ctx = Context.Span;
-            float[] scores = Scratch(ref t_scores, QueryChunk * keys);
+            float[] scores = Scores(Slot());
 
             for (int q0 = 0; q0 < seq; q0 += QueryChunk)
             {
@@ -115,12 +162,12 @@ internal static class CpuAttention
     /// with batched products over concatenated blocks; here the task gathers the same key/value blocks in HF's
     /// concatenation order and runs one softmax over them, so each score is the same sum and no [seq, seq] matrix exists.
     /// </summary>
-    private sealed class BlockSparseTask : IParallelTask
+    private sealed class BlockSparseTask : AttentionTask
     {
         public Memory<float> Context, Query, Key, Value, Mask, Probs;
         public BlockSparseAttentionArgs Args;
 
-        public void Run(int task)
+        public override void Run(int task)
         {
             var a = Args;
             int seq = a.Seq, n_heads = a.Heads, d = a.HeadDim, block = a.Plan.BlockSize, r = a.Plan.NumRandomBlocks;
@@ -133,12 +180,13 @@ internal static class CpuAttention
             ReadOnlySpan<float> to_mask = Mask.Span.Slice(b * seq, seq);
             ReadOnlySpan<float> blocked_query = Query.Span.Slice(headOffset + qb * block * d, block * d);
             Span<float> context = Context.Span.Slice(headOffset + qb * block * d, block * d);
+            int worker = Slot();
 
             if (qb == 0 || qb == num_blocks - 1)
             {
                 // first/last query block: every key, penalised where to_mask is 0
                 int keys = seq;
-                Span<float> product = Scratch(ref t_scores, block * keys).AsSpan(0, block * keys);
+                Span<float> product = Scores(worker).AsSpan(0, block * keys);
                 Gemm.Multiply(product, blocked_query, k, block, keys, d, transposeB: true, alpha: rsqrt_d);
                 for (int row = 0; row < block; row++)
                 {
@@ -186,12 +234,12 @@ internal static class CpuAttention
                     fromGatedStart = 1; fromGatedEnd = firstRand + r;
                 }
                 int keys = nk * block;
-                Span<float> gathered_key = Scratch(ref t_keys, keys * d).AsSpan(0, keys * d);
-                Span<float> gathered_value = Scratch(ref t_values, keys * d).AsSpan(0, keys * d);
+                Span<float> gathered_key = Keys(worker).AsSpan(0, keys * d);
+                Span<float> gathered_value = Values(worker).AsSpan(0, keys * d);
                 Elementwise.GatherRows(gathered_key, k, key_blocks[..nk], block * d);
                 Elementwise.GatherRows(gathered_value, v, key_blocks[..nk], block * d);
 
-                Span<float> product = Scratch(ref t_scores, block * keys).AsSpan(0, block * keys);
+                Span<float> product = Scores(worker).AsSpan(0, block * keys);
                 Gemm.Multiply(product, blocked_query, gathered_key, block, keys, d, transposeB: true, alpha: rsqrt_d);
                 for (int row = 0; row < block; row++)
                 {
