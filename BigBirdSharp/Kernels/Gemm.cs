@@ -35,6 +35,9 @@ public static unsafe class Gemm
     [ThreadStatic]
     private static GemmWork? t_work;
 
+    [ThreadStatic]
+    private static PackWork? t_packWork;
+
     /// <summary>
     /// C = alpha · A · op(B) (+ C when <paramref name="accumulate"/>). Span lengths must equal the shapes exactly:
     /// <c>a</c> is m·k, <c>b</c> is k·n (n·k when transposed, either way the same count) and <c>c</c> is m·n.
@@ -82,11 +85,30 @@ public static unsafe class Gemm
         fixed (float* pa = a)
         fixed (float* pb = b)
         {
-            // B is packed by the calling thread into its own buffer; the workers only read it. Packing is
-            // n·k copies against m·n·k multiply-adds, so it is left serial.
+            // B is packed into the calling thread's buffer (by the pool's threads too when the product is large);
+            // the multiplication then only reads it.
             float* packB = PackBuffer(ref t_packB, (long)panels * nr * k);
-            PackedMatrix.PackPanels(packB, pb, n, k, transposeB, nr, 0, panels, resolved != KernelPath.Scalar);
-            Run(pc, pa, packB, m, n, k, resolved, alpha, accumulate, bias: null, ActivationKind.Linear, parallel, pool);
+            bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && !KernelThreading.InParallelWorker);
+            ComputePool? packPool = goParallel ? pool ?? ComputePool.Shared : null;
+            int packParts = packPool is null ? 1 : Math.Min(panels, 4 * packPool.ThreadCount);
+            PackWork packWork = t_packWork ??= new PackWork();
+            packWork.Set(packB, pb, n, k, transposeB, nr, panels, packParts, resolved != KernelPath.Scalar);
+            try
+            {
+                if (packPool is null || packParts == 1)
+                {
+                    packWork.Run(0);
+                }
+                else
+                {
+                    packPool.Run(packWork, packParts);
+                }
+            }
+            finally
+            {
+                packWork.Clear();
+            }
+            Run(pc, pa, packB, m, n, k, resolved, alpha, accumulate, bias: null, ActivationKind.Linear, goParallel, pool);
         }
     }
 
@@ -211,6 +233,28 @@ public static unsafe class Gemm
             slot = buffer;
         }
         return (float*)(((nint)Unsafe.AsPointer(ref buffer[0]) + 63) & ~(nint)63);
+    }
+
+    /// <summary>Packing of op(B) into panels, cut into ranges of panels; reused per calling thread.</summary>
+    private sealed class PackWork : IComputeWork
+    {
+        private float* _dst, _b;
+        private int _n, _k, _nr, _panels, _parts;
+        private bool _transposed, _vectorized;
+
+        internal void Set(float* dst, float* b, int n, int k, bool transposed, int nr, int panels, int parts, bool vectorized)
+        {
+            _dst = dst; _b = b; _n = n; _k = k; _transposed = transposed; _nr = nr; _panels = panels; _parts = parts;
+            _vectorized = vectorized;
+        }
+
+        internal void Clear() => _dst = _b = null;
+
+        public void Run(int part)
+        {
+            int p0 = (int)((long)_panels * part / _parts), p1 = (int)((long)_panels * (part + 1) / _parts);
+            PackedMatrix.PackPanels(_dst, _b, _n, _k, _transposed, _nr, p0, p1, _vectorized);
+        }
     }
 
     /// <summary>

@@ -80,8 +80,8 @@ internal static unsafe class GemmMicroKernels
 
     /// <summary>
     /// One MR×32 tile of C over kc steps of the packed panels (Vector512 FMA, fp32 accumulation), finished by
-    /// <paramref name="ep"/>. Full tiles with an activation the epilogue evaluates in registers never leave
-    /// registers before the store; edge tiles and other activations go through <see cref="EpilogueScalar"/>.
+    /// <paramref name="ep"/> on the tile while it is in L1: full tiles with an activation evaluated in vector
+    /// registers take the vector epilogue, edge tiles and other activations <see cref="EpilogueScalar"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Kernel512(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
@@ -117,18 +117,8 @@ internal static unsafe class GemmMicroKernels
             pa += MR;
             pb += 32;
         }
-        if (mr == MR && nr == 32 && ep.InRegisters)
-        {
-            Vector512<float> va = Vector512.Create(ep.Alpha);
-            float* bias = ep.Bias;
-            Store512(c + 0 * ldc, c00, c01, va, bias, in ep);
-            Store512(c + 1 * ldc, c10, c11, va, bias, in ep);
-            Store512(c + 2 * ldc, c20, c21, va, bias, in ep);
-            Store512(c + 3 * ldc, c30, c31, va, bias, in ep);
-            Store512(c + 4 * ldc, c40, c41, va, bias, in ep);
-            Store512(c + 5 * ldc, c50, c51, va, bias, in ep);
-            return;
-        }
+        // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
+        // into the epilogue made the JIT spill all twelve on every iteration of the loop.
         float* t = stackalloc float[MR * 32];
         c00.Store(t + 0 * 32); c01.Store(t + 0 * 32 + 16);
         c10.Store(t + 1 * 32); c11.Store(t + 1 * 32 + 16);
@@ -136,7 +126,26 @@ internal static unsafe class GemmMicroKernels
         c30.Store(t + 3 * 32); c31.Store(t + 3 * 32 + 16);
         c40.Store(t + 4 * 32); c41.Store(t + 4 * 32 + 16);
         c50.Store(t + 5 * 32); c51.Store(t + 5 * 32 + 16);
-        EpilogueScalar(t, 32, c, ldc, in ep, mr, nr);
+        if (mr == MR && nr == 32 && ep.InRegisters)
+        {
+            Epilogue512(t, c, ldc, in ep);
+        }
+        else
+        {
+            EpilogueScalar(t, 32, c, ldc, in ep, mr, nr);
+        }
+    }
+
+    /// <summary>The vector epilogue of a full tile held in <paramref name="t"/> (MR rows of 32).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Epilogue512(float* t, float* c, int ldc, in GemmEpilogue ep)
+    {
+        Vector512<float> va = Vector512.Create(ep.Alpha);
+        float* bias = ep.Bias;
+        for (int i = 0; i < MR; i++)
+        {
+            Store512(c + (long)i * ldc, Vector512.Load(t + i * 32), Vector512.Load(t + i * 32 + 16), va, bias, in ep);
+        }
     }
 
     /// <summary>The vector epilogue of one full tile row; the same operations, in the same order, as <see cref="EpilogueScalar"/>.</summary>
@@ -198,8 +207,8 @@ internal static unsafe class GemmMicroKernels
 
     /// <summary>
     /// One MR×16 tile of C over kc steps of the packed panels (Vector256 FMA, fp32 accumulation), finished by
-    /// <paramref name="ep"/>. Full tiles with an activation the epilogue evaluates in registers never leave
-    /// registers before the store; edge tiles and other activations go through <see cref="EpilogueScalar"/>.
+    /// <paramref name="ep"/> on the tile while it is in L1: full tiles with an activation evaluated in vector
+    /// registers take the vector epilogue, edge tiles and other activations <see cref="EpilogueScalar"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Kernel256(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
@@ -235,18 +244,8 @@ internal static unsafe class GemmMicroKernels
             pa += MR;
             pb += 16;
         }
-        if (mr == MR && nr == 16 && ep.InRegisters)
-        {
-            Vector256<float> va = Vector256.Create(ep.Alpha);
-            float* bias = ep.Bias;
-            Store256(c + 0 * ldc, c00, c01, va, bias, in ep);
-            Store256(c + 1 * ldc, c10, c11, va, bias, in ep);
-            Store256(c + 2 * ldc, c20, c21, va, bias, in ep);
-            Store256(c + 3 * ldc, c30, c31, va, bias, in ep);
-            Store256(c + 4 * ldc, c40, c41, va, bias, in ep);
-            Store256(c + 5 * ldc, c50, c51, va, bias, in ep);
-            return;
-        }
+        // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
+        // into the epilogue made the JIT spill all twelve on every iteration of the loop.
         float* t = stackalloc float[MR * 16];
         c00.Store(t + 0 * 16); c01.Store(t + 0 * 16 + 8);
         c10.Store(t + 1 * 16); c11.Store(t + 1 * 16 + 8);
@@ -254,7 +253,26 @@ internal static unsafe class GemmMicroKernels
         c30.Store(t + 3 * 16); c31.Store(t + 3 * 16 + 8);
         c40.Store(t + 4 * 16); c41.Store(t + 4 * 16 + 8);
         c50.Store(t + 5 * 16); c51.Store(t + 5 * 16 + 8);
-        EpilogueScalar(t, 16, c, ldc, in ep, mr, nr);
+        if (mr == MR && nr == 16 && ep.InRegisters)
+        {
+            Epilogue256(t, c, ldc, in ep);
+        }
+        else
+        {
+            EpilogueScalar(t, 16, c, ldc, in ep, mr, nr);
+        }
+    }
+
+    /// <summary>The vector epilogue of a full tile held in <paramref name="t"/> (MR rows of 16).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Epilogue256(float* t, float* c, int ldc, in GemmEpilogue ep)
+    {
+        Vector256<float> va = Vector256.Create(ep.Alpha);
+        float* bias = ep.Bias;
+        for (int i = 0; i < MR; i++)
+        {
+            Store256(c + (long)i * ldc, Vector256.Load(t + i * 16), Vector256.Load(t + i * 16 + 8), va, bias, in ep);
+        }
     }
 
     /// <summary>The vector epilogue of one full tile row; the same operations, in the same order, as <see cref="EpilogueScalar"/>.</summary>
@@ -316,8 +334,8 @@ internal static unsafe class GemmMicroKernels
 
     /// <summary>
     /// One MR×8 tile of C over kc steps of the packed panels (Vector128 FMA, fp32 accumulation), finished by
-    /// <paramref name="ep"/>. Full tiles with an activation the epilogue evaluates in registers never leave
-    /// registers before the store; edge tiles and other activations go through <see cref="EpilogueScalar"/>.
+    /// <paramref name="ep"/> on the tile while it is in L1: full tiles with an activation evaluated in vector
+    /// registers take the vector epilogue, edge tiles and other activations <see cref="EpilogueScalar"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Kernel128(int kc, float* pa, float* pb, float* c, int ldc, in GemmEpilogue ep, int mr, int nr)
@@ -353,18 +371,8 @@ internal static unsafe class GemmMicroKernels
             pa += MR;
             pb += 8;
         }
-        if (mr == MR && nr == 8 && ep.InRegisters)
-        {
-            Vector128<float> va = Vector128.Create(ep.Alpha);
-            float* bias = ep.Bias;
-            Store128(c + 0 * ldc, c00, c01, va, bias, in ep);
-            Store128(c + 1 * ldc, c10, c11, va, bias, in ep);
-            Store128(c + 2 * ldc, c20, c21, va, bias, in ep);
-            Store128(c + 3 * ldc, c30, c31, va, bias, in ep);
-            Store128(c + 4 * ldc, c40, c41, va, bias, in ep);
-            Store128(c + 5 * ldc, c50, c51, va, bias, in ep);
-            return;
-        }
+        // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
+        // into the epilogue made the JIT spill all twelve on every iteration of the loop.
         float* t = stackalloc float[MR * 8];
         c00.Store(t + 0 * 8); c01.Store(t + 0 * 8 + 4);
         c10.Store(t + 1 * 8); c11.Store(t + 1 * 8 + 4);
@@ -372,7 +380,26 @@ internal static unsafe class GemmMicroKernels
         c30.Store(t + 3 * 8); c31.Store(t + 3 * 8 + 4);
         c40.Store(t + 4 * 8); c41.Store(t + 4 * 8 + 4);
         c50.Store(t + 5 * 8); c51.Store(t + 5 * 8 + 4);
-        EpilogueScalar(t, 8, c, ldc, in ep, mr, nr);
+        if (mr == MR && nr == 8 && ep.InRegisters)
+        {
+            Epilogue128(t, c, ldc, in ep);
+        }
+        else
+        {
+            EpilogueScalar(t, 8, c, ldc, in ep, mr, nr);
+        }
+    }
+
+    /// <summary>The vector epilogue of a full tile held in <paramref name="t"/> (MR rows of 8).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Epilogue128(float* t, float* c, int ldc, in GemmEpilogue ep)
+    {
+        Vector128<float> va = Vector128.Create(ep.Alpha);
+        float* bias = ep.Bias;
+        for (int i = 0; i < MR; i++)
+        {
+            Store128(c + (long)i * ldc, Vector128.Load(t + i * 8), Vector128.Load(t + i * 8 + 4), va, bias, in ep);
+        }
     }
 
     /// <summary>The vector epilogue of one full tile row; the same operations, in the same order, as <see cref="EpilogueScalar"/>.</summary>
