@@ -24,7 +24,7 @@ internal static class CpuAttention
         var task = t_full ??= new FullTask();
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
-        task.Prepare(QueryChunk * args.Keys, 0);
+        task.Prepare(QueryChunk * args.Keys, 0, 0);
         try
         {
             CpuParallel.For(args.Batch * args.Heads, task);
@@ -43,7 +43,7 @@ internal static class CpuAttention
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
         int block = args.Plan.BlockSize, gathered = (5 + args.Plan.NumRandomBlocks) * block;
-        task.Prepare(block * Math.Max(args.Seq, gathered), gathered * args.HeadDim);
+        task.Prepare(block * Math.Max(args.Seq, gathered), gathered * args.HeadDim, Math.Max(args.Seq, 2 * gathered));
         try
         {
             CpuParallel.For(args.Batch * args.Heads * (args.Seq / block), task);
@@ -66,17 +66,18 @@ internal static class CpuAttention
         [ThreadStatic] private static long t_generation;
         [ThreadStatic] private static int t_slot;
 
-        private float[][] _scores = [], _keys = [], _values = [];
+        private float[][] _scores = [], _keys = [], _values = [], _masks = [];
         private long _generation;
         private int _nextSlot;
 
         /// <summary>Sizes every slot for this dispatch (growing only) and opens a new round of slot claims.</summary>
-        public void Prepare(int scores, int keys)
+        public void Prepare(int scores, int keys, int masks)
         {
             int slots = ComputePool.Shared.ThreadCount;
             Grow(ref _scores, slots, scores);
             Grow(ref _keys, slots, keys);
             Grow(ref _values, slots, keys);
+            Grow(ref _masks, slots, masks);
             _nextSlot = 0;
             _generation = Interlocked.Increment(ref s_generation);
         }
@@ -104,6 +105,7 @@ internal static class CpuAttention
         protected float[] Scores(int slot) => _scores[slot];
         protected float[] Keys(int slot) => _keys[slot];
         protected float[] Values(int slot) => _values[slot];
+        protected float[] Masks(int slot) => _masks[slot];
 
         public abstract void Run(int item);
     }
@@ -132,21 +134,29 @@ internal static class CpuAttention
             {
                 int rows = Math.Min(QueryChunk, seq - q0);
                 Span<float> attention_scores = scores.AsSpan(0, rows * keys);
-                // attention_scores = query_layer @ key_layerᵀ / √d + attention_mask
+                // attention_scores = query_layer @ key_layerᵀ / √d + attention_mask; attention_probs = softmax(attention_scores)
                 Gemm.Multiply(attention_scores, q.Slice(headOffset + q0 * d, rows * d), key_layer, rows, keys, d, transposeB: true);
-                for (int r = 0; r < rows; r++)
+                if (a.CausalOffset < 0)
                 {
-                    var row = attention_scores.Slice(r * keys, keys);
-                    // the decoder's causal mask: the query at absolute position offset + q0 + r sees keys up to itself
-                    int lastVisible = a.CausalOffset < 0 ? keys - 1 : a.CausalOffset + q0 + r;
-                    for (int j = 0; j < keys; j++)
-                    {
-                        float additive = j > lastVisible ? float.MinValue : maskRow[j];
-                        row[j] = row[j] / sqrtD + additive;
-                    }
+                    // one additive mask row for every query: scale, add and softmax in one pass per row
+                    Normalization.MaskedSoftmaxRows(attention_scores, rows, keys, 1f / sqrtD, maskRow);
                 }
-                // attention_probs = softmax(attention_scores) (· head_mask)
-                Normalization.SoftmaxRows(attention_scores, rows, keys);
+                else
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var row = attention_scores.Slice(r * keys, keys);
+                        // the decoder's causal mask: the query at absolute position offset + q0 + r sees keys up to itself
+                        int lastVisible = a.CausalOffset + q0 + r;
+                        for (int j = 0; j < keys; j++)
+                        {
+                            float additive = j > lastVisible ? float.MinValue : maskRow[j];
+                            row[j] = row[j] / sqrtD + additive;
+                        }
+                    }
+                    Normalization.SoftmaxRows(attention_scores, rows, keys);
+                }
+                // (· head_mask)
                 if (headScale != 1f) TensorPrimitives.Multiply(attention_scores, headScale, attention_scores);
                 if (!Probs.IsEmpty) attention_scores.CopyTo(Probs.Span.Slice((bh * seq + q0) * keys, rows * keys));
                 // context_layer = attention_probs @ value_layer
@@ -187,13 +197,11 @@ internal static class CpuAttention
                 // first/last query block: every key, penalised where to_mask is 0
                 int keys = seq;
                 Span<float> product = Scores(worker).AsSpan(0, block * keys);
-                Gemm.Multiply(product, blocked_query, k, block, keys, d, transposeB: true, alpha: rsqrt_d);
-                for (int row = 0; row < block; row++)
-                {
-                    var p = product.Slice(row * keys, keys);
-                    for (int j = 0; j < keys; j++) p[j] += (1f - to_mask[j]) * attn_mask_penalty;
-                }
-                Normalization.SoftmaxRows(product, block, keys);
+                Gemm.Multiply(product, blocked_query, k, block, keys, d, transposeB: true);
+                // first_product · rsqrt_d + (1 − to_mask)·penalty, then softmax: one mask row for the whole block
+                Span<float> penalty = Masks(worker).AsSpan(0, keys);
+                for (int j = 0; j < keys; j++) penalty[j] = (1f - to_mask[j]) * attn_mask_penalty;
+                Normalization.MaskedSoftmaxRows(product, block, keys, rsqrt_d, penalty);
                 Gemm.Multiply(context, product, v, block, d, keys, transposeB: false);
                 if (!Probs.IsEmpty)
                 {
@@ -240,20 +248,26 @@ internal static class CpuAttention
                 Elementwise.GatherRows(gathered_value, v, key_blocks[..nk], block * d);
 
                 Span<float> product = Scores(worker).AsSpan(0, block * keys);
-                Gemm.Multiply(product, blocked_query, gathered_key, block, keys, d, transposeB: true, alpha: rsqrt_d);
-                for (int row = 0; row < block; row++)
+                Gemm.Multiply(product, blocked_query, gathered_key, block, keys, d, transposeB: true);
+                // (1 − from·to)·penalty per key, where from gates the band and random slots: a query row whose from_mask
+                // is 1 sees (1 − to)·penalty everywhere; a row whose from_mask is 0 sees the full penalty on the gated slots
+                Span<float> open = Masks(worker).AsSpan(0, keys), closed = Masks(worker).AsSpan(keys, keys);
+                for (int slot = 0; slot < nk; slot++)
                 {
-                    float from = to_mask[qb * block + row];
-                    var p = product.Slice(row * keys, keys);
-                    for (int slot = 0; slot < nk; slot++)
+                    ReadOnlySpan<float> to = to_mask.Slice(key_blocks[slot] * block, block);
+                    bool gated = slot >= fromGatedStart && slot < fromGatedEnd;
+                    for (int j = 0; j < block; j++)
                     {
-                        ReadOnlySpan<float> to = to_mask.Slice(key_blocks[slot] * block, block);
-                        float gate = slot >= fromGatedStart && slot < fromGatedEnd ? from : 1f;
-                        var ps = p.Slice(slot * block, block);
-                        for (int j = 0; j < block; j++) ps[j] += (1f - gate * to[j]) * attn_mask_penalty;
+                        float penalty = (1f - to[j]) * attn_mask_penalty;
+                        open[slot * block + j] = penalty;
+                        closed[slot * block + j] = gated ? attn_mask_penalty : penalty;
                     }
                 }
-                Normalization.SoftmaxRows(product, block, keys);
+                for (int row = 0; row < block; row++)
+                {
+                    var p = product.Slice(row * keys, keys);
+                    Normalization.MaskedSoftmaxRows(p, 1, keys, rsqrt_d, to_mask[qb * block + row] == 0f ? closed : open);
+                }
                 Gemm.Multiply(context, product, gathered_value, block, d, keys, transposeB: false);
 
                 if (!Probs.IsEmpty)

@@ -71,13 +71,12 @@ public sealed class CpuBackend : IComputeBackend
     {
         var output = Writable(y, nameof(y));
         var input = Read(x, nameof(x));
-        if (!residual.IsEmpty)
-        {
-            // y = x + residual, then normalised in place
-            Elementwise.Add(output, input, Read(residual, nameof(residual)));
-            input = output;
-        }
-        Normalization.LayerNorm(output, input, Read(gamma, nameof(gamma)), Read(beta, nameof(beta)), rows, cols, eps);
+        if (residual.IsEmpty)
+            Normalization.LayerNorm(output, input, Read(gamma, nameof(gamma)), Read(beta, nameof(beta)), rows, cols, eps);
+        else
+            // one pass: each row's sum x + residual is formed, normalised and written while it is in L1
+            Normalization.AddLayerNorm(output, input, Read(residual, nameof(residual)), Read(gamma, nameof(gamma)), Read(beta, nameof(beta)),
+                                       rows, cols, eps);
     }
 
     /// <inheritdoc />
