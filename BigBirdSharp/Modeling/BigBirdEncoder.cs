@@ -15,7 +15,11 @@ public sealed class BigBirdEncoder
     {
         _config = config;
         var layers = new BigBirdLayer[config.NumHiddenLayers];
-        for (int i = 0; i < layers.Length; i++) layers[i] = new BigBirdLayer(w, $"encoder.layer.{i}", config, i);
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = new BigBirdLayer(w, $"encoder.layer.{i}", config, i);
+            w.Settle();
+        }
         layer = layers;
     }
 

@@ -42,6 +42,7 @@ public sealed class BigBirdModel : IDisposable
         Backend = CheckBackend(options);
         var w = WeightLoader.For(reader, Backend);
         embeddings = new BigBirdEmbeddings(w, config);
+        w.Settle();
         encoder = new BigBirdEncoder(w, config);
         // bare model: the pooler when the checkpoint has one; heads: HF's add_pooling_layer (required when true)
         pooler = addPoolingLayer ?? w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;

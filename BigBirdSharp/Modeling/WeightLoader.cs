@@ -36,6 +36,24 @@ internal sealed class WeightLoader
             $"checkpoint. First tensors found: {sample}");
     }
 
+    private long _bytesSinceSettle;
+
+    /// <summary>
+    /// Frees what loading has left behind since the last call, once it adds up to <see cref="SettleBytes"/>: a reader that
+    /// inflates or converts a tensor hands over a fresh array, and a backend that packs it keeps only its own copy, so
+    /// without this the process would briefly hold the checkpoint two or three times over. Called after each layer,
+    /// it keeps the peak memory of a load near the model's own size.
+    /// </summary>
+    public void Settle()
+    {
+        if (_bytesSinceSettle < SettleBytes) return;
+        _bytesSinceSettle = 0;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+    }
+
+    /// <summary>Bytes of tensors read between two collections in <see cref="Settle"/>.</summary>
+    public const long SettleBytes = 16L << 20;
+
     public bool Has(string path) => _reader.TryGetInfo(Prefix + path, out _);
 
     public ReadOnlyMemory<float> Get(string path, params int[] shape) => Get(path, [], shape);
@@ -58,6 +76,8 @@ internal sealed class WeightLoader
         if (!same)
             throw new TensorMismatchException(name,
                 $"{info.FilePath}: tensor '{name}' has shape {info.ShapeText}, expected {expected} from config.json.");
-        return _reader.ReadFloat32(name);
+        var tensor = _reader.ReadFloat32(name);
+        _bytesSinceSettle += 4L * tensor.Length;
+        return tensor;
     }
 }
