@@ -56,13 +56,14 @@ public abstract partial class BackendConformanceTests
     /// <summary>
     /// The same cases through <see cref="IsolatingBackend"/> around the backend under test: every buffer and weight the model
     /// touches then belongs to the wrapper, so a module computing anywhere but on its load-time backend, or reading a buffer
-    /// behind the seam, fails here (as it would with a device backend). Every operation must have run at least once.
+    /// behind the seam, fails here (as it would with a device backend). Every operation must have run at least once. The
+    /// 1024-token old-plan cases are left out for time: they run the same operations as the shorter block-sparse cases.
     /// </summary>
     [Fact]
     public void Model_computes_only_through_its_backend()
     {
         var isolated = new IsolatingBackend(Backend);
-        foreach (var name in FixtureCase.Names())
+        foreach (var name in FixtureCase.Names().Where(n => !n.StartsWith("oldplan_", StringComparison.Ordinal)))
             RunFixtureCase(name, isolated);
         foreach (var name in HeadFixtureCase.Names())
         {
@@ -95,7 +96,8 @@ public abstract partial class BackendConformanceTests
         var headError = Assert.Throws<BigBirdException>(() => BigBirdPreTrainedModel.Load(headDir, options: Options(backend)));
         Assert.Contains(missing.ToString(), headError.Message);
         // an op the backend lacks and the model never uses would be harmless; every op is used (see the isolation test)
-        using var loaded = BigBirdModel.Load(model, Options(new MissingOpBackend(Backend, (BackendOp)1234)));
-        Assert.IsNotType<CpuBackend>(loaded.Backend);
+        var complete = new MissingOpBackend(Backend, (BackendOp)1234);
+        using var loaded = BigBirdModel.Load(model, Options(complete));
+        Assert.Same(complete, loaded.Backend);
     }
 }
