@@ -35,13 +35,14 @@ public abstract partial class BackendConformanceTests
             mask[i] = (c.MaskWholeFirstRow && i < c.Keys) || rng.NextDouble() < c.MaskedFraction ? float.MinValue : 0f;
         float[]? headMask = c.HeadMask ? Enumerable.Range(0, c.Heads).Select(h => h % 3 == 0 ? 0.5f : h % 3 == 1 ? 0f : 1.25f).ToArray() : null;
 
-        using var query = Backend.Upload(q);
+        // query and context are views at offsets inside larger buffers, whose other contents must survive
+        using var query = Backend.Upload((float[])[0.5f, -0.5f, .. q]);
         using var key = Backend.Upload(k);
         using var value = Backend.Upload(v);
         using var maskBuffer = Backend.Upload(mask);
-        using var context = Filled(n, float.NaN);
+        using var context = Filled(n + 5, float.NaN);
         using var probs = Filled(c.Probs ? c.Batch * c.Heads * c.Seq * c.Keys : 0, float.NaN);
-        Backend.FullAttention(context.All, query.All, key.All, value.All, new FullAttentionArgs
+        Backend.FullAttention(context.Slice(2, n), query.Slice(2, n), key.All, value.All, new FullAttentionArgs
         {
             Batch = c.Batch, Heads = c.Heads, Seq = c.Seq, HeadDim = c.HeadDim, Keys = c.Keys, KeyStride = c.KeyStride,
             Mask = maskBuffer.All, CausalOffset = c.CausalOffset, HeadMask = headMask, Probs = c.Probs ? probs.All : DeviceSpan.Empty,
@@ -49,7 +50,9 @@ public abstract partial class BackendConformanceTests
 
         var (expectedContext, expectedProbs) = ScalarReference.FullAttention(q, k, v, mask, headMask, c.Batch, c.Heads, c.Seq, c.HeadDim,
                                                                             c.Keys, c.KeyStride, c.CausalOffset);
-        AssertClose(expectedContext, Download(context), ContextAbs, AttentionRel, $"{c} context");
+        var all = Download(context);
+        Assert.True(all.Take(2).Concat(all.Skip(n + 2)).All(float.IsNaN), $"{c}: FullAttention wrote outside its context view");
+        AssertClose(expectedContext, all.AsSpan(2, n), ContextAbs, AttentionRel, $"{c} context");
         if (c.Probs) AssertClose(expectedProbs, Download(probs), ProbsAbs, AttentionRel, $"{c} probs");
     }
 

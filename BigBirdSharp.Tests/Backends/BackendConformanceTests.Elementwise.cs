@@ -74,6 +74,45 @@ public abstract partial class BackendConformanceTests
     }
 
     [Fact]
+    public void Small_cases_worked_by_hand()
+    {
+        // LayerNorm([1, 3]) with gamma 1, beta 0, eps 0: mean 2, variance 1, so [-1, 1] exactly
+        using var x = Writable([1f, 3f]);
+        using var ones = Writable([1f, 1f]);
+        using var zeros = Writable([0f, 0f]);
+        using var y = Backend.Allocate(2);
+        Backend.LayerNorm(y.All, x.All, DeviceSpan.Empty, ones.All, zeros.All, 1, 2, 0f);
+        AssertClose([-1.0, 1.0], Download(y), 1e-6, 0, "LayerNorm([1, 3])"); // an approximate rsqrt may miss by an ulp
+        // with the residual [1, -1]: LayerNorm([2, 2]) is beta, here [0, 0]
+        using var residual = Writable([1f, -1f]);
+        Backend.LayerNorm(y.All, x.All, residual.All, ones.All, zeros.All, 1, 2, 1e-5f);
+        AssertBitwise([0f, 0f], Download(y), "LayerNorm([1, 3] + [1, -1])");
+        // relu6 clips both ways
+        using var r = Writable([-1f, 7f, 2.5f]);
+        Backend.Activate(r.All, ActivationKind.Relu6);
+        AssertBitwise([0f, 6f, 2.5f], Download(r), "relu6");
+        // Linear [1, 2]·[[1, 0], [0.5, -1]]ᵀ + [10, 20] = [11, 20.5 - 2] = [11, 18.5]
+        var weight = Backend.BindLinear(new float[] { 1f, 0f, 0.5f, -1f }, new float[] { 10f, 20f }, 2, 2);
+        using var xl = Writable([1f, 2f]);
+        using var yl = Backend.Allocate(2);
+        Backend.Linear(yl.All, xl.All, weight, 1);
+        AssertBitwise([11f, 18.5f], Download(yl), "Linear");
+        // attention over two keys with equal scores averages the values; a padded key gets nothing
+        using var q = Writable([1f, 1f]);
+        using var k = Writable([1f, 0f, 0f, 1f, 5f, 5f]);
+        using var v = Writable([2f, 4f, 6f, 8f, 100f, 100f]);
+        using var mask = Writable([0f, 0f, float.MinValue]);
+        using var context = Backend.Allocate(2);
+        using var probs = Backend.Allocate(3);
+        Backend.FullAttention(context.All, q.All, k.All, v.All, new FullAttentionArgs
+        {
+            Batch = 1, Heads = 1, Seq = 1, HeadDim = 2, Keys = 3, KeyStride = 3, Mask = mask.All, CausalOffset = -1, Probs = probs.All,
+        });
+        AssertClose([0.5, 0.5, 0.0], Download(probs), 1e-7, 0, "attention probabilities");
+        AssertClose([4.0, 6.0], Download(context), 1e-6, 0, "attention context");
+    }
+
+    [Fact]
     public void LayerNorm_rejects_views_that_do_not_fit()
     {
         using var six = Writable(Normal(1, 6));
