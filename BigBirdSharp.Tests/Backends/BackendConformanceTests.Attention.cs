@@ -251,7 +251,7 @@ public abstract partial class BackendConformanceTests
         AssertClose(expected, p, ProbsAbs, AttentionRel, "attention_probs");
     }
 
-    [Fact(Skip = "library bug: CpuAttention.BlockSparseTask (Backends/CpuAttention.cs:211-212, ScatterProbabilities at 228) writes only the entries of Probs its query block attends and relies on the caller having zeroed the buffer (HF rebuilds attention_probs from torch.zeros); a dirty Probs buffer keeps its stale values everywhere else. The model passes fresh zeroed buffers, so its outputs are right, but IComputeBackend.BlockSparseAttention does not state the precondition")]
+    [Fact]
     public void Block_sparse_probabilities_do_not_keep_stale_contents()
     {
         // the map is HF's rebuilt attention_probs: zero wherever the BigBird mask attends nothing, whatever the buffer held before

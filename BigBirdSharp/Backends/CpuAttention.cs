@@ -44,6 +44,8 @@ internal static class CpuAttention
         task.Args = args;
         int block = args.Plan.BlockSize, gathered = (5 + args.Plan.NumRandomBlocks) * block;
         task.Prepare(block * Math.Max(args.Seq, gathered), gathered * args.HeadDim, Math.Max(args.Seq, 2 * gathered));
+        // HF's dense map is zero wherever the plan attends nothing; the tasks write only what each query block attends
+        probs.Span.Clear();
         try
         {
             CpuParallel.For(args.Batch * args.Heads * (args.Seq / block), task);

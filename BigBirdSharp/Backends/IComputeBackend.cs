@@ -98,7 +98,8 @@ public interface IComputeBackend
 
     /// <summary>
     /// <c>bigbird_block_sparse_attention</c> for one layer, every (batch, head) at once: global first/last query blocks,
-    /// sliding band, global keys and random keys, with HF's −10000 penalties and <c>context_layer *= from_mask</c>.
+    /// sliding band, global keys and random keys, with HF's −10000 penalties and <c>context_layer *= from_mask</c>. The
+    /// optional probabilities are HF's dense rebuild: zero wherever a query attends nothing.
     /// </summary>
     void BlockSparseAttention(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value, in BlockSparseAttentionArgs args);
 }

@@ -136,17 +136,24 @@ public sealed class TorchCheckpointReader : ITensorReader
         if (count > int.MaxValue)
             throw new CheckpointFormatException(_path, $"tensor '{name}' (shape {info.ShapeText}) has {count} elements, more than one buffer can hold");
 
+        int size = FloatConversion.SizeOf(info.DType);
+        var result = new float[count];
         byte[] storage;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var zipEntry = _zip.GetEntry(_prefix + "data/" + tensor.Storage.Key)
                 ?? throw new CheckpointFormatException(_path, $"storage record 'data/{tensor.Storage.Key}' of tensor '{name}' disappeared");
+            if (info.DType == TensorDType.F32 && BitConverter.IsLittleEndian && count > 0 && tensor.StorageOffset == 0
+                && zipEntry.Length == count * sizeof(float) && IsContiguous(tensor.Size, tensor.Stride))
+            {
+                // the tensor is its whole F32 storage: read it straight into the result, with no byte copy in between
+                ReadEntryInto(_path, _stream.Length, zipEntry, System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()));
+                return result;
+            }
             storage = ReadEntry(_path, _stream.Length, zipEntry, zipEntry.Length);
         }
 
-        int size = FloatConversion.SizeOf(info.DType);
-        var result = new float[count];
         if (count == 0) return result;
         if (IsContiguous(tensor.Size, tensor.Stride))
         {
@@ -228,16 +235,27 @@ public sealed class TorchCheckpointReader : ITensorReader
         if (compressed < 0 || compressed > fileLength || length > compressed * MaxDeflateRatio + 1024)
             throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}' claims {length} bytes from {compressed} stored bytes in a {fileLength}-byte file; the archive is corrupt");
         var buffer = new byte[length];
+        ReadEntryInto(path, fileLength, entry, buffer);
+        return buffer;
+    }
+
+    /// <summary>Reads a zip entry of exactly <paramref name="destination"/>'s length into it, with <see cref="ReadEntry"/>'s checks.</summary>
+    private static void ReadEntryInto(string path, long fileLength, ZipArchiveEntry entry, Span<byte> destination)
+    {
+        long length = entry.Length, compressed = entry.CompressedLength;
+        if (length != destination.Length)
+            throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}' holds {length} bytes, expected {destination.Length}");
+        if (compressed < 0 || compressed > fileLength || length > compressed * MaxDeflateRatio + 1024)
+            throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}' claims {length} bytes from {compressed} stored bytes in a {fileLength}-byte file; the archive is corrupt");
         try
         {
             using var s = entry.Open();
-            s.ReadExactly(buffer);
+            s.ReadExactly(destination);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
         {
             throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}' cannot be read: {e.Message}", e);
         }
-        return buffer;
     }
 
     private static (Dictionary<string, (TensorInfo, TorchTensor)>, string[]) CollectTensors(

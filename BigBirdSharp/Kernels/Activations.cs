@@ -64,7 +64,7 @@ public static class Activations
                 Tanh(x);
                 break;
             case ActivationKind.Sigmoid:
-                TensorPrimitives.Sigmoid(x, x);
+                if (!x.IsEmpty) TensorPrimitives.Sigmoid(x, x); // TensorPrimitives.Sigmoid refuses an empty span
                 break;
             case ActivationKind.Linear:
                 break;

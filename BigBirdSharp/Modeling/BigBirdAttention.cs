@@ -52,7 +52,7 @@ public sealed class BigBirdAttention
             self.Forward(state, hidden_states, encoder, head_mask, attention_probs, cache, layerIndex);
         else
             self_block_sparse.Forward(state, hidden_states, plan, attention_probs);
-        var self_outputs = state.Scratch.Slice(0, rows * _hidden);
+        var self_outputs = state.MergedContext.Slice(0, rows * _hidden);
         if (state.Tracing) state.Emit($"{_path}.self", self_outputs, state.Batch, state.SeqLength, _hidden);
         // attention_output = self.output(self_outputs[0], hidden_states)
         output.Forward(attention_output, self_outputs, hidden_states, rows);

@@ -49,7 +49,7 @@ public sealed class BigBirdBlockSparseAttention
     }
 
     /// <summary>
-    /// context_layer [batch, seq, hidden] (into <c>state.Scratch</c>) of <paramref name="hidden_states"/> under the
+    /// context_layer [batch, seq, hidden] (into <c>state.MergedContext</c>) of <paramref name="hidden_states"/> under the
     /// layer's <paramref name="plan"/>; <c>state.BlockMask</c> is the padded 0/1 attention mask [batch, seq].
     /// </summary>
     internal void Forward(ForwardState state, DeviceSpan hidden_states, AttentionPlan plan, DeviceSpan attention_probs)
@@ -59,7 +59,7 @@ public sealed class BigBirdBlockSparseAttention
         if (seq % BlockSize != 0)
             throw new BigBirdInputException($"block-sparse attention needs a length that is a multiple of block_size {BlockSize}, got {seq}.");
         // query_layer / key_layer / value_layer = transpose_for_scores(linear(hidden_states))
-        var projected = state.Scratch.Slice(0, rows * _hidden);
+        var projected = state.ContextLayer.Slice(0, rows * _hidden); // free until attention writes it
         query.Forward(projected, hidden_states, rows);
         if (state.Tracing) state.Emit($"{_path}.query", projected, batch, seq, _hidden);
         backend.SplitHeads(state.QueryLayer, projected, batch, seq, n_heads, d);
@@ -75,6 +75,6 @@ public sealed class BigBirdBlockSparseAttention
         {
             Batch = batch, Heads = n_heads, Seq = seq, HeadDim = d, Plan = plan, Mask = state.BlockMask, Probs = attention_probs,
         });
-        backend.MergeHeads(state.Scratch, state.ContextLayer, batch, seq, n_heads, d);
+        backend.MergeHeads(state.MergedContext, state.ContextLayer, batch, seq, n_heads, d);
     }
 }

@@ -47,6 +47,7 @@ public sealed class BigBirdModel : IDisposable
         // bare model: the pooler when the checkpoint has one; heads: HF's add_pooling_layer (required when true)
         pooler = addPoolingLayer ?? w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
         _owned = ownsReader ? reader : null;
+        w.Finish();
     }
 
     /// <summary>The backend of <paramref name="options"/> (the CPU backend by default), once it is known to support every operation.</summary>
@@ -277,7 +278,7 @@ public sealed class BigBirdModel : IDisposable
             for (int i = 0; i < padding_len; i++) pad[i] = config.PadTokenId;
             int[] padPositions = new int[padding_len], padTypes = new int[padding_len];
             for (int i = 0; i < padding_len; i++) padPositions[i] = i;
-            var padRows = state.Scratch.Slice(0, padding_len * hidden);
+            var padRows = state.ContextLayer.Slice(0, padding_len * hidden); // free until the first attention
             embeddings.Forward(padRows, pad.AsSpan(0, padding_len), default, padTypes, padPositions);
             Backend.Copy(staged.Slice(seq_length * hidden), seq * hidden, padRows, 0, batch, padding_len * hidden);
         }

@@ -40,7 +40,7 @@ public sealed class BigBirdSelfAttention
     }
 
     /// <summary>
-    /// context_layer [batch, seq, hidden] (into <c>state.Scratch</c>) of <paramref name="hidden_states"/>. With
+    /// context_layer [batch, seq, hidden] (into <c>state.MergedContext</c>) of <paramref name="hidden_states"/>. With
     /// <paramref name="encoder"/> set, keys and values come from <c>state.EncoderHidden</c> under the encoder mask
     /// (is_cross_attention); otherwise from this call's tokens, appended to <paramref name="cache"/> when one is given,
     /// under the extended mask and, for a decoder, the causal mask.
@@ -89,13 +89,13 @@ public sealed class BigBirdSelfAttention
         {
             Batch = batch, Heads = heads, Seq = seq, HeadDim = d, HeadMask = head_mask, Probs = attention_probs,
         });
-        backend.MergeHeads(state.Scratch, state.ContextLayer, batch, seq, heads, d);
+        backend.MergeHeads(state.MergedContext, state.ContextLayer, batch, seq, heads, d);
     }
 
     private void Project(ForwardState state, Linear linear, DeviceSpan input, DeviceSpan headsOut, int seq, string name, DeviceSpan scratch = default)
     {
         int rows = state.Batch * seq;
-        var projected = (scratch.IsEmpty ? state.Scratch : scratch).Slice(0, rows * _hidden);
+        var projected = (scratch.IsEmpty ? state.ContextLayer : scratch).Slice(0, rows * _hidden); // ContextLayer is free until attention writes it
         linear.Forward(projected, input.Slice(0, rows * _hidden), rows);
         if (state.Tracing) state.Emit($"{_path}.{name}", projected, state.Batch, seq, _hidden);
         state.Backend.SplitHeads(headsOut, projected, state.Batch, seq, NumAttentionHeads, AttentionHeadSize);

@@ -25,12 +25,16 @@ internal sealed class ForwardState : IDisposable
     public readonly DeviceSpan Hidden;
     /// <summary>[batch, seq, hidden] attention output (after BigBirdSelfOutput).</summary>
     public readonly DeviceSpan AttentionOutput;
-    /// <summary>[batch, seq, hidden] scratch for projections and merged heads.</summary>
-    public readonly DeviceSpan Scratch;
     /// <summary>[batch, seq, hidden] output of cross-attention; empty without it.</summary>
     public readonly DeviceSpan CrossAttentionOutput;
-    /// <summary>[batch, heads, seq, head_dim] each.</summary>
+    /// <summary>
+    /// [batch, heads, seq, head_dim] each. Until attention runs, ContextLayer holds each projection ([batch, seq, hidden])
+    /// on its way to its head layout; once attention has run, QueryLayer is free and holds the merged context
+    /// (<see cref="MergedContext"/>), so no separate scratch buffer is needed.
+    /// </summary>
     public readonly DeviceSpan QueryLayer, KeyLayer, ValueLayer, ContextLayer;
+    /// <summary>[batch, seq, hidden] the context after the heads are merged back: the query buffer, free by then.</summary>
+    public DeviceSpan MergedContext => QueryLayer;
     /// <summary>[FeedForwardChunkRows, intermediate]: the feed-forward block runs over chunks of rows.</summary>
     public readonly DeviceSpan Intermediate;
     /// <summary>Rows per feed-forward chunk: all of them for short inputs, <see cref="MaxFeedForwardChunkRows"/> for long ones.</summary>
@@ -87,7 +91,6 @@ internal sealed class ForwardState : IDisposable
         int activations = checked(tokens * hidden);
         Hidden = Rent(activations);
         AttentionOutput = Rent(activations);
-        Scratch = Rent(activations);
         CrossAttentionOutput = encoderLength > 0 ? Rent(activations) : default;
         QueryLayer = Rent(activations);
         KeyLayer = Rent(activations);

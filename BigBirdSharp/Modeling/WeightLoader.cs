@@ -51,6 +51,16 @@ internal sealed class WeightLoader
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
     }
 
+    /// <summary>
+    /// At the end of a load: collects what loading left behind and hands the freed memory back to the operating system
+    /// (an aggressive collection decommits the free regions a normal one keeps for reuse).
+    /// </summary>
+    public void Finish()
+    {
+        _bytesSinceSettle = 0;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
     /// <summary>Bytes of tensors read between two collections in <see cref="Settle"/>.</summary>
     public const long SettleBytes = 16L << 20;
 
