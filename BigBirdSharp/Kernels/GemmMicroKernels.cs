@@ -92,7 +92,9 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default;
         Vector512<float> c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        // Unrolled by two steps of k; an odd last step runs alone.
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
         {
             Vector512<float> b0 = Vector512.Load(pb);
             Vector512<float> b1 = Vector512.Load(pb + 16);
@@ -114,8 +116,51 @@ internal static unsafe class GemmMicroKernels
             Vector512<float> a5 = Vector512.Create(pa[5]);
             c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            pa += MR;
-            pb += 32;
+            b0 = Vector512.Load(pb + 32);
+            b1 = Vector512.Load(pb + 32 + 16);
+            a0 = Vector512.Create(pa[MR + 0]);
+            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            a1 = Vector512.Create(pa[MR + 1]);
+            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            a2 = Vector512.Create(pa[MR + 2]);
+            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            a3 = Vector512.Create(pa[MR + 3]);
+            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            a4 = Vector512.Create(pa[MR + 4]);
+            c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            a5 = Vector512.Create(pa[MR + 5]);
+            c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+            pa += 2 * MR;
+            pb += 2 * 32;
+        }
+        if (p < kc)
+        {
+            Vector512<float> b0 = Vector512.Load(pb);
+            Vector512<float> b1 = Vector512.Load(pb + 16);
+            Vector512<float> a0 = Vector512.Create(pa[0]);
+            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            Vector512<float> a1 = Vector512.Create(pa[1]);
+            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            Vector512<float> a2 = Vector512.Create(pa[2]);
+            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            Vector512<float> a3 = Vector512.Create(pa[3]);
+            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            Vector512<float> a4 = Vector512.Create(pa[4]);
+            c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            Vector512<float> a5 = Vector512.Create(pa[5]);
+            c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
         }
         // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
         // into the epilogue made the JIT spill all twelve on every iteration of the loop.
@@ -219,7 +264,9 @@ internal static unsafe class GemmMicroKernels
         Vector256<float> c30 = default, c31 = default;
         Vector256<float> c40 = default, c41 = default;
         Vector256<float> c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        // Unrolled by two steps of k; an odd last step runs alone.
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
         {
             Vector256<float> b0 = Vector256.Load(pb);
             Vector256<float> b1 = Vector256.Load(pb + 8);
@@ -241,8 +288,51 @@ internal static unsafe class GemmMicroKernels
             Vector256<float> a5 = Vector256.Create(pa[5]);
             c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
-            pa += MR;
-            pb += 16;
+            b0 = Vector256.Load(pb + 16);
+            b1 = Vector256.Load(pb + 16 + 8);
+            a0 = Vector256.Create(pa[MR + 0]);
+            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            a1 = Vector256.Create(pa[MR + 1]);
+            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            a2 = Vector256.Create(pa[MR + 2]);
+            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            a3 = Vector256.Create(pa[MR + 3]);
+            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            a4 = Vector256.Create(pa[MR + 4]);
+            c40 = Vector256.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(a4, b1, c41);
+            a5 = Vector256.Create(pa[MR + 5]);
+            c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
+            pa += 2 * MR;
+            pb += 2 * 16;
+        }
+        if (p < kc)
+        {
+            Vector256<float> b0 = Vector256.Load(pb);
+            Vector256<float> b1 = Vector256.Load(pb + 8);
+            Vector256<float> a0 = Vector256.Create(pa[0]);
+            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            Vector256<float> a1 = Vector256.Create(pa[1]);
+            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            Vector256<float> a2 = Vector256.Create(pa[2]);
+            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            Vector256<float> a3 = Vector256.Create(pa[3]);
+            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            Vector256<float> a4 = Vector256.Create(pa[4]);
+            c40 = Vector256.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(a4, b1, c41);
+            Vector256<float> a5 = Vector256.Create(pa[5]);
+            c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
         }
         // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
         // into the epilogue made the JIT spill all twelve on every iteration of the loop.
@@ -346,7 +436,9 @@ internal static unsafe class GemmMicroKernels
         Vector128<float> c30 = default, c31 = default;
         Vector128<float> c40 = default, c41 = default;
         Vector128<float> c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        // Unrolled by two steps of k; an odd last step runs alone.
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
         {
             Vector128<float> b0 = Vector128.Load(pb);
             Vector128<float> b1 = Vector128.Load(pb + 4);
@@ -368,8 +460,51 @@ internal static unsafe class GemmMicroKernels
             Vector128<float> a5 = Vector128.Create(pa[5]);
             c50 = Vector128.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector128.FusedMultiplyAdd(a5, b1, c51);
-            pa += MR;
-            pb += 8;
+            b0 = Vector128.Load(pb + 8);
+            b1 = Vector128.Load(pb + 8 + 4);
+            a0 = Vector128.Create(pa[MR + 0]);
+            c00 = Vector128.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector128.FusedMultiplyAdd(a0, b1, c01);
+            a1 = Vector128.Create(pa[MR + 1]);
+            c10 = Vector128.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector128.FusedMultiplyAdd(a1, b1, c11);
+            a2 = Vector128.Create(pa[MR + 2]);
+            c20 = Vector128.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector128.FusedMultiplyAdd(a2, b1, c21);
+            a3 = Vector128.Create(pa[MR + 3]);
+            c30 = Vector128.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector128.FusedMultiplyAdd(a3, b1, c31);
+            a4 = Vector128.Create(pa[MR + 4]);
+            c40 = Vector128.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector128.FusedMultiplyAdd(a4, b1, c41);
+            a5 = Vector128.Create(pa[MR + 5]);
+            c50 = Vector128.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector128.FusedMultiplyAdd(a5, b1, c51);
+            pa += 2 * MR;
+            pb += 2 * 8;
+        }
+        if (p < kc)
+        {
+            Vector128<float> b0 = Vector128.Load(pb);
+            Vector128<float> b1 = Vector128.Load(pb + 4);
+            Vector128<float> a0 = Vector128.Create(pa[0]);
+            c00 = Vector128.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector128.FusedMultiplyAdd(a0, b1, c01);
+            Vector128<float> a1 = Vector128.Create(pa[1]);
+            c10 = Vector128.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector128.FusedMultiplyAdd(a1, b1, c11);
+            Vector128<float> a2 = Vector128.Create(pa[2]);
+            c20 = Vector128.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector128.FusedMultiplyAdd(a2, b1, c21);
+            Vector128<float> a3 = Vector128.Create(pa[3]);
+            c30 = Vector128.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector128.FusedMultiplyAdd(a3, b1, c31);
+            Vector128<float> a4 = Vector128.Create(pa[4]);
+            c40 = Vector128.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector128.FusedMultiplyAdd(a4, b1, c41);
+            Vector128<float> a5 = Vector128.Create(pa[5]);
+            c50 = Vector128.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector128.FusedMultiplyAdd(a5, b1, c51);
         }
         // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
         // into the epilogue made the JIT spill all twelve on every iteration of the loop.
