@@ -45,7 +45,7 @@ public static partial class BigBirdCli
                       [--generate N [--eos-token-id ID] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]]
           bigbird trace [--model DIR] --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
                         [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
-          bigbird bench [--model DIR] --seq-len N [--batch B] [--repeat R]
+          bigbird bench [--model DIR] --seq-len N [--batch B] [--repeat R] [--attention-type T] [--random-attention deterministic|seeded]
           bigbird tokenize [--model DIR] --input FILE.jsonl --output FILE.jsonl
         exit codes: 0 ok; 1 bad model, checkpoint or input; 2 bad usage; 3 trace --compare found a divergence
         """;
@@ -212,7 +212,12 @@ public static partial class BigBirdCli
         string model = ModelOrDefault(o, stderr);
         int seqLen = o.Int("--seq-len", null);
         int batch = o.Int("--batch", 1), repeat = o.Int("--repeat", 5);
-        o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat");
+        var forwardOptions = new BigBirdForwardOptions
+        {
+            AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
+            RandomAttention = ParseSemantics(o.Get("--random-attention") ?? "deterministic"),
+        };
+        o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat", "--attention-type", "--random-attention");
         if (seqLen <= 0 || batch <= 0 || repeat <= 0) throw new UsageException("--seq-len, --batch and --repeat must be positive");
         if ((long)batch * seqLen > 1 << 24) throw new UsageException("--batch × --seq-len must be at most 16777216 tokens");
         using var bigbird = BigBirdModel.Load(model);
@@ -225,12 +230,12 @@ public static partial class BigBirdCli
             ids[i] = (int)(x % (uint)bigbird.config.VocabSize);
         }
         var inputs = new BigBirdInputs(batch, seqLen) { InputIds = ids };
-        bigbird.Forward(inputs); // warm-up
+        bigbird.Forward(inputs, forwardOptions); // warm-up
         var times = new double[repeat];
         for (int r = 0; r < repeat; r++)
         {
             var sw = Stopwatch.StartNew();
-            bigbird.Forward(inputs);
+            bigbird.Forward(inputs, forwardOptions);
             times[r] = sw.Elapsed.TotalSeconds;
         }
         Array.Sort(times);
@@ -240,7 +245,11 @@ public static partial class BigBirdCli
             ["seq_len"] = seqLen,
             ["batch"] = batch,
             ["repeat"] = repeat,
-            ["attention_type"] = BigBirdConfig.AttentionTypeName(bigbird.EffectiveAttentionType(seqLen)),
+            ["attention_type"] = BigBirdConfig.AttentionTypeName(bigbird.EffectiveAttentionType(seqLen, forwardOptions.AttentionType)),
+            ["random_attention"] = forwardOptions.RandomAttention == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic",
+            ["backend"] = bigbird.Backend.Name,
+            ["simd"] = BigBirdSharp.Kernels.KernelInfo.Describe(),
+            ["threads"] = BigBirdSharp.Kernels.KernelInfo.Threads,
             ["median_s"] = median,
             ["min_s"] = times[0],
             ["tokens_per_s"] = batch * seqLen / median,
