@@ -35,7 +35,7 @@ internal sealed class ForwardState : IDisposable
     public readonly DeviceSpan QueryLayer, KeyLayer, ValueLayer, ContextLayer;
     /// <summary>[batch, seq, hidden] the context after the heads are merged back: the query buffer, free by then.</summary>
     public DeviceSpan MergedContext => QueryLayer;
-    /// <summary>[FeedForwardChunkRows, intermediate]: the feed-forward block runs over chunks of rows.</summary>
+    /// <summary>[FeedForwardChunkRows, intermediate]: the feed-forward block runs over chunks of rows, in the attention buffers' memory.</summary>
     public readonly DeviceSpan Intermediate;
     /// <summary>Rows per feed-forward chunk: all of them for short inputs, <see cref="MaxFeedForwardChunkRows"/> for long ones.</summary>
     public readonly int FeedForwardChunkRows;
@@ -92,12 +92,16 @@ internal sealed class ForwardState : IDisposable
         Hidden = Rent(activations);
         AttentionOutput = Rent(activations);
         CrossAttentionOutput = encoderLength > 0 ? Rent(activations) : default;
-        QueryLayer = Rent(activations);
-        KeyLayer = Rent(activations);
-        ValueLayer = Rent(activations);
-        ContextLayer = Rent(activations);
+        // query, key, value and context share one buffer; the feed-forward block, which runs after attention is done with
+        // them, uses the same memory for its intermediate chunk when it fits (intermediate_size ≤ 4·hidden_size, as usual)
+        var attention = Rent(checked(4 * activations));
+        QueryLayer = attention.Slice(0, activations);
+        KeyLayer = attention.Slice(activations, activations);
+        ValueLayer = attention.Slice(2 * activations, activations);
+        ContextLayer = attention.Slice(3 * activations, activations);
         FeedForwardChunkRows = Math.Max(1, Math.Min(tokens, MaxFeedForwardChunkRows));
-        Intermediate = Rent(checked(FeedForwardChunkRows * config.IntermediateSize));
+        int chunk = checked(FeedForwardChunkRows * config.IntermediateSize);
+        Intermediate = chunk <= attention.Length ? attention.Slice(0, chunk) : Rent(chunk);
         int maskLength = checked(batch * (pastLength + seqLength));
         AdditiveMask = Rent(maskLength);
         BlockMask = Rent(tokens);
