@@ -67,4 +67,20 @@ public interface ITensorReader : IDisposable
     /// <exception cref="KeyNotFoundException">The name is absent.</exception>
     /// <exception cref="CheckpointFormatException">The dtype cannot be read as float.</exception>
     ReadOnlyMemory<float> ReadFloat32(string name);
+
+    /// <summary>
+    /// The tensor's elements as float32 in a new array the caller owns, read without bringing a memory mapping's pages
+    /// into the process where the format allows: what a backend that repacks or uploads the weight (and keeps no view)
+    /// asks for, so that the checkpoint is not resident twice.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">The name is absent.</exception>
+    /// <exception cref="CheckpointFormatException">The dtype cannot be read as float.</exception>
+    float[] ReadFloat32Copy(string name)
+    {
+        var tensor = ReadFloat32(name);
+        return System.Runtime.InteropServices.MemoryMarshal.TryGetArray(tensor, out var segment)
+               && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : tensor.ToArray();
+    }
 }

@@ -30,6 +30,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
     private readonly string[] _names;
     private readonly MemoryMappedFile _file;
     private readonly MemoryMappedViewAccessor _view;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly byte* _base;
     private readonly long _dataStart;
     private int _disposed;
@@ -74,6 +75,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
             long dataLength = fileLength - 8 - headerLength;
             _entries = Validate(raw, dataLength, out _names);
             _dataStart = 8 + headerLength;
+            _handle = stream.SafeFileHandle; // kept open by the mapping; positional reads for the copies
 
             _file = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0,
                 MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
@@ -157,14 +159,56 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         if (count > int.MaxValue)
             throw new CheckpointFormatException(_path, $"tensor '{name}' (shape {info.ShapeText}) has {count} elements, more than one buffer can hold");
 
-        byte* start = _base + _dataStart + entry.Begin;
         if (info.DType == TensorDType.F32)
-            return new MappedFloatMemory(start, (int)count).Memory;
+            return new MappedFloatMemory(_base + _dataStart + entry.Begin, (int)count).Memory;
+        return ReadConverted(entry, (int)count);
+    }
 
-        var result = new float[count];
-        var bytes = new ReadOnlySpan<byte>(start, checked((int)(entry.End - entry.Begin)));
-        FloatConversion.ToSingle(info.DType, bytes, result);
+    /// <summary>
+    /// The tensor as a new float32 array, read with positional file reads instead of through the mapping, so the mapped
+    /// pages stay out of the process (F16 and BF16 are widened from the bytes read).
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No tensor has this name.</exception>
+    /// <exception cref="CheckpointFormatException">The dtype cannot be read as float32, or the file cannot be read.</exception>
+    /// <exception cref="ObjectDisposedException">The reader was disposed.</exception>
+    public float[] ReadFloat32Copy(string name)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var tensor = ReadFloat32(name); // validates the name, the dtype and the size
+        if (!_entries.TryGetValue(name, out var entry) || entry.Info.DType != TensorDType.F32)
+            return System.Runtime.InteropServices.MemoryMarshal.TryGetArray(tensor, out var segment) ? segment.Array! : tensor.ToArray();
+        var result = new float[tensor.Length];
+        ReadAt(entry.Begin, System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()));
         return result;
+    }
+
+    private float[] ReadConverted(Entry entry, int count)
+    {
+        var result = new float[count];
+        var bytes = new byte[checked((int)(entry.End - entry.Begin))];
+        ReadAt(entry.Begin, bytes);
+        FloatConversion.ToSingle(entry.Info.DType, bytes, result);
+        return result;
+    }
+
+    /// <summary>Fills <paramref name="destination"/> from the data buffer at <paramref name="begin"/> (already validated against the file).</summary>
+    private void ReadAt(long begin, Span<byte> destination)
+    {
+        try
+        {
+            long offset = _dataStart + begin;
+            while (!destination.IsEmpty)
+            {
+                int read = RandomAccess.Read(_handle, destination, offset);
+                if (read <= 0) throw new EndOfStreamException($"the file ended {destination.Length} bytes early");
+                destination = destination[read..];
+                offset += read;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointFormatException(_path, $"cannot read the safetensors file: {e.Message}", e);
+        }
     }
 
     /// <summary>Unmaps the file. Memory returned for F32 tensors must not be used afterwards.</summary>

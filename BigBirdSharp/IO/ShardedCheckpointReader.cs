@@ -101,6 +101,18 @@ public sealed class ShardedCheckpointReader : ITensorReader
         return shard.ReadFloat32(name);
     }
 
+    /// <summary>Reads a tensor into a new array from the shard that holds it (see <see cref="ITensorReader.ReadFloat32Copy"/>).</summary>
+    /// <exception cref="KeyNotFoundException">The index does not list the name.</exception>
+    /// <exception cref="CheckpointFormatException">The tensor cannot be read as float32 or its data is malformed.</exception>
+    /// <exception cref="ObjectDisposedException">The reader was disposed.</exception>
+    public float[] ReadFloat32Copy(string name)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!_owner.TryGetValue(name, out var shard))
+            throw new KeyNotFoundException($"{_indexPath}: no tensor named '{name}' in the weight map");
+        return shard.ReadFloat32Copy(name);
+    }
+
     /// <summary>Closes every shard.</summary>
     public void Dispose()
     {

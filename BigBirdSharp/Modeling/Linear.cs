@@ -21,7 +21,7 @@ public sealed class Linear
     internal BoundLinear Bound { get; }
 
     internal Linear(WeightLoader w, string path, int inFeatures, int outFeatures, bool bias = true)
-        : this(w.Backend, w.Get($"{path}.weight", outFeatures, inFeatures), bias ? w.Get($"{path}.bias", outFeatures) : ReadOnlyMemory<float>.Empty,
+        : this(w.Backend, w.GetForBinding($"{path}.weight", outFeatures, inFeatures), bias ? w.Get($"{path}.bias", outFeatures) : ReadOnlyMemory<float>.Empty,
                inFeatures, outFeatures)
     {
     }

@@ -68,8 +68,16 @@ internal sealed class WeightLoader
 
     public ReadOnlyMemory<float> Get(string path, params int[] shape) => Get(path, [], shape);
 
+    /// <summary>
+    /// A tensor for a weight the backend copies at bind time (nn.Linear weights, which the CPU backend packs): read
+    /// into a fresh array rather than through a memory mapping, so the mapped pages never become resident.
+    /// </summary>
+    public ReadOnlyMemory<float> GetForBinding(string path, params int[] shape) => Get(path, [], shape, copy: true);
+
     /// <summary>Reads <paramref name="path"/> (or the first present alias) and checks its shape.</summary>
-    public ReadOnlyMemory<float> Get(string path, string[] aliases, params int[] shape)
+    public ReadOnlyMemory<float> Get(string path, string[] aliases, params int[] shape) => Get(path, aliases, shape, copy: false);
+
+    private ReadOnlyMemory<float> Get(string path, string[] aliases, int[] shape, bool copy)
     {
         string name = Prefix + path;
         if (!_reader.TryGetInfo(name, out var info))
@@ -86,7 +94,7 @@ internal sealed class WeightLoader
         if (!same)
             throw new TensorMismatchException(name,
                 $"{info.FilePath}: tensor '{name}' has shape {info.ShapeText}, expected {expected} from config.json.");
-        var tensor = _reader.ReadFloat32(name);
+        ReadOnlyMemory<float> tensor = copy ? _reader.ReadFloat32Copy(name) : _reader.ReadFloat32(name);
         _bytesSinceSettle += 4L * tensor.Length;
         return tensor;
     }
