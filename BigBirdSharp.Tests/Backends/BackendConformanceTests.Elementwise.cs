@@ -17,7 +17,8 @@ public abstract partial class BackendConformanceTests
     /// does. Tolerance from NormalizationTests: the normalised value carries a few ulp of max(|z|, 1) from the mean and
     /// variance roundings, gamma scales it and beta adds an ulp of itself: 1e-6·(2|gamma| + |beta|) + 1e-6·|expected|.
     /// </summary>
-    private void CheckLayerNorm(int rows, int cols, bool withResidual, bool inPlace, float eps, double mean, double std, int seed)
+    private void CheckLayerNorm(int rows, int cols, bool withResidual, bool inPlace, float eps, double mean, double std, int seed,
+                                bool intoResidual = false)
     {
         var rng = new System.Random(seed);
         float[] x = KernelTestData.Normal(rng, rows * cols, mean, std);
@@ -28,11 +29,11 @@ public abstract partial class BackendConformanceTests
         double[] expected = ScalarReference.LayerNorm(sum, gamma, beta, rows, cols, eps);
 
         using var xBuffer = Writable(x);
-        using var residualBuffer = Backend.Upload(residual);
+        using var residualBuffer = intoResidual ? Writable(residual) : Backend.Upload(residual);
         using var gammaBuffer = Backend.Upload(gamma);
         using var betaBuffer = Backend.Upload(beta);
         using var yBuffer = Filled(rows * cols, float.NaN);
-        var y = inPlace ? xBuffer.All : yBuffer.All;
+        var y = intoResidual ? residualBuffer.All : inPlace ? xBuffer.All : yBuffer.All;
         Backend.LayerNorm(y, xBuffer.All, withResidual ? residualBuffer.All : DeviceSpan.Empty, gammaBuffer.All, betaBuffer.All, rows, cols, eps);
 
         var actual = Download(y);
@@ -43,6 +44,14 @@ public abstract partial class BackendConformanceTests
                 $"LayerNorm rows={rows} cols={cols} residual={withResidual} inPlace={inPlace} eps={eps}: [{i / cols},{j}]");
         }
         if (!inPlace) AssertBitwise(x, Download(xBuffer), "x after LayerNorm into another buffer");
+    }
+
+    [Theory]
+    [MemberData(nameof(PositiveLengths))]
+    public void LayerNorm_may_write_over_its_residual(int cols)
+    {
+        // the model's layers update their hidden states in place: y = LayerNorm(dense + y)
+        CheckLayerNorm(3, cols, withResidual: true, inPlace: false, 1e-12f, 0, 1, cols * 7 + 5, intoResidual: true);
     }
 
     [Theory]

@@ -60,7 +60,8 @@ public interface IComputeBackend
 
     /// <summary>
     /// PyTorch <c>nn.LayerNorm(x + residual)</c> over rows of <paramref name="cols"/>: biased variance, then
-    /// ·gamma + beta. An empty <paramref name="residual"/> means none. <paramref name="y"/> may alias <paramref name="x"/>.
+    /// ·gamma + beta. An empty <paramref name="residual"/> means none. <paramref name="y"/> may be <paramref name="x"/> or
+    /// <paramref name="residual"/> (the model updates its hidden states in place).
     /// </summary>
     /// <exception cref="ArgumentException">A view's length does not match rows and cols.</exception>
     void LayerNorm(DeviceSpan y, DeviceSpan x, DeviceSpan residual, DeviceSpan gamma, DeviceSpan beta, int rows, int cols, float eps);

@@ -54,8 +54,9 @@ public sealed class BigBirdAttention
             self_block_sparse.Forward(state, hidden_states, plan, attention_probs);
         var self_outputs = state.MergedContext.Slice(0, rows * _hidden);
         if (state.Tracing) state.Emit($"{_path}.self", self_outputs, state.Batch, state.SeqLength, _hidden);
-        // attention_output = self.output(self_outputs[0], hidden_states)
-        output.Forward(attention_output, self_outputs, hidden_states, rows);
+        // attention_output = self.output(self_outputs[0], hidden_states); the product passes through the key buffer, free now
+        // (its keys are in the cache or were consumed), so attention_output may be hidden_states itself
+        output.Forward(attention_output, self_outputs, hidden_states, rows, state.KeyLayer.Slice(0, rows * _hidden));
         if (state.Tracing) state.Emit($"{_path}.output", attention_output, state.Batch, state.SeqLength, _hidden);
     }
 }

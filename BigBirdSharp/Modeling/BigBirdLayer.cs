@@ -42,15 +42,15 @@ public sealed class BigBirdLayer
         int rows = state.Batch * state.SeqLength;
         bool encoder = state.EncoderLength > 0;
         var hidden_states = state.Hidden.Slice(0, rows * _hidden);
-        var attention_output = state.AttentionOutput.Slice(0, rows * _hidden);
+        // attention_output, cross_attention_output and layer_output each replace hidden_states in place: every step reads
+        // its input rows before it writes them, and the residual of each LayerNorm is the rows being replaced
+        var attention_output = hidden_states;
         // HF hands encoder_hidden_states to the self-attention too (see BigBirdAttention.Forward)
         attention.Forward(state, hidden_states, attention_output, plan, encoder, layer_head_mask, attention_probs, past_key_value, seed);
         if (encoder)
         {
-            var cross_attention_output = state.CrossAttentionOutput.Slice(0, rows * _hidden);
-            crossattention!.Forward(state, attention_output, cross_attention_output, AttentionPlan.Full, encoder: true, layer_head_mask,
+            crossattention!.Forward(state, attention_output, attention_output, AttentionPlan.Full, encoder: true, layer_head_mask,
                                     cross_attention_probs, null, seed);
-            attention_output = cross_attention_output;
         }
         // layer_output = apply_chunking_to_forward(feed_forward_chunk, ..., attention_output): every row is independent, so the
         // feed-forward block runs in chunks of rows whatever chunk_size_feed_forward says; only the intermediate buffer shrinks
@@ -65,7 +65,8 @@ public sealed class BigBirdLayer
             intermediate.Forward(intermediate_output, chunk_input, n);
             if (traced is not null) state.Backend.Download(intermediate_output, traced.AsSpan(r0 * _intermediate, n * _intermediate));
             // layer_output = self.output(intermediate_output, attention_output)
-            output.Forward(hidden_states.Slice(r0 * _hidden, n * _hidden), intermediate_output, chunk_input, n);
+            output.Forward(hidden_states.Slice(r0 * _hidden, n * _hidden), intermediate_output, chunk_input, n,
+                           state.FeedForwardOutput.Slice(0, n * _hidden));
         }
         if (traced is not null) state.Trace!($"{_path}.intermediate", new FloatTensor(traced, state.Batch, state.SeqLength, _intermediate));
         if (state.Tracing) state.Emit($"{_path}.output", hidden_states, state.Batch, state.SeqLength, _hidden);

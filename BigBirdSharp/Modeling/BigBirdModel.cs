@@ -182,7 +182,7 @@ public sealed class BigBirdModel : IDisposable
 
             // embedding_output = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
             var embedding_output = state.Hidden.Slice(0, tokens * hidden);
-            embeddings.Forward(embedding_output, embeds ? ReadOnlySpan<int>.Empty : state.InputIds, embeds ? state.AttentionOutput : default,
+            embeddings.Forward(embedding_output, embeds ? ReadOnlySpan<int>.Empty : state.InputIds, embeds ? state.ValueLayer : default,
                                state.TokenTypeIds, state.PositionIds);
             if (state.Tracing) state.Emit("embeddings", embedding_output, batch_size, seq, hidden);
 
@@ -243,7 +243,7 @@ public sealed class BigBirdModel : IDisposable
     /// <summary>
     /// HF's <c>_pad_to_block_size</c>, into the state's staging: ids padded with pad_token_id, the mask with 0, token
     /// types with 0, given position ids with pad_token_id (else 0..seq−1 after the cached tokens), and inputs_embeds with
-    /// the embeddings of pad tokens. Returns whether the call runs on inputs_embeds (then staged in state.AttentionOutput).
+    /// the embeddings of pad tokens. Returns whether the call runs on inputs_embeds (then staged in state.ValueLayer).
     /// </summary>
     private bool PadToBlockSize(BigBirdInputs inputs, ForwardState state, int padding_len)
     {
@@ -267,7 +267,7 @@ public sealed class BigBirdModel : IDisposable
         if (inputs.InputsEmbeds is not { } inputs_embeds) return false;
 
         int hidden = config.HiddenSize;
-        var staged = state.AttentionOutput;
+        var staged = state.ValueLayer; // free until the first layer
         for (int b = 0; b < batch; b++)
             Backend.Upload(staged.Slice(b * seq * hidden, seq_length * hidden), inputs_embeds.AsSpan(b * seq_length * hidden, seq_length * hidden));
         if (padding_len > 0)

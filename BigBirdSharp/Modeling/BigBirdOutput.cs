@@ -18,9 +18,17 @@ public sealed class BigBirdOutput
     }
 
     /// <summary>output[rows, hidden] = LayerNorm(dense(hidden_states) + input_tensor); output may alias neither input.</summary>
-    internal void Forward(DeviceSpan output, DeviceSpan hidden_states, DeviceSpan input_tensor, int rows)
+    internal void Forward(DeviceSpan output, DeviceSpan hidden_states, DeviceSpan input_tensor, int rows) =>
+        Forward(output, hidden_states, input_tensor, rows, dense_output: output);
+
+    /// <summary>
+    /// output = LayerNorm(dense(hidden_states) + input_tensor), the product going through <paramref name="dense_output"/>,
+    /// which may be <paramref name="output"/> itself but neither input; <paramref name="output"/> may be
+    /// <paramref name="input_tensor"/>, so a layer can update its hidden states in place.
+    /// </summary>
+    internal void Forward(DeviceSpan output, DeviceSpan hidden_states, DeviceSpan input_tensor, int rows, DeviceSpan dense_output)
     {
-        dense.Forward(output, hidden_states, rows);
-        LayerNorm.Forward(output, output, input_tensor, rows);
+        dense.Forward(dense_output, hidden_states, rows);
+        LayerNorm.Forward(output, dense_output, input_tensor, rows);
     }
 }

@@ -21,12 +21,8 @@ internal sealed class ForwardState : IDisposable
     /// <summary>encoder_seq of cross-attention; 0 without it.</summary>
     public readonly int EncoderLength;
 
-    /// <summary>[batch, seq, hidden] the running hidden states.</summary>
+    /// <summary>[batch, seq, hidden] the running hidden states, which each layer's sublayers update in place.</summary>
     public readonly DeviceSpan Hidden;
-    /// <summary>[batch, seq, hidden] attention output (after BigBirdSelfOutput).</summary>
-    public readonly DeviceSpan AttentionOutput;
-    /// <summary>[batch, seq, hidden] output of cross-attention; empty without it.</summary>
-    public readonly DeviceSpan CrossAttentionOutput;
     /// <summary>
     /// [batch, heads, seq, head_dim] each. Until attention runs, ContextLayer holds each projection ([batch, seq, hidden])
     /// on its way to its head layout; once attention has run, QueryLayer is free and holds the merged context
@@ -37,6 +33,8 @@ internal sealed class ForwardState : IDisposable
     public DeviceSpan MergedContext => QueryLayer;
     /// <summary>[FeedForwardChunkRows, intermediate]: the feed-forward block runs over chunks of rows, in the attention buffers' memory.</summary>
     public readonly DeviceSpan Intermediate;
+    /// <summary>[FeedForwardChunkRows, hidden]: BigBirdOutput's dense product of one chunk, before residual + LayerNorm into Hidden.</summary>
+    public readonly DeviceSpan FeedForwardOutput;
     /// <summary>Rows per feed-forward chunk: all of them for short inputs, <see cref="MaxFeedForwardChunkRows"/> for long ones.</summary>
     public readonly int FeedForwardChunkRows;
     /// <summary>Largest feed-forward chunk: 512 rows keep the [rows, intermediate] buffer at 6 MB for bigbird-roberta-base.</summary>
@@ -90,8 +88,6 @@ internal sealed class ForwardState : IDisposable
         int tokens = checked(batch * seqLength), hidden = config.HiddenSize;
         int activations = checked(tokens * hidden);
         Hidden = Rent(activations);
-        AttentionOutput = Rent(activations);
-        CrossAttentionOutput = encoderLength > 0 ? Rent(activations) : default;
         // query, key, value and context share one buffer; the feed-forward block, which runs after attention is done with
         // them, uses the same memory for its intermediate chunk when it fits (intermediate_size ≤ 4·hidden_size, as usual)
         var attention = Rent(checked(4 * activations));
@@ -102,6 +98,7 @@ internal sealed class ForwardState : IDisposable
         FeedForwardChunkRows = Math.Max(1, Math.Min(tokens, MaxFeedForwardChunkRows));
         int chunk = checked(FeedForwardChunkRows * config.IntermediateSize);
         Intermediate = chunk <= attention.Length ? attention.Slice(0, chunk) : Rent(chunk);
+        FeedForwardOutput = Rent(checked(FeedForwardChunkRows * hidden));
         int maskLength = checked(batch * (pastLength + seqLength));
         AdditiveMask = Rent(maskLength);
         BlockMask = Rent(tokens);
