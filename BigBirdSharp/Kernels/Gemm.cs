@@ -318,7 +318,9 @@ public static unsafe class Gemm
             int p1 = (int)((long)_panels * (np + 1) / _nParts);
             int nr = _nr, k = _k, ldc = _n;
             bool linear = GemmEpilogue.IsLinear(_activation);
-            float* packA = PackBuffer(ref t_packA, (long)Math.Min(MC, r1 - r0 + mr) * _kcBlock);
+            // Always MC rows of the largest K block, so a thread's buffer reaches its final size on its first call
+            // whatever part it happens to claim.
+            float* packA = PackBuffer(ref t_packA, (long)MC * Math.Max(KC, _kcBlock));
             for (int ic = r0; ic < r1; ic += MC)
             {
                 int mc = Math.Min(MC, r1 - ic);
