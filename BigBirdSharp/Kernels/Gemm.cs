@@ -13,6 +13,12 @@ namespace BigBirdSharp.Kernels;
 /// cut statically into row ranges (and, for few rows, column-panel ranges) that the <see cref="ComputePool"/>
 /// threads claim; every output element is accumulated over K in the same order whatever the cut or the thread
 /// count, so results are identical.
+/// <para>
+/// Blocking (per thread, row block → K block → B panel → 6-row tile): KC = 256 keeps one 256 × 16 B panel slice
+/// (16 KiB) in L1 (32 KiB per core here) while every tile of the row block sweeps it; MC = 144 keeps the packed A
+/// block (144 × 256 floats, 144 KiB) in L2 (512 KiB per core); one K block of B for N ≤ 3072 (3 MiB) stays in the
+/// shared 8 MiB L3. Packed panels are 64-byte aligned.
+/// </para>
 /// </summary>
 [SkipLocalsInit]
 public static unsafe class Gemm
@@ -312,7 +318,9 @@ public static unsafe class Gemm
             int p1 = (int)((long)_panels * (np + 1) / _nParts);
             int nr = _nr, k = _k, ldc = _n;
             bool linear = GemmEpilogue.IsLinear(_activation);
-            float* packA = PackBuffer(ref t_packA, (long)Math.Min(MC, r1 - r0 + mr) * _kcBlock);
+            // Always MC rows of the largest K block, so a thread's buffer reaches its final size on its first call
+            // whatever part it happens to claim.
+            float* packA = PackBuffer(ref t_packA, (long)MC * Math.Max(KC, _kcBlock));
             for (int ic = r0; ic < r1; ic += MC)
             {
                 int mc = Math.Min(MC, r1 - ic);

@@ -25,9 +25,20 @@ internal unsafe struct GemmEpilogue
     /// <summary>C = old C + act(v): accumulate into an activated result (only with a single K block).</summary>
     internal bool AddAfter;
 
-    /// <summary>Whether the vector kernels finish full tiles in registers (true for the activations they evaluate themselves).</summary>
-    internal readonly bool InRegisters => Activation is ActivationKind.Linear or ActivationKind.Relu
-        or ActivationKind.Gelu or ActivationKind.GeluPython or ActivationKind.Gelu10;
+    /// <summary>No bias, no activation, no add after it: the kernels store alpha·acc (+ C) straight from registers.</summary>
+    internal readonly bool PlainStore
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => !AddAfter && Bias == null && Activation == ActivationKind.Linear;
+    }
+
+    /// <summary>Whether the vector kernels finish full tiles with their vector epilogue (the activations they evaluate themselves).</summary>
+    internal readonly bool InRegisters
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Activation is ActivationKind.Linear or ActivationKind.Relu or ActivationKind.Gelu
+            or ActivationKind.GeluPython or ActivationKind.Gelu10;
+    }
 
     /// <summary>Whether <paramref name="kind"/> is the identity.</summary>
     internal static bool IsLinear(ActivationKind kind) => kind == ActivationKind.Linear;
@@ -161,6 +172,42 @@ internal static unsafe class GemmMicroKernels
             Vector512<float> a5 = Vector512.Create(pa[5]);
             c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+        }
+        if (mr == MR && nr == 32 && ep.PlainStore)
+        {
+            // No bias or activation (attention products, later K blocks): scale, add C when asked, store.
+            Vector512<float> va = Vector512.Create(ep.Alpha);
+            if (ep.LoadC)
+            {
+                Vector512.FusedMultiplyAdd(c00, va, Vector512.Load(c)).Store(c);
+                Vector512.FusedMultiplyAdd(c01, va, Vector512.Load(c + 16)).Store(c + 16);
+                Vector512.FusedMultiplyAdd(c10, va, Vector512.Load(c + ldc)).Store(c + ldc);
+                Vector512.FusedMultiplyAdd(c11, va, Vector512.Load(c + ldc + 16)).Store(c + ldc + 16);
+                Vector512.FusedMultiplyAdd(c20, va, Vector512.Load(c + 2 * ldc)).Store(c + 2 * ldc);
+                Vector512.FusedMultiplyAdd(c21, va, Vector512.Load(c + 2 * ldc + 16)).Store(c + 2 * ldc + 16);
+                Vector512.FusedMultiplyAdd(c30, va, Vector512.Load(c + 3 * ldc)).Store(c + 3 * ldc);
+                Vector512.FusedMultiplyAdd(c31, va, Vector512.Load(c + 3 * ldc + 16)).Store(c + 3 * ldc + 16);
+                Vector512.FusedMultiplyAdd(c40, va, Vector512.Load(c + 4 * ldc)).Store(c + 4 * ldc);
+                Vector512.FusedMultiplyAdd(c41, va, Vector512.Load(c + 4 * ldc + 16)).Store(c + 4 * ldc + 16);
+                Vector512.FusedMultiplyAdd(c50, va, Vector512.Load(c + 5 * ldc)).Store(c + 5 * ldc);
+                Vector512.FusedMultiplyAdd(c51, va, Vector512.Load(c + 5 * ldc + 16)).Store(c + 5 * ldc + 16);
+            }
+            else
+            {
+                (c00 * va).Store(c);
+                (c01 * va).Store(c + 16);
+                (c10 * va).Store(c + ldc);
+                (c11 * va).Store(c + ldc + 16);
+                (c20 * va).Store(c + 2 * ldc);
+                (c21 * va).Store(c + 2 * ldc + 16);
+                (c30 * va).Store(c + 3 * ldc);
+                (c31 * va).Store(c + 3 * ldc + 16);
+                (c40 * va).Store(c + 4 * ldc);
+                (c41 * va).Store(c + 4 * ldc + 16);
+                (c50 * va).Store(c + 5 * ldc);
+                (c51 * va).Store(c + 5 * ldc + 16);
+            }
+            return;
         }
         // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
         // into the epilogue made the JIT spill all twelve on every iteration of the loop.
@@ -334,6 +381,42 @@ internal static unsafe class GemmMicroKernels
             c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
         }
+        if (mr == MR && nr == 16 && ep.PlainStore)
+        {
+            // No bias or activation (attention products, later K blocks): scale, add C when asked, store.
+            Vector256<float> va = Vector256.Create(ep.Alpha);
+            if (ep.LoadC)
+            {
+                Vector256.FusedMultiplyAdd(c00, va, Vector256.Load(c)).Store(c);
+                Vector256.FusedMultiplyAdd(c01, va, Vector256.Load(c + 8)).Store(c + 8);
+                Vector256.FusedMultiplyAdd(c10, va, Vector256.Load(c + ldc)).Store(c + ldc);
+                Vector256.FusedMultiplyAdd(c11, va, Vector256.Load(c + ldc + 8)).Store(c + ldc + 8);
+                Vector256.FusedMultiplyAdd(c20, va, Vector256.Load(c + 2 * ldc)).Store(c + 2 * ldc);
+                Vector256.FusedMultiplyAdd(c21, va, Vector256.Load(c + 2 * ldc + 8)).Store(c + 2 * ldc + 8);
+                Vector256.FusedMultiplyAdd(c30, va, Vector256.Load(c + 3 * ldc)).Store(c + 3 * ldc);
+                Vector256.FusedMultiplyAdd(c31, va, Vector256.Load(c + 3 * ldc + 8)).Store(c + 3 * ldc + 8);
+                Vector256.FusedMultiplyAdd(c40, va, Vector256.Load(c + 4 * ldc)).Store(c + 4 * ldc);
+                Vector256.FusedMultiplyAdd(c41, va, Vector256.Load(c + 4 * ldc + 8)).Store(c + 4 * ldc + 8);
+                Vector256.FusedMultiplyAdd(c50, va, Vector256.Load(c + 5 * ldc)).Store(c + 5 * ldc);
+                Vector256.FusedMultiplyAdd(c51, va, Vector256.Load(c + 5 * ldc + 8)).Store(c + 5 * ldc + 8);
+            }
+            else
+            {
+                (c00 * va).Store(c);
+                (c01 * va).Store(c + 8);
+                (c10 * va).Store(c + ldc);
+                (c11 * va).Store(c + ldc + 8);
+                (c20 * va).Store(c + 2 * ldc);
+                (c21 * va).Store(c + 2 * ldc + 8);
+                (c30 * va).Store(c + 3 * ldc);
+                (c31 * va).Store(c + 3 * ldc + 8);
+                (c40 * va).Store(c + 4 * ldc);
+                (c41 * va).Store(c + 4 * ldc + 8);
+                (c50 * va).Store(c + 5 * ldc);
+                (c51 * va).Store(c + 5 * ldc + 8);
+            }
+            return;
+        }
         // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
         // into the epilogue made the JIT spill all twelve on every iteration of the loop.
         float* t = stackalloc float[MR * 16];
@@ -505,6 +588,42 @@ internal static unsafe class GemmMicroKernels
             Vector128<float> a5 = Vector128.Create(pa[5]);
             c50 = Vector128.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector128.FusedMultiplyAdd(a5, b1, c51);
+        }
+        if (mr == MR && nr == 8 && ep.PlainStore)
+        {
+            // No bias or activation (attention products, later K blocks): scale, add C when asked, store.
+            Vector128<float> va = Vector128.Create(ep.Alpha);
+            if (ep.LoadC)
+            {
+                Vector128.FusedMultiplyAdd(c00, va, Vector128.Load(c)).Store(c);
+                Vector128.FusedMultiplyAdd(c01, va, Vector128.Load(c + 4)).Store(c + 4);
+                Vector128.FusedMultiplyAdd(c10, va, Vector128.Load(c + ldc)).Store(c + ldc);
+                Vector128.FusedMultiplyAdd(c11, va, Vector128.Load(c + ldc + 4)).Store(c + ldc + 4);
+                Vector128.FusedMultiplyAdd(c20, va, Vector128.Load(c + 2 * ldc)).Store(c + 2 * ldc);
+                Vector128.FusedMultiplyAdd(c21, va, Vector128.Load(c + 2 * ldc + 4)).Store(c + 2 * ldc + 4);
+                Vector128.FusedMultiplyAdd(c30, va, Vector128.Load(c + 3 * ldc)).Store(c + 3 * ldc);
+                Vector128.FusedMultiplyAdd(c31, va, Vector128.Load(c + 3 * ldc + 4)).Store(c + 3 * ldc + 4);
+                Vector128.FusedMultiplyAdd(c40, va, Vector128.Load(c + 4 * ldc)).Store(c + 4 * ldc);
+                Vector128.FusedMultiplyAdd(c41, va, Vector128.Load(c + 4 * ldc + 4)).Store(c + 4 * ldc + 4);
+                Vector128.FusedMultiplyAdd(c50, va, Vector128.Load(c + 5 * ldc)).Store(c + 5 * ldc);
+                Vector128.FusedMultiplyAdd(c51, va, Vector128.Load(c + 5 * ldc + 4)).Store(c + 5 * ldc + 4);
+            }
+            else
+            {
+                (c00 * va).Store(c);
+                (c01 * va).Store(c + 4);
+                (c10 * va).Store(c + ldc);
+                (c11 * va).Store(c + ldc + 4);
+                (c20 * va).Store(c + 2 * ldc);
+                (c21 * va).Store(c + 2 * ldc + 4);
+                (c30 * va).Store(c + 3 * ldc);
+                (c31 * va).Store(c + 3 * ldc + 4);
+                (c40 * va).Store(c + 4 * ldc);
+                (c41 * va).Store(c + 4 * ldc + 4);
+                (c50 * va).Store(c + 5 * ldc);
+                (c51 * va).Store(c + 5 * ldc + 4);
+            }
+            return;
         }
         // The accumulators leave registers right after the loop (12 stores into L1 per tile): keeping them live
         // into the epilogue made the JIT spill all twelve on every iteration of the loop.
