@@ -55,3 +55,38 @@ public sealed class ForwardAllocationTests
 
     private static long ArrayBytes(int floats) => 24 + 4L * floats;
 }
+
+/// <summary>Inputs of ever-changing lengths do not make a model or its backend hold more and more work space.</summary>
+[Collection(nameof(AllocationCollection))]
+public sealed class WorkspaceBoundTests
+{
+    [Fact]
+    public void A_model_keeps_the_run_states_of_its_most_recent_shapes_only()
+    {
+        using var bigbird = BigBirdModel.Load(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2"));
+        var pool = bigbird.Backend.Workspace;
+        foreach (int seq in new[] { 40, 52, 64, 76, 88, 100, 112 })
+        {
+            var ids = Enumerable.Range(0, seq).Select(i => 5 + i % 50).ToArray();
+            bigbird.Forward(new BigBirdInputs(1, seq) { InputIds = ids });
+            Assert.True(bigbird.IdleStateCount <= 2, $"after length {seq} the model keeps {bigbird.IdleStateCount} run states");
+            Assert.True(pool.IdleFloats <= pool.MaxIdleFloats, $"the backend's pool holds {pool.IdleFloats} idle floats, over its bound");
+        }
+        Assert.Equal(2, bigbird.IdleStateCount);
+    }
+
+    [Fact]
+    public void The_pool_frees_what_it_cannot_keep()
+    {
+        var pool = new BigBirdSharp.Backends.WorkspacePool(BigBirdSharp.Backends.CpuBackend.Instance.Allocate, maxIdleFloats: 100);
+        var a = pool.Rent(60);
+        var b = pool.Rent(60);
+        pool.Return(a);
+        pool.Return(b); // 120 > 100: freed
+        Assert.False(a.IsDisposed);
+        Assert.True(b.IsDisposed);
+        Assert.Equal(60, pool.IdleFloats);
+        Assert.Same(a, pool.Rent(60));
+        Assert.Equal(0, pool.IdleFloats);
+    }
+}

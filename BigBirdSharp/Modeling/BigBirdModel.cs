@@ -26,7 +26,16 @@ public sealed class BigBirdModel : IDisposable
 
     private readonly ITensorReader? _owned;
     private readonly ConcurrentDictionary<(RandomAttentionSemantics, int Layer, int SeqLength), int[]> _plans = new();
-    private readonly ConcurrentDictionary<(int Batch, int Seq, int Past, int Encoder), ConcurrentBag<ForwardState>> _idle = new();
+    // the run states of the most recent calls, least recent first, for the next call of the same shape
+    private readonly ForwardState?[] _idle = new ForwardState?[MaxIdleStates];
+    private readonly object _idleGate = new();
+
+    /// <summary>
+    /// How many finished calls' run states the model keeps for reuse: a repeated call of a recent shape allocates only its
+    /// outputs, and inputs of ever-changing lengths keep at most this many states (older ones are given back to the
+    /// backend's pool, which frees what it cannot keep).
+    /// </summary>
+    internal const int MaxIdleStates = 2;
 
     /// <summary>The operations the model's forward uses; the backend must support all of them.</summary>
     internal static readonly BackendOp[] RequiredOps =
@@ -98,8 +107,14 @@ public sealed class BigBirdModel : IDisposable
     /// <summary>Releases the memory-mapped weights of a model made by <see cref="Load"/> and the idle work space.</summary>
     public void Dispose()
     {
-        foreach (var bag in _idle.Values)
-            while (bag.TryTake(out var state)) state.Dispose();
+        lock (_idleGate)
+        {
+            for (int i = 0; i < _idle.Length; i++)
+            {
+                _idle[i]?.Dispose();
+                _idle[i] = null;
+            }
+        }
         _owned?.Dispose();
     }
 
@@ -231,14 +246,44 @@ public sealed class BigBirdModel : IDisposable
         }
     }
 
+    /// <summary>Run states kept for reuse now (at most <see cref="MaxIdleStates"/>).</summary>
+    internal int IdleStateCount
+    {
+        get
+        {
+            lock (_idleGate) return _idle.Count(s => s is not null);
+        }
+    }
+
     private ForwardState RentState(int batch, int seq, int past, int encoder)
     {
-        if (_idle.TryGetValue((batch, seq, past, encoder), out var bag) && bag.TryTake(out var state)) return state;
+        lock (_idleGate)
+        {
+            for (int i = _idle.Length - 1; i >= 0; i--)
+            {
+                var state = _idle[i];
+                if (state is null || state.Batch != batch || state.SeqLength != seq || state.PastLength != past || state.EncoderLength != encoder)
+                    continue;
+                for (int j = i; j > 0; j--) _idle[j] = _idle[j - 1];
+                _idle[0] = null;
+                return state;
+            }
+        }
         return new ForwardState(config, Backend, batch, seq, past, encoder);
     }
 
-    private void ReturnState(ForwardState state) =>
-        _idle.GetOrAdd((state.Batch, state.SeqLength, state.PastLength, state.EncoderLength), static _ => new ConcurrentBag<ForwardState>()).Add(state);
+    private void ReturnState(ForwardState state)
+    {
+        ForwardState? evicted;
+        lock (_idleGate)
+        {
+            // the most recent last; the least recent (index 0) makes room
+            evicted = _idle[0];
+            for (int j = 0; j < _idle.Length - 1; j++) _idle[j] = _idle[j + 1];
+            _idle[^1] = state;
+        }
+        evicted?.Dispose();
+    }
 
     /// <summary>
     /// HF's <c>_pad_to_block_size</c>, into the state's staging: ids padded with pad_token_id, the mask with 0, token
