@@ -1,0 +1,188 @@
+using BigBirdSharp.Backends;
+using BigBirdSharp.Kernels;
+using BigBirdSharp.RandomAttention;
+using static BigBirdSharp.Tests.Kernels.KernelTestData;
+
+namespace BigBirdSharp.Tests.Kernels;
+
+/// <summary>
+/// <see cref="AttentionKernels"/> (packed-panel products over selected key blocks) against double references on every
+/// path, and the attention ops built on them (<see cref="CpuAttention.BlockSparse(Memory{float}, Memory{float}, Memory{float}, Memory{float}, Memory{float}, Memory{float}, in BlockSparseAttentionArgs, KernelPath)"/>,
+/// <see cref="CpuAttention.Full(Memory{float}, Memory{float}, Memory{float}, Memory{float}, Memory{float}, Memory{float}, in FullAttentionArgs, KernelPath)"/>)
+/// on the scalar path and each vector path against the previous gather-and-GEMM kernels, at odd sizes.
+/// </summary>
+public unsafe class AttentionKernelTests
+{
+    private static readonly KernelPath[] AllPaths = [KernelPath.Scalar, .. VectorPaths];
+
+    /// <summary>
+    /// fp32 dot products of n terms in [-1, 1] against double: Higham's γ_n·Σ|a·b| ≤ n²·2⁻²⁴, doubled; a wrong panel,
+    /// offset or edge tile is off by O(1).
+    /// </summary>
+    private static double DotTolerance(int n) => 2.0 * (n + 2) * n * Math.Pow(2, -24) + 1e-7;
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(5, 7, 3)]
+    [InlineData(6, 16, 16)]
+    [InlineData(13, 17, 8)]
+    [InlineData(64, 64, 64)]
+    [InlineData(7, 33, 17)]
+    [InlineData(12, 9, 33)]
+    public void Scores_over_packed_key_blocks_match_a_double_reference(int rows, int d, int block)
+    {
+        var rng = new System.Random(rows * 100 + d * 10 + block);
+        const int blocks = 3;
+        int[] order = [2, 0, 2]; // a repeated block, as a plan may list
+        float[] q = Uniform(rng, rows * d, -1f, 1f), k = Uniform(rng, blocks * block * d, -1f, 1f);
+        int ldc = order.Length * block + 3;
+        foreach (KernelPath path in AllPaths)
+        {
+            int nr = GemmMicroKernels.PanelWidth(path);
+            var packedK = new float[AttentionKernels.PackedKeysLength(blocks, block, d, nr)];
+            var packedQ = new float[AttentionKernels.PackedRowsLength(rows, d)];
+            var c = new float[rows * ldc];
+            Array.Fill(c, float.NaN);
+            fixed (float* pk = k, pq = q, ppk = packedK, ppq = packedQ, pc = c)
+            {
+                AttentionKernels.PackKeys(ppk, pk, blocks, block, d, path);
+                AttentionKernels.PackRows(ppq, pq, rows, d, d);
+                for (int s = 0; s < order.Length; s++)
+                    AttentionKernels.ScoreBlock(pc + s * block, ldc, ppq, rows, d, ppk + order[s] * AttentionKernels.PackedKeysLength(1, block, d, nr), block, path);
+            }
+            for (int i = 0; i < rows; i++)
+            {
+                for (int s = 0; s < order.Length; s++)
+                    for (int j = 0; j < block; j++)
+                    {
+                        double sum = 0;
+                        for (int p = 0; p < d; p++) sum += (double)q[i * d + p] * k[(order[s] * block + j) * d + p];
+                        float got = c[i * ldc + s * block + j];
+                        Assert.True(Math.Abs(got - sum) <= DotTolerance(d), $"{path} rows={rows} d={d} block={block}: C[{i}, {s}·{block}+{j}] = {got}, expected {sum}");
+                    }
+                for (int j = order.Length * block; j < ldc; j++)
+                    Assert.True(float.IsNaN(c[i * ldc + j]), $"{path}: wrote past the scored columns");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, 1)]
+    [InlineData(5, 7, 3, 2)]
+    [InlineData(13, 17, 8, 3)]
+    [InlineData(64, 64, 64, 2)]
+    [InlineData(7, 33, 9, 3)]
+    [InlineData(6, 16, 16, 1)]
+    public void Probabilities_times_value_runs_match_a_double_reference(int rows, int d, int block, int runs)
+    {
+        var rng = new System.Random(rows * 100 + d * 10 + block + runs);
+        int keys = 6 * block;
+        // runs of consecutive value blocks, as the band gives: (first P column block, first V block, blocks)
+        var plan = new (int p, int v, int n)[] { (0, 4, 2), (2, 0, 1), (3, 2, 3) }[..runs];
+        int pCols = plan.Sum(x => x.n) * block + 1;
+        float[] pm = Uniform(rng, rows * pCols, 0f, 1f), v = Uniform(rng, keys * d, -1f, 1f);
+        foreach (KernelPath path in AllPaths)
+        {
+            int nr = GemmMicroKernels.PanelWidth(path);
+            var packedV = new float[AttentionKernels.PackedValuesLength(keys, d, nr)];
+            var packedP = new float[AttentionKernels.PackedRowsLength(rows, pCols)];
+            var c = new float[rows * d];
+            Array.Fill(c, float.NaN);
+            fixed (float* pv = v, pp = pm, ppv = packedV, ppp = packedP, pc = c)
+            {
+                AttentionKernels.PackValues(ppv, pv, keys, d, path);
+                AttentionKernels.PackRows(ppp, pp, rows, pCols, pCols);
+                for (int x = 0; x < plan.Length; x++)
+                    AttentionKernels.AccumulateValues(pc, ppp, rows, pCols, plan[x].p * block, ppv, keys, plan[x].v * block, plan[x].n * block, d,
+                                                      accumulate: x > 0, path);
+            }
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < d; j++)
+                {
+                    double sum = 0;
+                    foreach (var (p0, v0, n) in plan)
+                        for (int t = 0; t < n * block; t++) sum += (double)pm[i * pCols + p0 * block + t] * v[(v0 * block + t) * d + j];
+                    float got = c[i * d + j];
+                    Assert.True(Math.Abs(got - sum) <= DotTolerance(pCols), $"{path} rows={rows} d={d} block={block}: C[{i}, {j}] = {got}, expected {sum}");
+                }
+        }
+    }
+
+    /// <summary>
+    /// Same inputs through the baseline (gathered blocks, <see cref="Gemm"/>) and the packed kernel: the scores are the
+    /// same fp32 sums and only the value product's grouping of K differs, so both agree far inside the conformance
+    /// suite's 2e-5 + 1e-4·|b| for context and 1e-6 + 1e-4·|b| for probabilities.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 8, 1, 1, 1)]
+    [InlineData(2, 2, 10, 3, 8, 2)]
+    [InlineData(1, 3, 12, 8, 7, 3)]
+    [InlineData(2, 1, 9, 17, 33, 1)]
+    [InlineData(1, 2, 13, 16, 16, 0)]
+    [InlineData(1, 2, 12, 64, 64, 3)]
+    public void Block_sparse_matches_the_baseline_kernel_on_every_path(int batch, int heads, int numBlocks, int block, int d, int r)
+    {
+        int seq = numBlocks * block, n = batch * heads * seq * d;
+        var rng = new System.Random(seq * 7 + d + r);
+        float[] q = Uniform(rng, n, -1f, 1f), k = Uniform(rng, n, -1f, 1f), v = Uniform(rng, n, -1f, 1f);
+        var mask = new float[batch * seq];
+        for (int i = 0; i < mask.Length; i++) mask[i] = i % seq == 0 || rng.NextDouble() >= 0.3 ? 1f : 0f;
+        if (batch > 1) Array.Fill(mask, 1f, seq, seq); // one unpadded row takes the one-softmax-per-block path
+        int[] randAttn = BigBirdRandomAttention.GetRandAttn(RandomAttentionSemantics.Seeded, 1, seq, seq, block, block, r, heads, Math.Max(seq, 64));
+        var args = new BlockSparseAttentionArgs
+        {
+            Batch = batch, Heads = heads, Seq = seq, HeadDim = d, Plan = AttentionPlan.BlockSparse(block, r, randAttn),
+        };
+        var expectedContext = new float[n];
+        var expectedProbs = new float[batch * heads * seq * seq];
+        CpuAttention.BaselineBlockSparse(expectedContext, q, k, v, mask, expectedProbs, args);
+        foreach (KernelPath path in AllPaths)
+        {
+            var context = new float[n];
+            var probs = new float[expectedProbs.Length];
+            Array.Fill(context, float.NaN);
+            Array.Fill(probs, float.NaN);
+            CpuAttention.BlockSparse(context, q, k, v, mask, probs, args, path);
+            Tolerance.AssertAllClose(context, expectedContext, $"{path} block-sparse context", 2e-6, 1e-5);
+            Tolerance.AssertAllClose(probs, expectedProbs, $"{path} block-sparse probabilities", 1e-7, 1e-5);
+            // without probabilities: the same context
+            Array.Fill(context, float.NaN);
+            CpuAttention.BlockSparse(context, q, k, v, mask, Memory<float>.Empty, args, path);
+            Tolerance.AssertAllClose(context, expectedContext, $"{path} block-sparse context without probabilities", 2e-6, 1e-5);
+        }
+    }
+
+    [Theory]
+    // batch, heads, seq, head_dim, keys, key_stride, causal_offset, head_mask
+    [InlineData(1, 1, 1, 1, 1, 1, -1, false)]
+    [InlineData(2, 3, 7, 8, 7, 7, -1, false)]
+    [InlineData(2, 2, 9, 17, 9, 9, 0, false)]
+    [InlineData(1, 2, 3, 5, 8, 11, 5, true)]
+    [InlineData(1, 2, 65, 33, 65, 65, -1, true)]
+    [InlineData(1, 2, 130, 64, 131, 140, 1, false)]
+    public void Full_matches_the_baseline_kernel_on_every_path(int batch, int heads, int seq, int d, int keys, int keyStride, int causalOffset, bool headMask)
+    {
+        var rng = new System.Random(seq * 7 + d + keys);
+        int n = batch * heads * seq * d, stored = batch * heads * keyStride * d;
+        float[] q = Uniform(rng, n, -1f, 1f), k = Uniform(rng, stored, -1f, 1f), v = Uniform(rng, stored, -1f, 1f);
+        var mask = new float[batch * keys];
+        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() < 0.3 ? float.MinValue : 0f;
+        var args = new FullAttentionArgs
+        {
+            Batch = batch, Heads = heads, Seq = seq, HeadDim = d, Keys = keys, KeyStride = keyStride, CausalOffset = causalOffset,
+            HeadMask = headMask ? Enumerable.Range(0, heads).Select(h => h % 2 == 0 ? 0.5f : 1.25f).ToArray() : ReadOnlyMemory<float>.Empty,
+        };
+        var expectedContext = new float[n];
+        var expectedProbs = new float[batch * heads * seq * keys];
+        CpuAttention.BaselineFull(expectedContext, q, k, v, mask, expectedProbs, args);
+        foreach (KernelPath path in AllPaths)
+        {
+            var context = new float[n];
+            var probs = new float[expectedProbs.Length];
+            Array.Fill(context, float.NaN);
+            CpuAttention.Full(context, q, k, v, mask, probs, args, path);
+            Tolerance.AssertAllClose(context, expectedContext, $"{path} full context", 2e-6, 1e-5);
+            Tolerance.AssertAllClose(probs, expectedProbs, $"{path} full probabilities", 1e-7, 1e-5);
+        }
+    }
+}
