@@ -109,6 +109,56 @@ public unsafe class AttentionKernelTests
     }
 
     /// <summary>
+    /// The fused softmax-and-pack against a double softmax: a probability's fp32 error is a few ulp of the exponent
+    /// argument (|x| ≤ 20 here) plus the sum's rounding, well under 1e-6 + 1e-5·|p|. Rows whose from value is 0 take the
+    /// closed mask; a row masked everywhere with float.MinValue is uniform; packed rows past <c>rows</c> are zero.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 7)]
+    [InlineData(6, 16)]
+    [InlineData(13, 33)]
+    [InlineData(64, 129)]
+    [InlineData(7, 257)]
+    public void Softmax_pack_rows_matches_a_double_softmax(int rows, int cols)
+    {
+        var rng = new System.Random(rows * 1000 + cols);
+        float[] scores = Uniform(rng, rows * cols, -20f, 20f), open = new float[cols], closed = new float[cols], from = new float[rows];
+        for (int j = 0; j < cols; j++)
+        {
+            open[j] = rng.NextDouble() < 0.2 ? -10000f : 0f;
+            closed[j] = rng.NextDouble() < 0.5 ? float.MinValue : open[j];
+        }
+        for (int i = 0; i < rows; i++) from[i] = i % 3 == 1 ? 0f : 1f;
+        if (rows > 4) Array.Fill(closed, float.MinValue); // rows taking the closed mask are masked everywhere
+        const float scale = 0.37f;
+        foreach (KernelPath path in AllPaths)
+            foreach (bool normalize in new[] { false, true })
+            {
+                var s = (float[])scores.Clone();
+                var packed = new float[AttentionKernels.PackedRowsLength(rows, cols)];
+                Array.Fill(packed, float.NaN);
+                fixed (float* ps = s, pp = packed)
+                    AttentionKernels.SoftmaxPackRows(pp, ps, rows, cols, scale, open, closed, from, normalize, path);
+                for (int i = 0; i < AttentionKernels.PackedRowsLength(rows, cols) / (AttentionKernels.MR * cols) * AttentionKernels.MR; i++)
+                {
+                    float[] mask = from.Length > i && from[i] == 0f ? closed : open;
+                    double[] x = new double[cols];
+                    for (int j = 0; j < cols; j++) x[j] = i < rows ? (double)scores[i * cols + j] * scale + mask[j] : 0;
+                    double max = x.Max(), sum = x.Sum(t => Math.Exp(t - max));
+                    for (int j = 0; j < cols; j++)
+                    {
+                        double expected = i < rows ? Math.Exp(x[j] - max) / sum : 0;
+                        float got = packed[(i / AttentionKernels.MR * cols + j) * AttentionKernels.MR + i % AttentionKernels.MR];
+                        Assert.True(Tolerance.Close(got, (float)expected, 1e-6, 1e-5), $"{path} normalize={normalize} rows={rows} cols={cols}: P[{i}, {j}] = {got}, expected {expected}");
+                        if (normalize && i < rows)
+                            Assert.True(Tolerance.Close(s[i * cols + j], (float)expected, 1e-6, 1e-5), $"{path}: row {i} not normalised in place");
+                    }
+                }
+            }
+    }
+
+    /// <summary>
     /// Same inputs through the baseline (gathered blocks, <see cref="Gemm"/>) and the packed kernel: the scores are the
     /// same fp32 sums and only the value product's grouping of K differs, so both agree far inside the conformance
     /// suite's 2e-5 + 1e-4·|b| for context and 1e-6 + 1e-4·|b| for probabilities.

@@ -232,6 +232,16 @@ internal static class CpuAttention
                     // attention_scores = query_layer @ key_layerᵀ / √d + attention_mask; attention_probs = softmax(attention_scores)
                     AttentionKernels.PackRows(packedQuery, query_layer + q0 * d, rows, d, d);
                     AttentionKernels.ScoreBlock(pscores, keys, packedQuery, rows, d, packedKeys, keys, path);
+                    if (a.CausalOffset < 0 && headScale == 1f)
+                    {
+                        // scale, add the mask row and softmax in one sweep per row, normalising while packing for the value product
+                        AttentionKernels.SoftmaxPackRows(packedProbs, pscores, rows, keys, 1f / sqrtD, maskRow, default, default,
+                                                         normalizeRows: !Probs.IsEmpty, path);
+                        if (!Probs.IsEmpty) attention_scores.CopyTo(Probs.Span.Slice((bh * seq + q0) * keys, rows * keys));
+                        AttentionKernels.AccumulateValues(context_layer + q0 * d, packedProbs, rows, keys, 0, packedValues, keys, 0, keys, d,
+                                                          accumulate: false, path);
+                        continue;
+                    }
                     if (a.CausalOffset < 0)
                     {
                         // one additive mask row for every query: scale, add and softmax in one pass per row
@@ -318,9 +328,9 @@ internal static class CpuAttention
                         for (int kb = 0; kb < num_blocks; kb++)
                             AttentionKernels.ScoreBlock(product + kb * block, keys, packedQuery, block, d, packedKeys + kb * blockPanels, block, path);
                         Span<float> first_product = scores.AsSpan(0, block * keys);
-                        // first_product · rsqrt_d + (1 − to_mask)·penalty, then softmax
-                        Normalization.MaskedSoftmaxRows(first_product, block, keys, rsqrt_d, penalty, parallel: false);
-                        AttentionKernels.PackRows(packedProbs, product, block, keys, keys);
+                        // first_product · rsqrt_d + (1 − to_mask)·penalty, then softmax (normalised while packed for the value product)
+                        AttentionKernels.SoftmaxPackRows(packedProbs, product, block, keys, rsqrt_d, penalty, default, default,
+                                                         normalizeRows: !Probs.IsEmpty, path);
                         AttentionKernels.AccumulateValues(context, packedProbs, block, keys, 0, packedValues, seq, 0, keys, d, accumulate: false, path);
                         if (!Probs.IsEmpty)
                         {
@@ -342,20 +352,16 @@ internal static class CpuAttention
                             penalty.Slice(key_blocks[slot] * block, block).CopyTo(open.Slice(slot * block, block));
                         ReadOnlySpan<float> from = to_mask.Slice(qb * block, block);
                         Span<float> band_product = scores.AsSpan(0, block * keys);
-                        if (!from.Contains(0f))
-                        {
-                            Normalization.MaskedSoftmaxRows(band_product, block, keys, rsqrt_d, open, parallel: false);
-                        }
-                        else
+                        bool padded = from.Contains(0f);
+                        if (padded)
                         {
                             open.CopyTo(closed);
                             closed.Slice(fromGatedStart * block, (fromGatedEnd - fromGatedStart) * block).Fill(attn_mask_penalty);
-                            for (int row = 0; row < block; row++)
-                                Normalization.MaskedSoftmaxRows(band_product.Slice(row * keys, keys), 1, keys, rsqrt_d, from[row] == 0f ? closed : open,
-                                                                parallel: false);
                         }
+                        // softmax(band_product · rsqrt_d + mask row), normalised while packed for the value product
+                        AttentionKernels.SoftmaxPackRows(packedProbs, product, block, keys, rsqrt_d, open, padded ? closed : default,
+                                                         padded ? from : default, normalizeRows: !Probs.IsEmpty, path);
                         // context = probs @ [value blocks]: one product per run of consecutive key blocks (the band is one run)
-                        AttentionKernels.PackRows(packedProbs, product, block, keys, keys);
                         for (int s = 0; s < nk;)
                         {
                             int e = s + 1;

@@ -1,4 +1,6 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace BigBirdSharp.Kernels;
 
@@ -127,6 +129,121 @@ internal static unsafe class AttentionKernels
             {
                 GemmMicroKernels.Run(path, kc, packedP + (long)r0 * pCols + (long)p0 * MR, pb, c + (long)r0 * d + j0, d, in ep,
                                      Math.Min(MR, rows - r0), cols);
+            }
+        }
+    }
+
+    /// <summary>
+    /// softmax(scores·scale + mask) over each of <paramref name="rows"/> rows of <paramref name="cols"/> (leading dimension
+    /// cols), packed straight into MR-row A panels (<see cref="PackRows"/>'s layout) for the value product: the scale, the
+    /// mask and the running max are one pass, exp and the sum are TensorPrimitives', and the division by the sum happens
+    /// while packing. Row i takes <paramref name="closed"/> where <paramref name="from"/>[i] is 0 (when given), else
+    /// <paramref name="open"/>. With <paramref name="normalizeRows"/> the rows are also left normalised in place (the
+    /// returned probabilities); otherwise they hold the unnormalised exponentials. A row masked everywhere with
+    /// float.MinValue becomes uniform, as in <see cref="Normalization.SoftmaxRow"/>.
+    /// </summary>
+    internal static void SoftmaxPackRows(float* packed, float* scores, int rows, int cols, float scale, ReadOnlySpan<float> open,
+                                         ReadOnlySpan<float> closed, ReadOnlySpan<float> from, bool normalizeRows, KernelPath path)
+    {
+        if (open.Length != cols || (!closed.IsEmpty && closed.Length != cols) || (!from.IsEmpty && from.Length < rows))
+        {
+            throw new ArgumentException($"Softmax masks have {open.Length} and {closed.Length} elements (from {from.Length}) for {rows} rows of {cols}.");
+        }
+        float* inv = stackalloc float[MR];
+        fixed (float* pOpen = open, pClosed = closed)
+        {
+            for (int r0 = 0; r0 < rows; r0 += MR)
+            {
+                int valid = Math.Min(MR, rows - r0);
+                for (int i = 0; i < valid; i++)
+                {
+                    float* row = scores + (long)(r0 + i) * cols;
+                    float* mask = !from.IsEmpty && from[r0 + i] == 0f ? pClosed : pOpen;
+                    var span = new Span<float>(row, cols);
+                    float max = ScaleAddMax(row, cols, scale, mask, path);
+                    TensorPrimitives.Subtract(span, max, span);
+                    TensorPrimitives.Exp(span, span);
+                    inv[i] = 1f / TensorPrimitives.Sum(span);
+                    if (normalizeRows)
+                    {
+                        TensorPrimitives.Multiply(span, inv[i], span);
+                        inv[i] = 1f;
+                    }
+                }
+                PackPanel(packed + (long)r0 * cols, scores + (long)r0 * cols, valid, cols, cols, inv);
+            }
+        }
+    }
+
+    /// <summary>row[j] = row[j]·scale + mask[j] (a product, then a sum, as TensorPrimitives.MultiplyAdd), returning the row's max.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ScaleAddMax(float* row, int cols, float scale, float* mask, KernelPath path)
+    {
+        int j = 0;
+        float max = float.NegativeInfinity;
+        if (path == KernelPath.Vector512 && cols >= 16)
+        {
+            Vector512<float> vs = Vector512.Create(scale), vmax = Vector512.Create(float.NegativeInfinity);
+            for (; j + 16 <= cols; j += 16)
+            {
+                Vector512<float> x = Vector512.Load(row + j) * vs + Vector512.Load(mask + j);
+                x.Store(row + j);
+                vmax = Vector512.Max(vmax, x);
+            }
+            for (int t = 0; t < 16; t++) max = MathF.Max(max, vmax.GetElement(t));
+        }
+        else if ((path == KernelPath.Vector256 || path == KernelPath.Vector512) && cols >= 8)
+        {
+            Vector256<float> vs = Vector256.Create(scale), vmax = Vector256.Create(float.NegativeInfinity);
+            for (; j + 8 <= cols; j += 8)
+            {
+                Vector256<float> x = Vector256.Load(row + j) * vs + Vector256.Load(mask + j);
+                x.Store(row + j);
+                vmax = Vector256.Max(vmax, x);
+            }
+            for (int t = 0; t < 8; t++) max = MathF.Max(max, vmax.GetElement(t));
+        }
+        else if (path != KernelPath.Scalar && cols >= 4)
+        {
+            Vector128<float> vs = Vector128.Create(scale), vmax = Vector128.Create(float.NegativeInfinity);
+            for (; j + 4 <= cols; j += 4)
+            {
+                Vector128<float> x = Vector128.Load(row + j) * vs + Vector128.Load(mask + j);
+                x.Store(row + j);
+                vmax = Vector128.Max(vmax, x);
+            }
+            for (int t = 0; t < 4; t++) max = MathF.Max(max, vmax.GetElement(t));
+        }
+        // remainder
+        for (; j < cols; j++)
+        {
+            float x = row[j] * scale + mask[j];
+            row[j] = x;
+            max = MathF.Max(max, x);
+        }
+        return max;
+    }
+
+    /// <summary>One MR-row A panel of <paramref name="valid"/> rows (leading dimension lda), row i multiplied by inv[i]; missing rows are zero.</summary>
+    private static void PackPanel(float* panel, float* a, int valid, int cols, int lda, float* inv)
+    {
+        if (valid == MR)
+        {
+            float* a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+            float i0 = inv[0], i1 = inv[1], i2 = inv[2], i3 = inv[3], i4 = inv[4], i5 = inv[5];
+            for (int p = 0; p < cols; p++)
+            {
+                float* g = panel + (long)p * MR;
+                g[0] = a0[p] * i0; g[1] = a1[p] * i1; g[2] = a2[p] * i2; g[3] = a3[p] * i3; g[4] = a4[p] * i4; g[5] = a5[p] * i5;
+            }
+            return;
+        }
+        for (int p = 0; p < cols; p++)
+        {
+            float* g = panel + (long)p * MR;
+            for (int i = 0; i < MR; i++)
+            {
+                g[i] = i < valid ? a[(long)i * lda + p] * inv[i] : 0f;
             }
         }
     }
