@@ -109,6 +109,40 @@ public unsafe class AttentionKernelTests
     }
 
     /// <summary>
+    /// exp(x − max) with the sum: within 4 ulp (5e-7 relative) of double exp of the fp32 difference on every path, exactly 0 below float's
+    /// normal range (masked keys), the same bits on every path element by element, and the sum within n·2⁻²³ relative.
+    /// </summary>
+    [Fact]
+    public void Exp_subtract_sum_matches_double_exp_on_every_path()
+    {
+        var rng = new System.Random(11);
+        foreach (int n in Lengths)
+        {
+            float[] x = Uniform(rng, n, -100f, 5f);
+            for (int i = 0; i < n; i += 7) x[i] = i % 2 == 0 ? -10000f : float.MinValue;
+            const float max = 3f;
+            float[]? reference = null;
+            foreach (KernelPath path in AllPaths)
+            {
+                var row = (float[])x.Clone();
+                float sum;
+                fixed (float* p = row) sum = AttentionKernels.ExpSubtractSum(p, n, max, path);
+                double expectedSum = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    double arg = x[i] - max; // the fp32 difference the kernel exponentiates
+                    double e = arg < -87.33654 ? 0 : Math.Exp(arg);
+                    expectedSum += e;
+                    Assert.True(Math.Abs(row[i] - e) <= 5e-7 * e, $"{path} n={n}: exp({x[i]} − {max}) = {row[i]}, expected {e}");
+                }
+                Assert.True(Math.Abs(sum - expectedSum) <= (n + 4) * 1.2e-7 * expectedSum + 1e-30, $"{path} n={n}: sum {sum}, expected {expectedSum}");
+                if (reference is null) reference = row;
+                else AssertSameFloats(reference, row, $"{path} n={n} against the scalar path");
+            }
+        }
+    }
+
+    /// <summary>
     /// The fused softmax-and-pack against a double softmax: a probability's fp32 error is a few ulp of the exponent
     /// argument (|x| ≤ 20 here) plus the sum's rounding, well under 1e-6 + 1e-5·|p|. Rows whose from value is 0 take the
     /// closed mask; a row masked everywhere with float.MinValue is uniform; packed rows past <c>rows</c> are zero.

@@ -14,7 +14,7 @@ namespace BigBirdSharp.Kernels;
 /// <see cref="GemmMicroKernels"/>), so the paths differ only where the vector epilogues round differently (they do not).
 /// </summary>
 [SkipLocalsInit]
-internal static unsafe class AttentionKernels
+internal static unsafe partial class AttentionKernels
 {
     /// <summary>Rows of one A panel (the micro-kernel's MR).</summary>
     internal const int MR = GemmMicroKernels.MR;
@@ -136,7 +136,7 @@ internal static unsafe class AttentionKernels
     /// <summary>
     /// softmax(scores·scale + mask) over each of <paramref name="rows"/> rows of <paramref name="cols"/> (leading dimension
     /// cols), packed straight into MR-row A panels (<see cref="PackRows"/>'s layout) for the value product: the scale, the
-    /// mask and the running max are one pass, exp and the sum are TensorPrimitives', and the division by the sum happens
+    /// mask and the running max are one pass, exp and the sum another (<see cref="ExpSubtractSum"/>), and the division by the sum happens
     /// while packing. Row i takes <paramref name="closed"/> where <paramref name="from"/>[i] is 0 (when given), else
     /// <paramref name="open"/>. With <paramref name="normalizeRows"/> the rows are also left normalised in place (the
     /// returned probabilities); otherwise they hold the unnormalised exponentials. A row masked everywhere with
@@ -161,9 +161,7 @@ internal static unsafe class AttentionKernels
                     float* mask = !from.IsEmpty && from[r0 + i] == 0f ? pClosed : pOpen;
                     var span = new Span<float>(row, cols);
                     float max = ScaleAddMax(row, cols, scale, mask, path);
-                    TensorPrimitives.Subtract(span, max, span);
-                    TensorPrimitives.Exp(span, span);
-                    inv[i] = 1f / TensorPrimitives.Sum(span);
+                    inv[i] = 1f / ExpSubtractSum(row, cols, max, path);
                     if (normalizeRows)
                     {
                         TensorPrimitives.Multiply(span, inv[i], span);
