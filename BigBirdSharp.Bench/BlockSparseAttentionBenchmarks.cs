@@ -6,8 +6,9 @@ using BigBirdSharp.RandomAttention;
 namespace BigBirdSharp.Bench;
 
 /// <summary>
-/// One layer's attention core (12 heads × 64, batch 1) after the projections: block-sparse against the
-/// dense baseline, at lengths that are and are not the old-plan lengths.
+/// One layer's attention core (12 heads × 64, batch 1) after the projections: the packed-panel kernels against the
+/// previous gather-and-GEMM kernels (<c>Baseline*</c>, the ratio's baseline), block-sparse and dense, at lengths that
+/// are and are not the old-plan lengths.
 /// </summary>
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class BlockSparseAttentionBenchmarks
@@ -42,17 +43,31 @@ public class BlockSparseAttentionBenchmarks
         _randAttn = BigBirdRandomAttention.GetRandAttn(RandomAttentionSemantics.Seeded, 0, SeqLen, SeqLen, 64, 64, 3, 12, 4096);
     }
 
+    private static Memory<float> M(DeviceBuffer buffer) => ((CpuBuffer)buffer).Memory;
+
+    private FullAttentionArgs FullArgs => new()
+    {
+        Batch = 1, Heads = 12, Seq = SeqLen, HeadDim = 64, Keys = SeqLen, KeyStride = SeqLen, Mask = _additiveMask.All, CausalOffset = -1,
+    };
+
+    private BlockSparseAttentionArgs SparseArgs => new()
+    {
+        Batch = 1, Heads = 12, Seq = SeqLen, HeadDim = 64, Plan = AttentionPlan.BlockSparse(64, 3, _randAttn), Mask = _mask.All,
+    };
+
     [Benchmark(Baseline = true)]
-    public void FullAttention() =>
-        _cpu.FullAttention(_context.All, _q.All, _k.All, _v.All, new FullAttentionArgs
-        {
-            Batch = 1, Heads = 12, Seq = SeqLen, HeadDim = 64, Keys = SeqLen, KeyStride = SeqLen, Mask = _additiveMask.All, CausalOffset = -1,
-        });
+    public void BaselineBlockSparseAttention() =>
+        CpuAttention.BaselineBlockSparse(M(_context), M(_q), M(_k), M(_v), M(_mask), Memory<float>.Empty, SparseArgs);
 
     [Benchmark]
     public void BlockSparseAttention() =>
-        _cpu.BlockSparseAttention(_context.All, _q.All, _k.All, _v.All, new BlockSparseAttentionArgs
-        {
-            Batch = 1, Heads = 12, Seq = SeqLen, HeadDim = 64, Plan = AttentionPlan.BlockSparse(64, 3, _randAttn), Mask = _mask.All,
-        });
+        _cpu.BlockSparseAttention(_context.All, _q.All, _k.All, _v.All, SparseArgs);
+
+    [Benchmark]
+    public void BaselineFullAttention() =>
+        CpuAttention.BaselineFull(M(_context), M(_q), M(_k), M(_v), M(_additiveMask), Memory<float>.Empty, FullArgs);
+
+    [Benchmark]
+    public void FullAttention() =>
+        _cpu.FullAttention(_context.All, _q.All, _k.All, _v.All, FullArgs);
 }
