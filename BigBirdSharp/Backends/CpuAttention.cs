@@ -308,7 +308,7 @@ internal static class CpuAttention
             ReadOnlySpan<float> penalty = PenaltyRow(b * seq, seq); // (1 − to_mask)·penalty
             int worker = Slot();
             float[] scores = Scores(worker), masks = Masks(worker);
-            Span<int> key_blocks = stackalloc int[5 + r];
+            Span<int> key_blocks = 5 + r <= 256 ? stackalloc int[5 + r] : new int[5 + r]; // r comes from config.json
             fixed (float* k = Key.Span.Slice(headOffset, seq * d), v = Value.Span.Slice(headOffset, seq * d))
             fixed (float* q = Query.Span.Slice(headOffset, seq * d), ctx = Context.Span.Slice(headOffset, seq * d))
             fixed (float* packedKeys = Keys(worker), packedValues = Values(worker), packs = Packs(worker), product = scores)
@@ -520,7 +520,7 @@ internal static class CpuAttention
             else
             {
                 // gather the key blocks this query block sees, in HF's concatenation order
-                Span<int> key_blocks = stackalloc int[5 + r];
+                Span<int> key_blocks = 5 + r <= 256 ? stackalloc int[5 + r] : new int[5 + r]; // r comes from config.json
                 int nk = 0;
                 int fromGatedStart, fromGatedEnd; // slots [fromGatedStart, fromGatedEnd) also use from_mask
                 ReadOnlySpan<int> rand_row = a.Plan.RandAttn.AsSpan((h * (num_blocks - 2) + (qb - 1)) * r, r);
@@ -598,7 +598,7 @@ internal static class CpuAttention
                                              int bh, int qb, int seq, int block, bool middle)
     {
         int nk = key_blocks.Length, keys = nk * block;
-        Span<int> order = stackalloc int[nk];
+        Span<int> order = nk <= 256 ? stackalloc int[nk] : new int[nk];
         if (middle)
         {
             // inner band (slots 1..3), first (0), last (nk-1), then random (4 .. nk-2)
