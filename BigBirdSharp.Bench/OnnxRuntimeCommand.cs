@@ -75,6 +75,7 @@ public static class OnnxRuntimeCommand
             ["median_s"] = median,
             ["min_s"] = times[0],
             ["tokens_per_s"] = batch * seqLen / median,
+            ["mean_abs_last_hidden"] = runner.MeanAbsFirstOutput(),
         };
         stdout.WriteLine(JsonSerializer.Serialize(line));
         return 0;
@@ -136,6 +137,16 @@ public sealed class OnnxRuntimeRunner : IDisposable
     {
         using var results = _session.Run(_inputs);
         return results[0].AsTensor<float>().GetValue(0);
+    }
+
+    /// <summary>mean |x| over the first output (last_hidden_state): a checksum to hold against PyTorch's.</summary>
+    public double MeanAbsFirstOutput()
+    {
+        using var results = _session.Run(_inputs);
+        double sum = 0;
+        long n = 0;
+        foreach (float v in results[0].AsTensor<float>()) { sum += Math.Abs(v); n++; }
+        return sum / n;
     }
 
     /// <inheritdoc />
