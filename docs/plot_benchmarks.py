@@ -66,7 +66,8 @@ def main():
     ax_t.axvline(704, color="grey", linewidth=0.8, linestyle=":")
     ax_t.text(704, ax_t.get_ylim()[1], " full-attention\n fallback ≤ 704", va="top", fontsize=8, color="grey")
     ax_t.legend(fontsize=8)
-    fig.suptitle("bigbird-roberta-base shape, 2 threads, commit %s, %s" % (first["commit"], first["date"]))
+    fig.suptitle("bigbird-roberta-base shape, batch 1, 2 threads; library commit %s, %s; shared, loaded machine: "
+                 "medians of few runs" % (first["commit"], first["date"]), fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print("wrote", out)
