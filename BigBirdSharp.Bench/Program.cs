@@ -2,9 +2,17 @@ using BenchmarkDotNet.Running;
 
 namespace BigBirdSharp.Bench;
 
-/// <summary>Entry point: pick benchmarks with BenchmarkDotNet's switcher, e.g. <c>--filter *Gemm* --job short</c>.</summary>
+/// <summary>
+/// Entry point: <c>ort ...</c> times an ONNX Runtime peer (see <see cref="OnnxRuntimeCommand"/>); anything else goes to
+/// BenchmarkDotNet's switcher, e.g. <c>--filter *Gemm* --job short</c>.
+/// </summary>
 public static class Program
 {
-    /// <summary>Runs the benchmarks chosen on the command line.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>Runs the ONNX Runtime timing mode or the benchmarks chosen on the command line.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "ort") return OnnxRuntimeCommand.Run(args, Console.Out, Console.Error);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }
