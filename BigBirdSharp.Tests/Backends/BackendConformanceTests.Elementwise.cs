@@ -207,6 +207,8 @@ public abstract partial class BackendConformanceTests
         Assert.ThrowsAny<ArgumentException>(() => Run([0, 0, 0], [0, 0, 0], [0, 1, 2])); // three rows into a [2, hidden] output
         Assert.ThrowsAny<ArgumentException>(() => Run([], [0, 0], [0, 1], embeds.Slice(0, hidden))); // embeds of one row for two
         Run([], [0, 1], [0, 1], embeds.All);
+        Assert.ThrowsAny<ArgumentException>(() =>
+            Backend.EmbeddingSum(y.All, 0, words.All, [0, 0], default, 1f, types.All, [0, 0], positions.All, [0, 1])); // hidden 0
     }
 
     [Fact]

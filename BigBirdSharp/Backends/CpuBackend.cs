@@ -85,6 +85,7 @@ public sealed class CpuBackend : IComputeBackend
     {
         var output = Writable(y, nameof(y));
         int rows = tokenTypeIds.Length;
+        if (hidden <= 0) throw new ArgumentOutOfRangeException(nameof(hidden), hidden, "EmbeddingSum needs a positive hidden size.");
         if (positionIds.Length != rows || (inputIds.IsEmpty ? inputsEmbeds.Length != (long)rows * hidden : inputIds.Length != rows)
             || output.Length != (long)rows * hidden)
             throw new ArgumentException($"EmbeddingSum: {rows} token types, {positionIds.Length} positions, {inputIds.Length} ids / " +
