@@ -521,33 +521,7 @@ internal static class CpuAttention
             {
                 // gather the key blocks this query block sees, in HF's concatenation order
                 Span<int> key_blocks = 5 + r <= 256 ? stackalloc int[5 + r] : new int[5 + r]; // r comes from config.json
-                int nk = 0;
-                int fromGatedStart, fromGatedEnd; // slots [fromGatedStart, fromGatedEnd) also use from_mask
-                ReadOnlySpan<int> rand_row = a.Plan.RandAttn.AsSpan((h * (num_blocks - 2) + (qb - 1)) * r, r);
-                if (qb == 1)
-                {
-                    // second_key_mat = [0, 1, 2, last, rand]
-                    key_blocks[nk++] = 0; key_blocks[nk++] = 1; key_blocks[nk++] = 2; key_blocks[nk++] = num_blocks - 1;
-                    fromGatedStart = nk; fromGatedEnd = nk + r;
-                    foreach (int rb in rand_row) key_blocks[nk++] = rb;
-                }
-                else if (qb == num_blocks - 2)
-                {
-                    // second_last_key_mat = [0, n-3, n-2, n-1, rand]
-                    key_blocks[nk++] = 0; key_blocks[nk++] = num_blocks - 3; key_blocks[nk++] = num_blocks - 2; key_blocks[nk++] = num_blocks - 1;
-                    fromGatedStart = nk; fromGatedEnd = nk + r;
-                    foreach (int rb in rand_row) key_blocks[nk++] = rb;
-                }
-                else
-                {
-                    // band_product = [first, inner band (q-1, q, q+1), rand, last]; band and rand use from_mask too
-                    key_blocks[nk++] = 0;
-                    key_blocks[nk++] = qb - 1; key_blocks[nk++] = qb; key_blocks[nk++] = qb + 1;
-                    int firstRand = nk;
-                    foreach (int rb in rand_row) key_blocks[nk++] = rb;
-                    key_blocks[nk++] = num_blocks - 1;
-                    fromGatedStart = 1; fromGatedEnd = firstRand + r;
-                }
+                int nk = KeyBlocks(key_blocks, a.Plan.RandAttn!, h, qb, num_blocks, r, out int fromGatedStart, out int fromGatedEnd);
                 int keys = nk * block;
                 Span<float> gathered_key = Keys(worker).AsSpan(0, keys * d);
                 Span<float> gathered_value = Values(worker).AsSpan(0, keys * d);
