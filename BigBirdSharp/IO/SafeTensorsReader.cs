@@ -160,7 +160,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
             throw new CheckpointFormatException(_path, $"tensor '{name}' (shape {info.ShapeText}) has {count} elements, more than one buffer can hold");
 
         if (info.DType == TensorDType.F32)
-            return new MappedFloatMemory(_base + _dataStart + entry.Begin, (int)count).Memory;
+            return new MappedFloatMemory(_base + _dataStart + entry.Begin, (int)count, _view.SafeMemoryMappedViewHandle).Memory;
         return ReadConverted(entry, (int)count);
     }
 
