@@ -37,6 +37,8 @@ public sealed class BigBirdEncoder
         var backend = state.Backend;
         for (int i = 0; i < layer.Count; i++)
         {
+            // between layers: a cancelled call stops here (the state goes back whole; a cache is not advanced)
+            state.Cancellation.ThrowIfCancellationRequested();
             all_hidden_states?.Add(Download(backend, state.Hidden.Slice(0, tokens * hidden), batch, seq, hidden));
             var layer_head_mask = LayerHeadMask(head_mask, i);
             DeviceBuffer? probs = all_self_attentions is null ? null : backend.Allocate(checked(batch * heads * seq * keys));

@@ -29,6 +29,8 @@ public sealed class BigBirdModel : IDisposable
     // the run states of the most recent calls, least recent first, for the next call of the same shape
     private readonly ForwardState?[] _idle = new ForwardState?[MaxIdleStates];
     private readonly object _idleGate = new();
+    // every call that touches the weights holds it; shared with the head that owns this model, if any
+    private readonly ModelLifetime _lifetime;
 
     /// <summary>
     /// How many finished calls' run states the model keeps for reuse: a repeated call of a recent shape allocates only its
@@ -44,7 +46,8 @@ public sealed class BigBirdModel : IDisposable
         BackendOp.FullAttention, BackendOp.BlockSparseAttention,
     ];
 
-    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader, BigBirdModelOptions? options, bool? addPoolingLayer = null)
+    private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader, BigBirdModelOptions? options, bool? addPoolingLayer = null,
+                         ModelLifetime? lifetime = null)
     {
         config.Validate();
         this.config = config;
@@ -56,6 +59,9 @@ public sealed class BigBirdModel : IDisposable
         // bare model: the pooler when the checkpoint has one; heads: HF's add_pooling_layer (required when true)
         pooler = addPoolingLayer ?? w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
         _owned = ownsReader ? reader : null;
+        _lifetime = lifetime ?? new ModelLifetime();
+        _lifetime.OnRelease(ReleaseIdleStates);
+        if (_owned is not null) _lifetime.OnRelease(_owned.Dispose);
         w.Finish();
     }
 
@@ -70,9 +76,10 @@ public sealed class BigBirdModel : IDisposable
         return backend;
     }
 
-    /// <summary>The <c>bert</c> of a task head, over a reader the head owns.</summary>
-    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, IComputeBackend backend) =>
-        new(config, reader, ownsReader: false, new BigBirdModelOptions { Backend = backend }, addPoolingLayer);
+    /// <summary>The <c>bert</c> of a task head, over a reader the head owns, sharing the head's lifetime.</summary>
+    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, IComputeBackend backend,
+                                         ModelLifetime lifetime) =>
+        new(config, reader, ownsReader: false, new BigBirdModelOptions { Backend = backend }, addPoolingLayer, lifetime);
 
     /// <summary>Loads <c>config.json</c> and the weights of a Hugging Face checkpoint folder, binding them to the options' backend.</summary>
     /// <param name="directory">A folder with config.json and model.safetensors, a sharded safetensors index, or pytorch_model.bin.</param>
@@ -104,8 +111,30 @@ public sealed class BigBirdModel : IDisposable
     public static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader, BigBirdModelOptions? options = null) =>
         new(config, reader, ownsReader: false, options);
 
-    /// <summary>Releases the memory-mapped weights of a model made by <see cref="Load"/> and the idle work space.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Releases the memory-mapped weights of a model made by <see cref="Load"/> and the idle work space. Safe to call
+    /// while other threads run <see cref="Forward"/>: calls already running finish normally and the memory is released
+    /// when the last of them returns (Dispose itself does not wait); calls begun afterwards throw
+    /// <see cref="ObjectDisposedException"/>. The <c>bert</c> of a task head shares the head's lifetime: disposing
+    /// either disposes both. Calling it again does nothing.
+    /// </summary>
+    public void Dispose() => _lifetime.Dispose();
+
+    /// <summary>Whether <see cref="Dispose"/> has run (on this model or on the head that owns it).</summary>
+    internal bool IsDisposed => _lifetime.IsDisposed;
+
+    /// <summary>The lifetime this model's calls hold; a head shares its own with its <c>bert</c>.</summary>
+    internal ModelLifetime Lifetime => _lifetime;
+
+    /// <summary>
+    /// Keeps the weights alive until the lease is disposed, for a caller that makes several calls as one (a pipeline):
+    /// either all of them run, or the first throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    internal ModelLifetime.Lease Acquire() => _lifetime.Enter(this);
+
+    // runs once, after Dispose, when no call holds the model any more
+    private void ReleaseIdleStates()
     {
         lock (_idleGate)
         {
@@ -115,7 +144,6 @@ public sealed class BigBirdModel : IDisposable
                 _idle[i] = null;
             }
         }
-        _owned?.Dispose();
     }
 
     /// <summary>The attention type a call of unpadded length <paramref name="seqLength"/> runs with.</summary>
@@ -133,9 +161,26 @@ public sealed class BigBirdModel : IDisposable
     }
 
     /// <summary>Runs the encoder and the pooler, as <c>BigBirdModel.forward</c> in eval mode.</summary>
+    /// <param name="inputs">HF's forward arguments.</param>
+    /// <param name="options">Per-call settings; null for the defaults.</param>
+    /// <param name="cancellationToken">Checked before the call and between layers. A cancelled call leaves the model
+    /// (and a key/value cache it was given) as it found them.</param>
     /// <exception cref="BigBirdInputException">Empty input, out-of-range ids, or a length the position table cannot hold.</exception>
-    public BigBirdModelOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The model (or the head that owns it) has been disposed.</exception>
+    public BigBirdModelOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null, CancellationToken cancellationToken = default)
     {
+        using var lease = _lifetime.Enter(this);
+        return ForwardLeased(inputs, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> for a caller that already holds a lease on this model's lifetime (a head's forward, a
+    /// pipeline): a call admitted before Dispose runs to its end.
+    /// </summary>
+    internal BigBirdModelOutput ForwardLeased(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
         options ??= BigBirdForwardOptions.Default;
         int batch_size = inputs.BatchSize, seq_length = inputs.SequenceLength, hidden = config.HiddenSize;
         Validate(inputs);
@@ -174,6 +219,7 @@ public sealed class BigBirdModel : IDisposable
         try
         {
             state.Trace = options.Trace;
+            state.Cancellation = cancellationToken;
             var backend = Backend;
             int tokens = batch_size * seq;
             // input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = self._pad_to_block_size(...)
@@ -242,6 +288,7 @@ public sealed class BigBirdModel : IDisposable
         finally
         {
             state.Trace = null;
+            state.Cancellation = default;
             ReturnState(state);
         }
     }
@@ -274,6 +321,12 @@ public sealed class BigBirdModel : IDisposable
 
     private void ReturnState(ForwardState state)
     {
+        if (_lifetime.IsDisposed)
+        {
+            // a disposed model keeps nothing for later: the state goes straight back to the backend's pool
+            state.Dispose();
+            return;
+        }
         ForwardState? evicted;
         lock (_idleGate)
         {

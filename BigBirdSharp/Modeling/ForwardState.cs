@@ -64,6 +64,9 @@ internal sealed class ForwardState : IDisposable
     /// <summary>Receives intermediate tensors by HF module path (<see cref="BigBirdForwardOptions.Trace"/>), or null.</summary>
     public Action<string, FloatTensor>? Trace;
 
+    /// <summary>The call's cancellation token, polled between layers (<see cref="BigBirdEncoder"/>); default when none.</summary>
+    public CancellationToken Cancellation;
+
     /// <summary>Whether anyone listens: guard every <see cref="Emit"/> with it, so that no name is built otherwise.</summary>
     public bool Tracing => Trace is not null;
 

@@ -27,13 +27,16 @@ public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokeniz
     /// <summary>Embeds <paramref name="text"/>.</summary>
     /// <exception cref="BigBirdInputException">Empty text, too long under <see cref="OverlongInput.Reject"/>, or
     /// <see cref="EmbeddingPooling.Pooler"/> on a checkpoint without a pooler.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public EmbeddingResult Run(string text, EmbeddingPooling pooling = EmbeddingPooling.Mean,
-                               OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null)
+                               OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
+                               CancellationToken cancellationToken = default)
     {
         if (pooling == EmbeddingPooling.Pooler && model.pooler is null)
             throw new BigBirdInputException("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling.");
         var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
-        var output = model.Forward(input.ToInputs(), options);
+        var output = model.Forward(input.ToInputs(), options, cancellationToken);
         int hidden = model.config.HiddenSize, seq = input.Length;
         var states = output.LastHiddenState.Data; // [1, seq, hidden]
         var vector = new float[hidden];

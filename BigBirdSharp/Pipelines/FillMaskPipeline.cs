@@ -38,7 +38,10 @@ public sealed class FillMaskPipeline
 
     /// <summary>Predicts the top <paramref name="topK"/> tokens for each <c>[MASK]</c> in <paramref name="text"/>.</summary>
     /// <exception cref="BigBirdInputException">Empty text, no <c>[MASK]</c>, or too long under <see cref="OverlongInput.Reject"/>.</exception>
-    public FillMaskResult Run(string text, int topK = 5, OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    public FillMaskResult Run(string text, int topK = 5, OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
+                              CancellationToken cancellationToken = default)
     {
         if (topK <= 0) throw new BigBirdInputException($"top-k must be positive, not {topK}.");
         var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
@@ -48,13 +51,15 @@ public sealed class FillMaskPipeline
             throw new BigBirdInputException(input.Truncated
                 ? "every [MASK] was cut off by truncation; move the [MASK] nearer the start or shorten the text."
                 : $"the text has no {tokenizer.SpecialTokens.MaskToken?.Content ?? "[MASK]"}; write [MASK] where a word should be predicted.");
+        // the encoder and the LM head run under one lease: a run admitted before Dispose runs to its end
+        using var lease = model.Acquire();
         // the LM head is per token: score only the masked rows, not [seq, vocab] (824 MB at 4096 tokens of bigbird-roberta-base)
-        var states = model.bert.Forward(input.ToInputs(), options).LastHiddenState.Data; // [1, seq, hidden]
+        var states = model.bert.ForwardLeased(input.ToInputs(), options, cancellationToken).LastHiddenState.Data; // [1, seq, hidden]
         int hidden = model.config.HiddenSize, vocab = model.config.VocabSize;
         var rows = new float[positions.Length * hidden]; // [masks, hidden]
         for (int m = 0; m < positions.Length; m++) states.AsSpan(positions[m] * hidden, hidden).CopyTo(rows.AsSpan(m * hidden));
         var head = model is BigBirdForMaskedLM mlm ? mlm.cls.predictions : ((BigBirdForPreTraining)model).cls.predictions;
-        var logits = head.Forward(rows, positions.Length); // [masks, vocab]
+        var logits = head.ForwardLeased(rows, positions.Length); // [masks, vocab]
         var masks = new List<(int, IReadOnlyList<FillMaskCandidate>)>();
         for (int m = 0; m < positions.Length; m++)
         {

@@ -41,9 +41,11 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
     /// <summary>Finds the <paramref name="topK"/> best answers to <paramref name="question"/> in <paramref name="context"/>.</summary>
     /// <exception cref="BigBirdInputException">Empty question or context, bad limits, a question that leaves no room
     /// for the context, or too long under <see cref="OverlongInput.Reject"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between windows and between layers).</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public QuestionAnsweringResult Run(string question, string context, int topK = 1, int maxAnswerLength = 15,
                                        OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
-                                       int docStride = 128)
+                                       int docStride = 128, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(question);
         ArgumentNullException.ThrowIfNull(context);
@@ -67,6 +69,8 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
             throw new BigBirdInputException(
                 $"the question alone is {prefix} tokens, which leaves no room for the context within max_position_embeddings ({max}); shorten the question.");
 
+        // every window runs under one lease: a run admitted before Dispose reads all its windows
+        using var lease = model.Acquire();
         var candidates = new List<(int S, int E, double Score)>(); // token indices into `full`
         int overlap = Math.Min(docStride, capacity / 2);
         var windows = Windows(contextCount, capacity, overlap);
@@ -82,7 +86,7 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
                 Offsets = [.. map.Select(i => full.Offsets[i])],
                 SequenceIds = [.. map.Select(i => full.SequenceIds[i])],
             };
-            foreach (var (s, e, score) in BestSpans(window, context, maxAnswerLength, topK * 8 + 16, options))
+            foreach (var (s, e, score) in BestSpans(window, context, maxAnswerLength, topK * 8 + 16, options, cancellationToken))
                 candidates.Add((map[s], map[e], score));
         }
         if (candidates.Count == 0)
@@ -104,14 +108,14 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
 
     /// <summary>The best <paramref name="keep"/> spans of one window (window token indices) and their scores.</summary>
     private List<(int S, int E, double Score)> BestSpans(TokenizerEncoding window, string context, int maxAnswerLength, int keep,
-                                                         BigBirdForwardOptions? options)
+                                                         BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        var output = model.Forward(new BigBirdInputs(1, window.Length)
+        var output = model.ForwardLeased(new BigBirdInputs(1, window.Length)
         {
             InputIds = window.InputIds,
             AttentionMask = window.AttentionMask,
             TokenTypeIds = window.TokenTypeIds,
-        }, options);
+        }, options, cancellationToken);
         var startLogits = output.StartLogits!.Data; // [1, seq]
         var endLogits = output.EndLogits!.Data;
         // candidates: context pieces that cover some non-space text

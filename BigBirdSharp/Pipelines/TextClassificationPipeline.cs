@@ -24,12 +24,14 @@ public sealed class TextClassificationPipeline(BigBirdForSequenceClassification 
 {
     /// <summary>Scores every label for <paramref name="text"/> (optionally a pair).</summary>
     /// <exception cref="BigBirdInputException">Empty text, or too long under <see cref="OverlongInput.Reject"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public ClassificationResult Run(string text, string? pair = null, OverlongInput overlong = OverlongInput.Truncate,
-                                    BigBirdForwardOptions? options = null)
+                                    BigBirdForwardOptions? options = null, CancellationToken cancellationToken = default)
     {
         var config = model.config;
         var input = PipelineEncoding.Encode(tokenizer, config, text, pair, overlong, "the text");
-        var logits = model.Forward(input.ToInputs(), options).Logits!.Data.ToArray(); // [1, num_labels]
+        var logits = model.Forward(input.ToInputs(), options, cancellationToken).Logits!.Data.ToArray(); // [1, num_labels]
         // HF's rule, in HF's order: multi-label or one label → sigmoid, otherwise softmax (regression included)
         float[] scores = config.ProblemType == "multi_label_classification" || config.NumLabels == 1
             ? logits.Select(Scores.Sigmoid).ToArray()

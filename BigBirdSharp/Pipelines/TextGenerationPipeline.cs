@@ -20,8 +20,10 @@ public sealed class TextGenerationPipeline(BigBirdForCausalLM model, BigBirdToke
 {
     /// <summary>Continues <paramref name="prompt"/>. <see cref="GenerationConfig.EosTokenId"/>, when null, is the config's.</summary>
     /// <exception cref="BigBirdInputException">An empty prompt, or one too long under <see cref="OverlongInput.Reject"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between generation steps and between layers).</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public GenerationResult Run(string prompt, GenerationConfig generation, OverlongInput overlong = OverlongInput.Truncate,
-                                BigBirdForwardOptions? options = null)
+                                BigBirdForwardOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(generation);
@@ -49,7 +51,7 @@ public sealed class TextGenerationPipeline(BigBirdForCausalLM model, BigBirdToke
             EosTokenId = generation.EosTokenId ?? config.EosTokenId,
         };
         int[] promptIds = [.. ids];
-        var sequence = model.Generate(new BigBirdInputs(1, promptIds.Length) { InputIds = promptIds }, settings, options);
+        var sequence = model.Generate(new BigBirdInputs(1, promptIds.Length) { InputIds = promptIds }, settings, options, cancellationToken);
         var generated = sequence[promptIds.Length..];
         bool eos = settings.EosTokenId is int e && generated.Length > 0 && generated[^1] == e;
         return new GenerationResult(prompt, promptIds, generated, tokenizer.Decode(generated, skipSpecialTokens: true), eos, truncatedFrom);

@@ -48,9 +48,19 @@ public sealed partial class BigBirdForCausalLM
     /// unusable cache, so we do not follow it there. The prompt's <c>attention_mask</c> (left padding) is honoured and
     /// extended with ones, and positions are not shifted for padding, as in HF.
     /// </remarks>
+    /// <param name="prompt">input_ids [batch, prompt] and optionally its attention_mask.</param>
+    /// <param name="generation">The decoding settings.</param>
+    /// <param name="options">Per-step forward settings; attention is original_full whatever they say.</param>
+    /// <param name="cancellationToken">Checked before each step and between the layers of each step's forward.</param>
     /// <exception cref="BigBirdInputException">Bad prompt, or a total length beyond max_position_embeddings.</exception>
-    public int[] Generate(BigBirdInputs prompt, GenerationConfig generation, BigBirdForwardOptions? options = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; nothing is returned.</exception>
+    /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
+    public int[] Generate(BigBirdInputs prompt, GenerationConfig generation, BigBirdForwardOptions? options = null,
+                          CancellationToken cancellationToken = default)
     {
+        // one lease for the whole generation: a generation admitted before Dispose runs to its end
+        using var lease = Lifetime.Enter(this);
+        cancellationToken.ThrowIfCancellationRequested();
         int batch = prompt.BatchSize, promptLength = prompt.SequenceLength;
         if (prompt.InputIds is null)
             throw new BigBirdInputException("generation needs input_ids as the prompt.");
@@ -104,6 +114,8 @@ public sealed partial class BigBirdForCausalLM
         int length = promptLength;
         for (int step = 0; step < generation.MaxNewTokens; step++)
         {
+            // between generation steps (the step's forward also checks between layers)
+            cancellationToken.ThrowIfCancellationRequested();
             // prepare_inputs_for_generation: with a cache, only the last token goes in; the mask covers everything
             int newTokens = cache is null || cache.Length == 0 ? length : 1;
             var ids = new int[batch * newTokens];
@@ -117,7 +129,7 @@ public sealed partial class BigBirdForCausalLM
             {
                 InputIds = ids, AttentionMask = stepMask, PastKeyValues = cache,
             };
-            var next_token_logits = NextTokenLogits(inputs, stepOptions); // [batch, vocab]
+            var next_token_logits = NextTokenLogits(inputs, stepOptions, cancellationToken); // [batch, vocab]
 
             bool any = false;
             for (int b = 0; b < batch; b++)

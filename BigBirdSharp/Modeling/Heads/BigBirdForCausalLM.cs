@@ -21,17 +21,16 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     internal BigBirdForCausalLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings);
+        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings, Lifetime);
     }
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
         Reject(inputs.FloatLabels is not null, "float labels (causal-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.Forward(inputs, options);
-        var prediction_scores = cls.predictions.Forward(outputs.LastHiddenState.Data, batch * seq);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        var prediction_scores = cls.predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
 
         float? lm_loss = null;
         if (inputs.Labels is { } labels)
@@ -53,13 +52,13 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     /// Scores of the last position of every row only ([batch, vocab]): what a generation step needs, without
     /// computing [batch, seq, vocab].
     /// </summary>
-    internal float[] NextTokenLogits(BigBirdInputs inputs, BigBirdForwardOptions options)
+    internal float[] NextTokenLogits(BigBirdInputs inputs, BigBirdForwardOptions options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, hidden = config.HiddenSize;
-        var outputs = bert.Forward(inputs, options);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
         var last = new float[batch * hidden];
         for (int b = 0; b < batch; b++)
             outputs.LastHiddenState.Data.AsSpan(((b + 1) * seq - 1) * hidden, hidden).CopyTo(last.AsSpan(b * hidden));
-        return cls.predictions.Forward(last, batch);
+        return cls.predictions.ForwardLeased(last, batch);
     }
 }

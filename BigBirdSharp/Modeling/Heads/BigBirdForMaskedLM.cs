@@ -18,18 +18,17 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
     internal BigBirdForMaskedLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings);
+        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings, Lifetime);
     }
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.Forward(inputs, options);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
         var sequence_output = outputs.LastHiddenState;
-        var prediction_scores = cls.predictions.Forward(sequence_output.Data, batch * seq);
+        var prediction_scores = cls.predictions.ForwardLeased(sequence_output.Data, batch * seq);
         float? masked_lm_loss = inputs.Labels is { } labels ? Losses.CrossEntropy(prediction_scores, labels, vocab) : null;
         return Wrap(outputs, masked_lm_loss) with { Logits = new FloatTensor(prediction_scores, batch, seq, vocab) };
     }
@@ -51,19 +50,18 @@ public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
     internal BigBirdForPreTraining(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
-        cls = new BigBirdPreTrainingHeads(heads, config, bert.embeddings.word_embeddings);
+        cls = new BigBirdPreTrainingHeads(heads, config, bert.embeddings.word_embeddings, Lifetime);
     }
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
         RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         CheckCount(inputs.NextSentenceLabel, batch, "next_sentence_label", $"[{batch}]");
-        var outputs = bert.Forward(inputs, options);
-        var prediction_scores = cls.predictions.Forward(outputs.LastHiddenState.Data, batch * seq);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        var prediction_scores = cls.predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
         var seq_relationship_score = cls.seq_relationship.Forward(outputs.PoolerOutput!.Data, batch);
 
         float? total_loss = null;

@@ -26,7 +26,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
     internal BigBirdForQuestionAnswering(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        qa_classifier = new BigBirdForQuestionAnsweringHead(heads, config);
+        qa_classifier = new BigBirdForQuestionAnsweringHead(heads, config, Lifetime);
     }
 
     /// <summary>
@@ -64,8 +64,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
         return mask;
     }
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength;
         bert.Validate(inputs);
@@ -95,8 +94,8 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
             logits_mask = Mask(question_lengths, seq, exceptFirst: true);
         }
 
-        var outputs = bert.Forward(bertInputs, options);
-        var logits = qa_classifier.Forward(outputs.LastHiddenState.Data, batch * seq); // [batch·seq, 2]
+        var outputs = bert.ForwardLeased(bertInputs, options, cancellationToken);
+        var logits = qa_classifier.ForwardLeased(outputs.LastHiddenState.Data, batch * seq); // [batch·seq, 2]
         var start_logits = new float[batch * seq];
         var end_logits = new float[batch * seq];
         for (int i = 0; i < batch * seq; i++)

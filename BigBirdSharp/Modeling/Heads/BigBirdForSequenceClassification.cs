@@ -20,7 +20,7 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
     internal BigBirdForSequenceClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        classifier = new BigBirdClassificationHead(heads, config);
+        classifier = new BigBirdClassificationHead(heads, config, Lifetime);
     }
 
     /// <summary>HF's problem_type for these labels: config's, or inferred from num_labels and the labels' type.</summary>
@@ -28,8 +28,7 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
         config.ProblemType ?? (config.NumLabels == 1 ? "regression"
             : integerLabels ? "single_label_classification" : "multi_label_classification");
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, num_labels = config.NumLabels;
         RejectDecoderInputs(inputs);
@@ -57,8 +56,8 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
                 break;
         }
 
-        var outputs = bert.Forward(inputs, options);
-        var logits = classifier.Forward(outputs.LastHiddenState);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        var logits = classifier.ForwardLeased(outputs.LastHiddenState);
         float? loss = problem_type switch
         {
             "regression" => Losses.MeanSquaredError(logits, inputs.FloatLabels),
@@ -89,8 +88,7 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
         classifier = new Linear(heads, "classifier", config.HiddenSize, 1);
     }
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int num_choices = inputs.NumChoices, rows = inputs.BatchSize;
         if (num_choices <= 0 || rows % num_choices != 0)
@@ -101,7 +99,7 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
         Reject(inputs.FloatLabels is not null, "float labels (labels are the index of the right choice)", Architecture);
         CheckCount(inputs.Labels, batch, "labels", $"[{batch}]");
 
-        var outputs = bert.Forward(inputs, options);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
         var reshaped_logits = classifier.Forward(outputs.PoolerOutput!.Data, rows); // [batch·choices, 1] viewed as [batch, choices]
         float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(reshaped_logits, labels, num_choices) : null;
         return Wrap(outputs, loss) with { Logits = new FloatTensor(reshaped_logits, batch, num_choices) };
@@ -126,14 +124,13 @@ public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
         classifier = new Linear(heads, "classifier", config.HiddenSize, config.NumLabels);
     }
 
-    /// <inheritdoc/>
-    public override BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null)
+    private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength, num_labels = config.NumLabels;
         RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (token labels are class ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.Forward(inputs, options);
+        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
         var logits = classifier.Forward(outputs.LastHiddenState.Data, batch * seq);
         float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(logits, labels, num_labels) : null;
         return Wrap(outputs, loss) with { Logits = new FloatTensor(logits, batch, seq, num_labels) };

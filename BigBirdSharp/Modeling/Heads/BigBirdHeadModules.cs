@@ -41,8 +41,9 @@ public sealed class BigBirdLMPredictionHead
     /// <summary>cls.predictions.decoder: weight = word_embeddings when tied, bias = cls.predictions.bias.</summary>
     public Linear decoder { get; }
 
-    internal BigBirdLMPredictionHead(WeightLoader w, string path, BigBirdConfig config, Embedding wordEmbeddings)
+    internal BigBirdLMPredictionHead(WeightLoader w, string path, BigBirdConfig config, Embedding wordEmbeddings, ModelLifetime lifetime)
     {
+        _lifetime = lifetime;
         transform = new BigBirdPredictionHeadTransform(w, $"{path}.transform", config);
         // decoder.bias and bias are one parameter in HF; checkpoints hold either name (or both)
         var bias = w.Get($"{path}.bias", [$"{path}.decoder.bias"], config.VocabSize);
@@ -52,9 +53,18 @@ public sealed class BigBirdLMPredictionHead
     }
 
     private readonly IComputeBackend _backend;
+    private readonly ModelLifetime _lifetime;
 
     /// <summary>prediction_scores [rows, vocab] = decoder(transform(hidden [rows, hidden])), on the model's backend.</summary>
+    /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
     public float[] Forward(ReadOnlySpan<float> hidden, int rows)
+    {
+        using var lease = _lifetime.Enter(this);
+        return ForwardLeased(hidden, rows);
+    }
+
+    /// <summary><see cref="Forward(ReadOnlySpan{float}, int)"/> under the caller's lease.</summary>
+    internal float[] ForwardLeased(ReadOnlySpan<float> hidden, int rows)
     {
         using var stage = new HostStage(_backend);
         var hidden_states = stage.Upload(hidden[..(rows * decoder.InFeatures)]);
@@ -72,8 +82,8 @@ public sealed class BigBirdOnlyMLMHead
     /// <summary>cls.predictions</summary>
     public BigBirdLMPredictionHead predictions { get; }
 
-    internal BigBirdOnlyMLMHead(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings) =>
-        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings);
+    internal BigBirdOnlyMLMHead(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings, ModelLifetime lifetime) =>
+        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings, lifetime);
 }
 
 /// <summary>cls.predictions and cls.seq_relationship ([2, hidden] over the pooled output). Ports <c>BigBirdPreTrainingHeads</c>.</summary>
@@ -84,9 +94,9 @@ public sealed class BigBirdPreTrainingHeads
     /// <summary>cls.seq_relationship: the next-sentence classifier.</summary>
     public Linear seq_relationship { get; }
 
-    internal BigBirdPreTrainingHeads(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings)
+    internal BigBirdPreTrainingHeads(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings, ModelLifetime lifetime)
     {
-        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings);
+        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings, lifetime);
         seq_relationship = new Linear(w, "cls.seq_relationship", config.HiddenSize, 2);
     }
 }
@@ -102,16 +112,26 @@ public sealed class BigBirdClassificationHead
     /// <summary>classifier.out_proj [num_labels, hidden]</summary>
     public Linear out_proj { get; }
     private readonly ActivationKind _act;
+    private readonly ModelLifetime _lifetime;
 
-    internal BigBirdClassificationHead(WeightLoader w, BigBirdConfig config)
+    internal BigBirdClassificationHead(WeightLoader w, BigBirdConfig config, ModelLifetime lifetime)
     {
+        _lifetime = lifetime;
         dense = new Linear(w, "classifier.dense", config.HiddenSize, config.HiddenSize);
         out_proj = new Linear(w, "classifier.out_proj", config.HiddenSize, config.NumLabels);
         _act = config.HiddenActKind;
     }
 
     /// <summary>logits[batch, num_labels] from the first token of each row of features[batch, seq, hidden].</summary>
+    /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
     public float[] Forward(FloatTensor features)
+    {
+        using var lease = _lifetime.Enter(this);
+        return ForwardLeased(features);
+    }
+
+    /// <summary><see cref="Forward(FloatTensor)"/> under the caller's lease.</summary>
+    internal float[] ForwardLeased(FloatTensor features)
     {
         int batch = features.Shape[0], seq = features.Shape[1], hidden = features.Shape[2];
         using var stage = new HostStage(dense.Bound.Backend);
@@ -138,15 +158,26 @@ public sealed class BigBirdForQuestionAnsweringHead
     /// <summary>qa_classifier.qa_outputs [num_labels = 2, hidden]</summary>
     public Linear qa_outputs { get; }
 
-    internal BigBirdForQuestionAnsweringHead(WeightLoader w, BigBirdConfig config)
+    private readonly ModelLifetime _lifetime;
+
+    internal BigBirdForQuestionAnsweringHead(WeightLoader w, BigBirdConfig config, ModelLifetime lifetime)
     {
+        _lifetime = lifetime;
         intermediate = new BigBirdIntermediate(w, "qa_classifier.intermediate", config);
         output = new BigBirdOutput(w, "qa_classifier.output", config);
         qa_outputs = new Linear(w, "qa_classifier.qa_outputs", config.HiddenSize, 2);
     }
 
     /// <summary>logits[rows, 2] of encoder_output[rows, hidden].</summary>
+    /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
     public float[] Forward(ReadOnlySpan<float> encoder_output, int rows)
+    {
+        using var lease = _lifetime.Enter(this);
+        return ForwardLeased(encoder_output, rows);
+    }
+
+    /// <summary><see cref="Forward(ReadOnlySpan{float}, int)"/> under the caller's lease.</summary>
+    internal float[] ForwardLeased(ReadOnlySpan<float> encoder_output, int rows)
     {
         using var stage = new HostStage(qa_outputs.Bound.Backend);
         var encoded = stage.Upload(encoder_output);

@@ -25,18 +25,44 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     /// <summary>The HF class this head ports, e.g. <c>BigBirdForMaskedLM</c>.</summary>
     public abstract string Architecture { get; }
 
-    private readonly ITensorReader? _owned;
+    /// <summary>The lifetime of the head's memory, shared with <see cref="bert"/> and the head modules.</summary>
+    private protected ModelLifetime Lifetime { get; }
 
     private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool addPoolingLayer, bool ownsReader)
     {
         this.config = config;
-        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads.Backend);
-        _owned = ownsReader ? reader : null;
+        Lifetime = new ModelLifetime();
+        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads.Backend, Lifetime);
+        if (ownsReader) Lifetime.OnRelease(reader.Dispose);
     }
 
     /// <summary>Runs the head as its HF <c>forward</c> in eval mode; computes the loss when labels are given.</summary>
+    /// <param name="inputs">HF's forward arguments (labels included).</param>
+    /// <param name="options">Per-call settings; null for the defaults.</param>
+    /// <param name="cancellationToken">Checked before the call and between the encoder's layers; a cancelled call
+    /// leaves the head as it found it.</param>
     /// <exception cref="BigBirdInputException">Bad inputs, or labels of the wrong shape or range for this head.</exception>
-    public abstract BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null);
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
+    public BigBirdHeadOutput Forward(BigBirdInputs inputs, BigBirdForwardOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        using var lease = Lifetime.Enter(this);
+        return ForwardLeased(inputs, options, cancellationToken);
+    }
+
+    /// <summary><see cref="Forward"/> for a caller that already holds a lease (<see cref="Acquire"/>).</summary>
+    internal BigBirdHeadOutput ForwardLeased(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ForwardCore(inputs, options, cancellationToken);
+    }
+
+    /// <summary>The head's HF forward; runs under a lease, so it calls <see cref="BigBirdModel.ForwardLeased"/>.</summary>
+    private protected abstract BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken);
+
+    /// <summary>Keeps the head's weights alive until the lease is disposed (a pipeline's several calls).</summary>
+    /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
+    internal ModelLifetime.Lease Acquire() => Lifetime.Enter(this);
 
     /// <summary>
     /// Loads a head from a Hugging Face checkpoint folder: <paramref name="architecture"/>, else config.json's
@@ -101,10 +127,15 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         };
     }
 
-    /// <summary>Releases the memory-mapped weights of a head made by <see cref="Load"/>.</summary>
+    /// <summary>
+    /// Releases the memory-mapped weights of a head made by <see cref="Load"/> and its idle work space. Safe to call
+    /// while other threads run <see cref="Forward"/>: calls already running finish normally and the memory is released
+    /// when the last of them returns; calls begun afterwards (on the head, its <see cref="bert"/> or its modules) throw
+    /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+    /// </summary>
     public void Dispose()
     {
-        _owned?.Dispose();
+        Lifetime.Dispose();
         GC.SuppressFinalize(this);
     }
 
