@@ -170,7 +170,11 @@ public static partial class BigBirdCli
     /// <summary><c>--model</c>, or the embedded default model, which is then named on stderr.</summary>
     internal static string ModelOrDefault(Options o, TextWriter stderr)
     {
-        if (o.Get("--model") is { } model) return model;
+        if (o.Get("--model") is { } model)
+        {
+            if (Directory.Exists(model)) CliInput.CheckModelFolder(model);
+            return model;
+        }
         stderr.WriteLine($"model: {ModelFolder.Resolve(null, causal: false).Description}");
         return ModelFolder.DefaultDirectory;
     }

@@ -37,6 +37,29 @@ internal static class CliInput
                 $"{option} takes a regular file{(option == "--input" ? ", or - for standard input" : "")}.");
     }
 
+    /// <summary>
+    /// Checks the files of a checkpoint folder that exist (config.json, the tokenizer files and the weights) the same way,
+    /// before any of them is opened: a FIFO or device in a model folder is refused, never read.
+    /// </summary>
+    /// <exception cref="BigBirdException">One of them is empty or not a regular file; the message names it.</exception>
+    public static void CheckModelFolder(string dir)
+    {
+        string[] names =
+        [
+            "config.json", "spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+            .. IO.CheckpointLoader.CandidateFileNames,
+        ];
+        foreach (var name in names)
+        {
+            string path = Path.Combine(dir, name);
+            if (Directory.Exists(path)) throw new BigBirdException($"{path} is a folder, not a file.");
+            var info = new FileInfo(path);
+            if (info.Exists && info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
+            if (info.Exists && info.Length == 0)
+                throw new BigBirdException($"{path} is empty or is not a regular file (a FIFO, socket or device is refused rather than read).");
+        }
+    }
+
     /// <summary>Opens a regular file (see <see cref="CheckRegularFile"/>) for reading.</summary>
     public static FileStream OpenRegularFile(string path, string option)
     {

@@ -39,6 +39,7 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
                 : File.Exists(dir)
                     ? $"{dir} is a file; --model takes a checkpoint folder (config.json + model.safetensors + spiece.model)."
                     : $"{dir}: no such folder. Pass --model a Hugging Face BigBird checkpoint folder (e.g. a download of google/bigbird-roberta-base), or leave --model out to use the embedded default model.");
+        CliInput.CheckModelFolder(dir);
         string configPath = Path.Combine(dir, "config.json");
         if (!File.Exists(configPath))
             throw new BigBirdException(

@@ -440,6 +440,59 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains($"bigbird: {fifo} is empty or is not a regular file (a FIFO, socket or device is refused rather than read); --input takes a regular file", stderr);
     }
 
+    private string CopyOfDefaultModel(string name)
+    {
+        string folder = Path.Combine(_dir, name);
+        Directory.CreateDirectory(folder);
+        foreach (var f in Directory.GetFiles(DefaultModelSource)) System.IO.File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        return folder;
+    }
+
+    [Theory]
+    [InlineData("config.json")]
+    [InlineData("spiece.model")]
+    [InlineData("special_tokens_map.json")]
+    public void A_device_in_the_model_folder_is_refused_by_every_command(string file)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string folder = CopyOfDefaultModel("devices");
+        string path = Path.Combine(folder, file);
+        System.IO.File.Delete(path);
+        System.IO.File.CreateSymbolicLink(path, "/dev/zero");
+        foreach (var args in new[]
+                 {
+                     new[] { "embed", "--quiet", "--model", folder, "light" },
+                     ["run", "--model", folder, "--inputs", File("in.json", """{"input_ids": [[1, 2]]}"""), "--output", Path.Combine(_dir, "o.safetensors")],
+                     ["tokenize", "--model", folder, "--input", File("t.jsonl", """{"text": "light"}"""), "--output", Path.Combine(_dir, "o.jsonl")],
+                 })
+        {
+            var (code, _, stderr) = Run(args);
+            Assert.Equal(BigBirdCli.Failed, code);
+            Assert.Contains($"bigbird: {path} is empty or is not a regular file", stderr);
+        }
+    }
+
+    [Fact]
+    public async Task A_fifo_as_a_tokenizer_file_is_refused_without_blocking()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string folder = CopyOfDefaultModel("fifo-tokenizer");
+        string spiece = Path.Combine(folder, "spiece.model");
+        System.IO.File.Delete(spiece);
+        using (var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [spiece]) { UseShellExecute = false })!)
+            await mkfifo.WaitForExitAsync();
+        var load = Task.Run(() => Record.Exception(() => BigBirdTokenizer.FromFolder(folder)));
+        if (await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(60))) != load)
+        {
+            using (var writer = new FileStream(spiece, FileMode.Open, FileAccess.Write)) writer.Write("x"u8);
+            await load;
+            Assert.Fail("reading a FIFO blocked");
+        }
+        var e = Assert.IsType<TokenizerFormatException>(await load);
+        Assert.Equal(spiece, e.FilePath);
+        Assert.Contains("the file is empty or is not a regular file", e.Message);
+    }
+
     // ------------------------------------------------------------------------------------------------
     // a tokenizer smaller than the model's vocabulary
     // ------------------------------------------------------------------------------------------------

@@ -217,7 +217,7 @@ public sealed class BigBirdTokenizer
     {
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64 });
+            return JsonDocument.Parse(TokenizerFile.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {

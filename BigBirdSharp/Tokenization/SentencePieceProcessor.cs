@@ -135,7 +135,7 @@ public sealed class SentencePieceProcessor
         byte[] data;
         try
         {
-            data = File.ReadAllBytes(path);
+            data = TokenizerFile.ReadAllBytes(path);
         }
         catch (FileNotFoundException e)
         {
