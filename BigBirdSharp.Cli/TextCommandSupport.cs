@@ -355,11 +355,12 @@ internal sealed class TextCommandContext
              "pass --no-truncate to refuse over-long input instead.");
     }
 
-    /// <summary>Warns when the model's output for <paramref name="doc"/> holds NaN or ±Inf (<paramref name="count"/> of them).</summary>
+    /// <summary>Warns when the model's output for <paramref name="doc"/> holds NaN or ±Inf (<paramref name="count"/> of them);
+    /// <paramref name="what"/> is plural ("scores").</summary>
     public void WarnNonFinite(TextDocument doc, int count, string what)
     {
         if (count == 0) return;
-        Warn($"{doc.Label}: the {what} hold{(count == 1 ? "s" : "")} {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±Inf)" +
+        Warn($"{doc.Label}: the {what} hold {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±Inf)" +
              $"{(Json ? ", written as null" : ", shown as nan")}; the checkpoint's weights (see any load warning) or the input are at fault.");
     }
 

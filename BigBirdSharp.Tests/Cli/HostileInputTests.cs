@@ -155,6 +155,10 @@ public sealed class HostileInputTests : IDisposable
         Assert.True(code == BigBirdCli.Ok, stderr);
         Assert.Contains(" 1. nan ", stdout);
         Assert.Contains("the scores hold 5 non-finite values (NaN or ±Inf), shown as nan", stderr);
+        (code, stdout, stderr) = Run(["qa", "--json", "--quiet", "--model", folder, "--question", "who", "God said let there be light"]);
+        Assert.True(code == BigBirdCli.Ok, stderr);
+        Assert.Equal(JsonValueKind.Null, Assert.Single(JsonLines(stdout)).GetProperty("answers")[0].GetProperty("score").ValueKind);
+        Assert.Contains("argument 1: the answer scores hold 1 non-finite value (NaN or ±Inf), written as null", stderr);
     }
 
     [Fact]
