@@ -166,7 +166,8 @@ internal sealed class TextCommandContext
             {
                 // a ticking clock while a large checkpoint loads
                 var task = Task.Run(load);
-                while (!task.Wait(250))
+                // wait without Task.Wait, which would wrap the loader's typed exception in an AggregateException
+                while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(250))
                     Stderr.Write($"\rloading {what} … {sw.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
                 result = task.GetAwaiter().GetResult();
                 Stderr.Write($"\rloading {what} … ");

@@ -116,6 +116,21 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(BigBirdCli.Failed, BigBirdCli.Report(new InvalidCastException("x"), new BrokenWriter()));
     }
 
+    [Fact]
+    public void The_loading_thread_hands_back_the_typed_exception_itself()
+    {
+        var stderr = new StringWriter();
+        var context = new TextCommandContext
+        {
+            Options = BigBirdCli.Options.Parse([]), Stdout = new StringWriter(), Stderr = stderr, Stdin = Stream.Null,
+            StdinRedirected = false, Interactive = true,
+        };
+        // a typed exception from the loader thread reaches the caller as itself (LoadHead catches TensorMismatchException)
+        var e = Assert.Throws<TensorMismatchException>(() => context.Load<int>("BigBirdForMaskedLM", () => throw new TensorMismatchException("cls.x", "missing")));
+        Assert.Equal("cls.x", e.TensorName);
+        Assert.EndsWith("failed", stderr.ToString().TrimEnd());
+    }
+
     // ------------------------------------------------------------------------------------------------
     // NaN and Inf: in the weights, and in the outputs
     // ------------------------------------------------------------------------------------------------
@@ -416,6 +431,8 @@ public sealed class HostileInputTests : IDisposable
                      new[] { "embed", "--quiet", "--model", DefaultModelSource, "--input", path },
                      ["run", "--model", DefaultModelSource, "--inputs", path, "--output", Path.Combine(_dir, "o.safetensors")],
                      ["tokenize", "--model", DefaultModelSource, "--input", path, "--output", Path.Combine(_dir, "o.jsonl")],
+                     ["trace", "--model", DefaultModelSource, "--inputs", File("in.json", """{"input_ids": [[1, 2]]}"""),
+                      "--output", Path.Combine(_dir, "t.safetensors"), "--compare", path],
                  })
         {
             var (code, _, stderr) = Run(args);
