@@ -131,6 +131,27 @@ public sealed class HostileInputTests : IDisposable
         Assert.EndsWith("failed", stderr.ToString().TrimEnd());
     }
 
+    [Fact]
+    public async Task The_bigbird_process_reads_stdin_as_bytes_and_reports_one_line()
+    {
+        // the real entry point (Program.cs): stdin reaches the CLI as bytes, so --strict sees invalid UTF-8
+        string exe = Path.Combine(AppContext.BaseDirectory, "bigbird.dll");
+        var start = new ProcessStartInfo("dotnet", [exe, "embed", "--strict", "--quiet", "--model", DefaultModelSource])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using var process = Process.Start(start)!;
+        await process.StandardInput.BaseStream.WriteAsync(new byte[] { (byte)'a', (byte)' ', 0xFF, (byte)'\n' });
+        process.StandardInput.Close();
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.Equal(BigBirdCli.Failed, process.ExitCode);
+        Assert.Equal("", stdout);
+        Assert.Equal("bigbird: stdin: line 1 (byte offset 2): invalid UTF-8 (byte 0xFF); the input must be UTF-8 text. Fix its encoding, " +
+                     "or drop --strict to read each invalid sequence as U+FFFD with a warning.", Assert.Single(Lines(await stderr)).TrimEnd('\r'));
+    }
+
     // ------------------------------------------------------------------------------------------------
     // NaN and Inf: in the weights, and in the outputs
     // ------------------------------------------------------------------------------------------------
