@@ -37,7 +37,8 @@ public static partial class BigBirdCli
                            [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
             every text command also takes: --json (one JSON line per document), --quiet (no progress or model line),
             --no-truncate (refuse input longer than max_position_embeddings instead of truncating it, or for qa
-            reading the context in overlapping windows),
+            reading the context in overlapping windows), --strict (refuse invalid UTF-8, lone surrogates and NaN/Inf
+            weights instead of warning),
             --attention-type original_full|block_sparse, --random-attention deterministic|seeded
           bigbird run [--model DIR] --inputs FILE.json --output FILE.safetensors
                       [--architecture NAME] [--attention-type original_full|block_sparse]
@@ -46,7 +47,8 @@ public static partial class BigBirdCli
           bigbird trace [--model DIR] --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
                         [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
           bigbird bench [--model DIR] --seq-len N [--batch B] [--repeat R] [--attention-type T] [--random-attention deterministic|seeded]
-          bigbird tokenize [--model DIR] --input FILE.jsonl --output FILE.jsonl
+          bigbird tokenize [--model DIR] --input FILE.jsonl --output FILE.jsonl [--strict]
+          run, trace and bench take --strict too (refuse NaN/Inf weights). Input files must be regular files (- is stdin).
         exit codes: 0 ok; 1 bad model, checkpoint or input; 2 bad usage; 3 trace --compare found a divergence
         """;
 
@@ -54,19 +56,28 @@ public static partial class BigBirdCli
     public static readonly IReadOnlyList<string> SupportedArchitectures = ["BigBirdModel", .. BigBirdPreTrainedModel.HeadArchitectures];
 
     /// <summary>Runs the command line with no standard input; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, TextReader.Null, false);
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, Stream.Null, false);
 
     /// <summary>Runs the command line; returns the process exit code. <paramref name="stdin"/> is read by the text
-    /// commands when no text is given and <paramref name="stdinRedirected"/> is true.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin, bool stdinRedirected)
+    /// commands when no text is given and <paramref name="stdinRedirected"/> is true (its characters are read as UTF-8).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin, bool stdinRedirected) =>
+        Run(args, stdout, stderr, new TextReaderStream(stdin), stdinRedirected);
+
+    /// <summary>
+    /// Runs the command line; returns the process exit code and never throws: a typed error prints one
+    /// <c>bigbird: …</c> line (exit 1, or 2 for a usage error), and anything unexpected prints one
+    /// <c>bigbird: internal error (Type): …</c> line asking for a report (exit 1). <paramref name="stdin"/> holds the
+    /// UTF-8 bytes the text commands read when no text is given and <paramref name="stdinRedirected"/> is true.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Stream stdin, bool stdinRedirected)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
-        {
-            stdout.WriteLine(UsageText);
-            return args.Length == 0 ? Usage : Ok;
-        }
         try
         {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                stdout.WriteLine(UsageText);
+                return args.Length == 0 ? Usage : Ok;
+            }
             var opts = Options.Parse(args.AsSpan(1));
             return args[0] switch
             {
@@ -82,40 +93,71 @@ public static partial class BigBirdCli
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
-        catch (UsageException e)
+        catch (Exception e)
         {
-            stderr.WriteLine($"bigbird: {e.Message}");
-            stderr.WriteLine(UsageText);
-            return Usage;
-        }
-        catch (BigBirdException e)
-        {
-            stderr.WriteLine($"bigbird: {e.Message}");
-            return Failed;
-        }
-        catch (IOException e)
-        {
-            stderr.WriteLine($"bigbird: {e.Message}");
-            return Failed;
-        }
-        catch (ArgumentException e)
-        {
-            stderr.WriteLine($"bigbird: {e.Message}");
-            return Failed;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            stderr.WriteLine($"bigbird: {e.Message}");
-            return Failed;
-        }
-        catch (Exception e) when (e is OverflowException or OutOfMemoryException or InvalidOperationException or NotSupportedException)
-        {
-            stderr.WriteLine($"bigbird: internal error ({e.GetType().Name}): {e.Message}. Please report it with the command line.");
-            return Failed;
+            return Report(e, stderr);
         }
     }
 
-    private static TextCommandContext TextContext(Options o, TextWriter stdout, TextWriter stderr, TextReader stdin, bool redirected) => new()
+    /// <summary>
+    /// Prints <paramref name="error"/> as the CLI reports errors and returns the exit code: a usage error with the usage
+    /// text (2); a BigBirdSharp, I/O or argument error as one line (1); anything else as one internal-error line that asks
+    /// for a report (1). An AggregateException (or a reflection wrapper) is reported as the first exception inside it.
+    /// Never throws.
+    /// </summary>
+    internal static int Report(Exception error, TextWriter stderr)
+    {
+        var e = Unwrap(error);
+        try
+        {
+            switch (e)
+            {
+                case UsageException:
+                    stderr.WriteLine($"bigbird: {OneLine(e.Message)}");
+                    stderr.WriteLine(UsageText);
+                    return Usage;
+                case BigBirdException or IOException or ArgumentException or UnauthorizedAccessException:
+                    stderr.WriteLine($"bigbird: {OneLine(e.Message)}");
+                    return Failed;
+                default:
+                    stderr.WriteLine(InternalErrorLine(e));
+                    return Failed;
+            }
+        }
+        catch
+        {
+            return Failed; // stderr itself failed (closed pipe): the exit code still says it
+        }
+    }
+
+    /// <summary>The one line an unexpected exception prints.</summary>
+    internal static string InternalErrorLine(Exception e) =>
+        $"bigbird: internal error ({e.GetType().Name}): {OneLine(e.Message)} Please report it with the command line.";
+
+    private static Exception Unwrap(Exception e)
+    {
+        for (int depth = 0; depth < 16; depth++)
+        {
+            Exception? inner = e switch
+            {
+                AggregateException a => a.InnerExceptions.Count > 0 ? a.InnerExceptions[0] : null,
+                System.Reflection.TargetInvocationException t => t.InnerException,
+                TypeInitializationException t => t.InnerException,
+                _ => null,
+            };
+            if (inner is null) return e;
+            e = inner;
+        }
+        return e;
+    }
+
+    private static string OneLine(string message)
+    {
+        string line = string.Join(' ', message.Split((char[])['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+        return line.Length == 0 ? "(no message)" : line;
+    }
+
+    private static TextCommandContext TextContext(Options o, TextWriter stdout, TextWriter stderr, Stream stdin, bool redirected) => new()
     {
         Options = o,
         Stdout = stdout,
@@ -128,7 +170,11 @@ public static partial class BigBirdCli
     /// <summary><c>--model</c>, or the embedded default model, which is then named on stderr.</summary>
     internal static string ModelOrDefault(Options o, TextWriter stderr)
     {
-        if (o.Get("--model") is { } model) return model;
+        if (o.Get("--model") is { } model)
+        {
+            if (Directory.Exists(model)) CliInput.CheckModelFolder(model);
+            return model;
+        }
         stderr.WriteLine($"model: {ModelFolder.Resolve(null, causal: false).Description}");
         return ModelFolder.DefaultDirectory;
     }
@@ -138,7 +184,8 @@ public static partial class BigBirdCli
         string model = ModelOrDefault(o, stderr), inputs = o.Required("--inputs"), output = o.Required("--output");
         o.RejectUnknown("--model", "--inputs", "--output", "--architecture", "--attention-type", "--random-attention",
                         "--output-hidden-states", "--output-attentions", "--generate", "--eos-token-id",
-                        "--do-sample", "--temperature", "--top-k", "--top-p", "--seed");
+                        "--do-sample", "--temperature", "--top-k", "--top-p", "--seed", "--strict");
+        var modelOptions = LoadOptions(o, stderr);
         var forwardOptions = new BigBirdForwardOptions
         {
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
@@ -167,7 +214,7 @@ public static partial class BigBirdCli
         string summary;
         if (architecture == "BigBirdModel")
         {
-            using var bigbird = BigBirdModel.Load(model);
+            using var bigbird = BigBirdModel.Load(model, modelOptions);
             if (generate is not null) throw new UsageException("--generate needs a BigBirdForCausalLM checkpoint (or --architecture BigBirdForCausalLM)");
             var result = bigbird.Forward(forwardInputs, forwardOptions);
             SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
@@ -175,7 +222,7 @@ public static partial class BigBirdCli
         }
         else
         {
-            using var head = BigBirdPreTrainedModel.Load(model, architecture);
+            using var head = BigBirdPreTrainedModel.Load(model, architecture, modelOptions);
             if (generate is int n)
             {
                 if (head is not BigBirdForCausalLM causal)
@@ -217,10 +264,10 @@ public static partial class BigBirdCli
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
             RandomAttention = ParseSemantics(o.Get("--random-attention") ?? "deterministic"),
         };
-        o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat", "--attention-type", "--random-attention");
+        o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat", "--attention-type", "--random-attention", "--strict");
         if (seqLen <= 0 || batch <= 0 || repeat <= 0) throw new UsageException("--seq-len, --batch and --repeat must be positive");
         if ((long)batch * seqLen > 1 << 24) throw new UsageException("--batch × --seq-len must be at most 16777216 tokens");
-        using var bigbird = BigBirdModel.Load(model);
+        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, stderr));
         // synthetic ids: a fixed pseudo-random sequence away from the special tokens
         var ids = new int[batch * seqLen];
         uint x = 2463534242;
@@ -258,6 +305,10 @@ public static partial class BigBirdCli
         return Ok;
     }
 
+    /// <summary>Load-time settings of run, trace and bench: weight warnings on stderr; --strict refuses non-finite weights.</summary>
+    internal static BigBirdModelOptions LoadOptions(Options o, TextWriter stderr) =>
+        new() { Warning = line => stderr.WriteLine($"warning: {line}"), RejectNonFiniteWeights = o.Flag("--strict") };
+
     private static RandomAttentionSemantics ParseSemantics(string value) => value switch
     {
         "deterministic" => RandomAttentionSemantics.Deterministic,
@@ -276,7 +327,7 @@ public static partial class BigBirdCli
     internal sealed class Options
     {
         private static readonly HashSet<string> Flags =
-            ["--output-hidden-states", "--output-attentions", "--do-sample", "--quiet", "--json", "--no-truncate", "--jsonl"];
+            ["--output-hidden-states", "--output-attentions", "--do-sample", "--quiet", "--json", "--no-truncate", "--jsonl", "--strict"];
         private readonly Dictionary<string, string?> _values = new();
         private readonly List<string> _positionals = new();
 

@@ -24,6 +24,7 @@ public static class RunInputs
     public static BigBirdInputs Read(string path)
     {
         JsonDocument doc;
+        CliInput.CheckRegularFile(path, "--inputs");
         try
         {
             doc = JsonDocument.Parse(File.ReadAllText(path));
@@ -39,7 +40,7 @@ public static class RunInputs
             var t = new Dictionary<string, Tensor>();
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                if (!Known.Contains(p.Name))
+                if (!Known.Contains(KeyOf(p, path)))
                     throw new BigBirdInputException($"{path}: unknown input '{p.Name}'; known inputs: {string.Join(", ", Known)}.");
                 t[p.Name] = Tensor.Parse(p.Value, path, p.Name);
             }
@@ -110,12 +111,27 @@ public static class RunInputs
         }
     }
 
+    private static string KeyOf(JsonProperty p, string path)
+    {
+        try
+        {
+            return p.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new BigBirdInputException($"{path}: a key holds a lone surrogate escape (such as \\ud800), which is not Unicode text; known inputs: {string.Join(", ", Known)}.");
+        }
+    }
+
     /// <summary>A rectangular JSON array of numbers, flattened.</summary>
     private sealed class Tensor
     {
         public int[] Shape = [];
         public readonly List<double> Values = [];
         public bool AnyFloat;
+        // the first element written with a decimal point or exponent: its flat index and its text
+        private int _firstFloat = -1;
+        private string _firstFloatText = "";
         public int Count => Values.Count;
         public string ShapeText => "[" + string.Join("][", Shape) + "]";
 
@@ -138,9 +154,14 @@ public static class RunInputs
             if (depth == Shape.Length)
             {
                 if (e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out double v) || !double.IsFinite(v))
-                    throw new BigBirdInputException($"{path}: {name} holds '{e.GetRawText()}', which is not a finite number.");
+                    throw new BigBirdInputException($"{path}: {ElementPath(name, Values.Count)} is '{e.GetRawText()}', which is not a finite number.");
                 string raw = e.GetRawText();
-                AnyFloat |= raw.Contains('.') || raw.Contains('e') || raw.Contains('E');
+                if (!AnyFloat && (raw.Contains('.') || raw.Contains('e') || raw.Contains('E')))
+                {
+                    AnyFloat = true;
+                    _firstFloat = Values.Count;
+                    _firstFloatText = raw;
+                }
                 Values.Add(v);
                 return;
             }
@@ -158,15 +179,31 @@ public static class RunInputs
 
         public int[] Ints(string path, string name)
         {
+            if (AnyFloat)
+                throw new BigBirdInputException(
+                    $"{path}: {ElementPath(name, _firstFloat)} is {_firstFloatText}, which is not a 32-bit integer ({name} takes integers; write them without a decimal point or exponent).");
             var r = new int[Values.Count];
             for (int i = 0; i < r.Length; i++)
             {
                 double v = Values[i];
-                if (AnyFloat || v != Math.Floor(v) || v < int.MinValue || v > int.MaxValue)
-                    throw new BigBirdInputException($"{path}: {name} holds {v}, which is not a 32-bit integer.");
+                if (v != Math.Floor(v) || v < int.MinValue || v > int.MaxValue)
+                    throw new BigBirdInputException($"{path}: {ElementPath(name, i)} is {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}, which is not a 32-bit integer.");
                 r[i] = (int)v;
             }
             return r;
+        }
+
+        /// <summary>The element at row-major index <paramref name="flat"/>, written as <c>name[i][j]</c>.</summary>
+        private string ElementPath(string name, int flat)
+        {
+            var index = new int[Shape.Length];
+            for (int d = Shape.Length - 1; d >= 0; d--)
+            {
+                int size = Math.Max(Shape[d], 1);
+                index[d] = flat % size;
+                flat /= size;
+            }
+            return name + string.Concat(index.Select(i => $"[{i}]"));
         }
 
         public float[] Floats() => Values.Select(v => (float)v).ToArray();

@@ -39,6 +39,7 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
                 : File.Exists(dir)
                     ? $"{dir} is a file; --model takes a checkpoint folder (config.json + model.safetensors + spiece.model)."
                     : $"{dir}: no such folder. Pass --model a Hugging Face BigBird checkpoint folder (e.g. a download of google/bigbird-roberta-base), or leave --model out to use the embedded default model.");
+        CliInput.CheckModelFolder(dir);
         string configPath = Path.Combine(dir, "config.json");
         if (!File.Exists(configPath))
             throw new BigBirdException(
@@ -80,6 +81,18 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
         }
     }
 
+    /// <summary>The folder's tokenizer; <paramref name="warn"/> hears when the model has more token ids than the tokenizer
+    /// can decode.</summary>
+    /// <exception cref="BigBirdException">The folder has no tokenizer, or a malformed one.</exception>
+    public BigBirdTokenizer LoadTokenizer(Action<string> warn)
+    {
+        var tokenizer = LoadTokenizer();
+        if (Config.VocabSize > tokenizer.Count)
+            warn($"{tokenizer.FilePath} has {tokenizer.Count} token ids but config.json's vocab_size is {Config.VocabSize}: " +
+                 $"ids {tokenizer.Count}–{Config.VocabSize - 1} cannot be decoded, and an output that needs one is an error (as in HF's BigBirdTokenizer).");
+        return tokenizer;
+    }
+
     /// <summary>The folder's tokenizer.</summary>
     /// <exception cref="BigBirdException">The folder has no tokenizer, or a malformed one.</exception>
     public BigBirdTokenizer LoadTokenizer()
@@ -101,17 +114,18 @@ internal sealed class TextCommandContext
     public required BigBirdCli.Options Options { get; init; }
     public required TextWriter Stdout { get; init; }
     public required TextWriter Stderr { get; init; }
-    public required TextReader Stdin { get; init; }
+    public required Stream Stdin { get; init; }
     public required bool StdinRedirected { get; init; }
     public required bool Interactive { get; init; }
 
     public bool Quiet => Options.Flag("--quiet");
     public bool Json => Options.Flag("--json");
+    public bool Strict => Options.Flag("--strict");
     public OverlongInput Overlong => Options.Flag("--no-truncate") ? OverlongInput.Reject : OverlongInput.Truncate;
 
     /// <summary>Options every text command takes.</summary>
     public static readonly string[] CommonOptions =
-        ["TEXT", "--model", "--text", "--input", "--jsonl", "--quiet", "--json", "--no-truncate", "--attention-type", "--random-attention"];
+        ["TEXT", "--model", "--text", "--input", "--jsonl", "--quiet", "--json", "--no-truncate", "--strict", "--attention-type", "--random-attention"];
 
     public BigBirdForwardOptions ForwardOptions() => new()
     {
@@ -129,6 +143,9 @@ internal sealed class TextCommandContext
             var v => throw new BigBirdCli.UsageException($"--random-attention must be deterministic or seeded, not '{v}'"),
         },
     };
+
+    /// <summary>Load-time settings: weight warnings go to stderr, and --strict refuses non-finite weights.</summary>
+    public BigBirdModelOptions ModelOptions() => new() { Warning = Warn, RejectNonFiniteWeights = Strict };
 
     public void Info(string line)
     {
@@ -149,7 +166,8 @@ internal sealed class TextCommandContext
             {
                 // a ticking clock while a large checkpoint loads
                 var task = Task.Run(load);
-                while (!task.Wait(250))
+                // wait without Task.Wait, which would wrap the loader's typed exception in an AggregateException
+                while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(250))
                     Stderr.Write($"\rloading {what} … {sw.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
                 result = task.GetAwaiter().GetResult();
                 Stderr.Write($"\rloading {what} … ");
@@ -170,8 +188,12 @@ internal sealed class TextCommandContext
     /// is one document unless it ends in <c>.jsonl</c> or <c>--jsonl</c> is given, when each non-blank line is a JSON
     /// object with <paramref name="textKey"/> and optionally <paramref name="pairKey"/>). With none of these, stdin when
     /// it is redirected. <paramref name="pairKey"/> is required on JSONL lines when <paramref name="pairRequired"/>.
+    /// A plain-text file or stdin is read only as far as the model can take: <paramref name="maxPositions"/> (called only
+    /// then) gives the model's max_position_embeddings, and reading stops after
+    /// <see cref="PipelineEncoding.MaxCharactersPerToken"/> characters per position (null: read it all, as qa does).
     /// </summary>
-    public IReadOnlyList<TextDocument> ReadDocuments(string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
+    public IReadOnlyList<TextDocument> ReadDocuments(string textKey, string? pairKey, bool pairRequired, string? pairFromOption,
+                                                     Func<int>? maxPositions)
     {
         var docs = new List<TextDocument>();
         foreach (var (p, i) in Options.Positionals.Select((p, i) => (p, i)))
@@ -182,15 +204,15 @@ internal sealed class TextCommandContext
         if (jsonl && input is null) throw new BigBirdCli.UsageException("--jsonl goes with --input FILE (or --input - for stdin)");
         if (input is not null)
         {
-            string content = ReadSource(input);
-            if (jsonl) docs.AddRange(ParseJsonl(input == "-" ? "stdin" : input, content, textKey, pairKey, pairRequired, pairFromOption));
-            else docs.Add(new TextDocument(input == "-" ? "stdin" : input, content, pairFromOption));
+            string source = input == "-" ? "stdin" : input;
+            if (jsonl) docs.AddRange(ParseJsonl(source, ReadSource(input, source, null).Text, textKey, pairKey, pairRequired, pairFromOption));
+            else docs.Add(new TextDocument(source, ReadSource(input, source, maxPositions).Text, pairFromOption));
         }
         if (docs.Count == 0)
         {
             if (!StdinRedirected)
                 throw new BigBirdCli.UsageException("give the text as an argument, with --text TEXT, with --input FILE (.jsonl for a batch), or on stdin");
-            docs.Add(new TextDocument("stdin", Stdin.ReadToEnd().TrimStart('\uFEFF'), pairFromOption));
+            docs.Add(new TextDocument("stdin", ReadSource("-", "stdin", maxPositions).Text, pairFromOption));
         }
         if (pairRequired && pairFromOption is null && !jsonl)
             throw new BigBirdCli.UsageException($"this command needs --{pairKey} (or a JSONL --input whose lines have \"{textKey}\" and \"{pairKey}\")");
@@ -207,15 +229,35 @@ internal sealed class TextCommandContext
         return docs;
     }
 
-    private string ReadSource(string input)
+    /// <summary>Reads a file (a regular one: see <see cref="CliInput.CheckRegularFile"/>) or stdin as UTF-8, as far as
+    /// <paramref name="maxPositions"/> allows, saying what was left unread.</summary>
+    private Utf8Text ReadSource(string input, string source, Func<int>? maxPositions)
     {
-        if (input == "-") return Stdin.ReadToEnd().TrimStart('\uFEFF');
-        if (Directory.Exists(input)) throw new BigBirdInputException($"{input} is a folder; --input takes a text or .jsonl file.");
-        if (!File.Exists(input)) throw new BigBirdInputException($"{input}: file not found. Check the path, or give the text itself with --text.");
-        return File.ReadAllText(input, Encoding.UTF8);
+        int positions = maxPositions?.Invoke() ?? 0;
+        long maxChars = maxPositions is null ? long.MaxValue : (long)positions * PipelineEncoding.MaxCharactersPerToken;
+        Utf8Text result;
+        if (input == "-") result = Utf8Text.Read(Stdin, source, maxChars, Strict, Warn);
+        else
+        {
+            if (Directory.Exists(input)) throw new BigBirdInputException($"{input} is a folder; --input takes a text or .jsonl file.");
+            if (!File.Exists(input)) throw new BigBirdInputException($"{input}: file not found. Check the path, or give the text itself with --text.");
+            using var stream = CliInput.OpenRegularFile(input, "--input");
+            result = Utf8Text.Read(stream, source, maxChars, Strict, Warn);
+        }
+        if (!result.Complete)
+        {
+            string rest = result.BytesDropped is long dropped ? $"the remaining {dropped} bytes were dropped unread" : "the rest was not read";
+            if (Overlong == OverlongInput.Reject)
+                throw new BigBirdInputException(
+                    $"{source} is longer than {maxChars} characters, more than the model's max_position_embeddings ({positions} tokens) can take; " +
+                    "shorten it, or allow truncation (drop --no-truncate).");
+            Warn($"{source}: read the first {result.Text.Length} characters ({result.BytesRead} bytes), more than the model's " +
+                 $"max_position_embeddings ({positions} tokens) can take; {rest}. Pass --no-truncate to refuse over-long input instead.");
+        }
+        return result;
     }
 
-    private static IEnumerable<TextDocument> ParseJsonl(string source, string content, string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
+    private IEnumerable<TextDocument> ParseJsonl(string source, string content, string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
     {
         int number = 0;
         var docs = new List<TextDocument>();
@@ -238,14 +280,27 @@ internal sealed class TextCommandContext
             if (root.ValueKind != JsonValueKind.Object)
                 throw new BigBirdInputException($"{where}: expected a JSON object like {{\"{textKey}\": \"...\"}}.");
             foreach (var prop in root.EnumerateObject())
-                if (prop.Name != textKey && prop.Name != pairKey && prop.Name != "id")
-                    throw new BigBirdInputException($"{where}: unknown key \"{prop.Name}\"; lines hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
+            {
+                string name;
+                try
+                {
+                    name = prop.Name;
+                }
+                catch (InvalidOperationException)
+                {
+                    throw new BigBirdInputException($"{where}: a key holds a lone surrogate escape (such as \\ud800), which is not Unicode text; " +
+                                                    $"lines hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
+                }
+                if (name != textKey && name != pairKey && name != "id")
+                    throw new BigBirdInputException($"{where}: unknown key \"{name}\"; lines hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
+            }
             string text = root.TryGetProperty(textKey, out var t) && t.ValueKind == JsonValueKind.String
-                ? t.GetString()!
+                ? JsonText.GetString(t, line, where, textKey, Strict, Warn)
                 : throw new BigBirdInputException($"{where}: \"{textKey}\" must be a string.");
             string? pair = pairFromOption;
             if (pairKey is not null && root.TryGetProperty(pairKey, out var p) && p.ValueKind != JsonValueKind.Null)
-                pair = p.ValueKind == JsonValueKind.String ? p.GetString() : throw new BigBirdInputException($"{where}: \"{pairKey}\" must be a string.");
+                pair = p.ValueKind == JsonValueKind.String ? JsonText.GetString(p, line, where, pairKey, Strict, Warn)
+                                                           : throw new BigBirdInputException($"{where}: \"{pairKey}\" must be a string.");
             if (pairRequired && pair is null)
                 throw new BigBirdInputException($"{where}: \"{pairKey}\" is missing; give it on each line or with --{pairKey}.");
             string? id = root.TryGetProperty("id", out var idValue) ? idValue.GetRawText() : null;
@@ -293,9 +348,38 @@ internal sealed class TextCommandContext
     /// <summary>Warns when <paramref name="input"/> was cut to fit the model.</summary>
     public void WarnTruncated(TextDocument doc, PipelineEncoding input, int maxPositions)
     {
-        if (input.Truncated)
-            Warn($"{doc.Label}: {input.OriginalLength} tokens, truncated to {input.Length} (the model's max_position_embeddings is {maxPositions}); " +
-                 "pass --no-truncate to refuse over-long input instead.");
+        if (!input.Truncated) return;
+        string dropped = input.DroppedCharacters > 0
+            ? $" (only its first {PipelineEncoding.MaxCharactersPerToken * (long)maxPositions} characters were tokenized; {input.DroppedCharacters} more were dropped)"
+            : "";
+        Warn($"{doc.Label}: {input.OriginalLength} tokens{dropped}, truncated to {input.Length} (the model's max_position_embeddings is {maxPositions}); " +
+             "pass --no-truncate to refuse over-long input instead.");
+    }
+
+    /// <summary>Warns when the model's output for <paramref name="doc"/> holds NaN or ±Inf (<paramref name="count"/> of them);
+    /// <paramref name="what"/> is plural ("scores").</summary>
+    public void WarnNonFinite(TextDocument doc, int count, string what)
+    {
+        if (count == 0) return;
+        Warn($"{doc.Label}: the {what} hold {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±Inf)" +
+             $"{(Json ? ", written as null" : ", shown as nan")}; the checkpoint's weights (see any load warning) or the input are at fault.");
+    }
+
+    /// <summary>How many of <paramref name="values"/> are NaN or ±Inf.</summary>
+    public static int NonFinite(IEnumerable<float> values) => values.Count(x => !float.IsFinite(x));
+
+    /// <summary>Writes <paramref name="x"/>, or null when it is NaN or ±Inf (which JSON cannot hold).</summary>
+    public static void Number(Utf8JsonWriter w, string name, float x)
+    {
+        if (float.IsFinite(x)) w.WriteNumber(name, x);
+        else w.WriteNull(name);
+    }
+
+    /// <summary>Writes <paramref name="x"/> as an array element, or null when it is NaN or ±Inf.</summary>
+    public static void NumberValue(Utf8JsonWriter w, float x)
+    {
+        if (float.IsFinite(x)) w.WriteNumberValue(x);
+        else w.WriteNullValue();
     }
 
     /// <summary>Writes one JSON line to stdout for <paramref name="doc"/>, starting with its JSONL <c>id</c> when it has one.</summary>
@@ -316,5 +400,6 @@ internal sealed class TextCommandContext
         Stdout.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    public static string F(float x, string format = "0.0000") => x.ToString(format, CultureInfo.InvariantCulture);
+    public static string F(float x, string format = "0.0000") =>
+        float.IsNaN(x) ? "nan" : float.IsPositiveInfinity(x) ? "inf" : float.IsNegativeInfinity(x) ? "-inf" : x.ToString(format, CultureInfo.InvariantCulture);
 }

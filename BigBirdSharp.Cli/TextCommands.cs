@@ -19,7 +19,7 @@ internal static class TextCommands
         o.RejectUnknown([.. TextCommandContext.CommonOptions, "--top-k"]);
         int topK = o.Int("--top-k", 5);
         if (topK <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
-        var docs = c.ReadDocuments("text", null, false, null);
+        var docs = c.ReadDocuments("text", null, false, null, () => ModelFolder.Resolve(o.Get("--model"), causal: false).Config.MaxPositionEmbeddings);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         var (head, tokenizer) = LoadHead(c, folder,
             folder.Config.Architectures.FirstOrDefault() == "BigBirdForPreTraining" ? "BigBirdForPreTraining" : "BigBirdForMaskedLM", "fill-mask");
@@ -30,6 +30,7 @@ internal static class TextCommands
         {
             var r = pipeline.Run(doc.Text, topK, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Masks.SelectMany(m => m.Candidates.Select(x => x.Score))), "scores");
             if (c.Json)
                 c.WriteJson(doc, w =>
                 {
@@ -47,7 +48,7 @@ internal static class TextCommands
                             w.WriteStartObject();
                             w.WriteNumber("token", x.TokenId);
                             w.WriteString("token_str", x.TokenStr);
-                            w.WriteNumber("score", x.Score);
+                            TextCommandContext.Number(w, "score", x.Score);
                             w.WriteString("sequence", x.Sequence);
                             w.WriteEndObject();
                         }
@@ -88,11 +89,11 @@ internal static class TextCommands
             throw new BigBirdCli.UsageException("--output must end in .safetensors or .json");
         if (output is not null && Path.GetDirectoryName(Path.GetFullPath(output)) is { } outDir && !Directory.Exists(outDir))
             throw new BigBirdInputException($"{output}: the folder {outDir} does not exist; create it first.");
-        var docs = c.ReadDocuments("text", null, false, null);
+        var docs = c.ReadDocuments("text", null, false, null, () => ModelFolder.Resolve(o.Get("--model"), causal: false).Config.MaxPositionEmbeddings);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         c.Info($"model: {folder.Description}");
-        var tokenizer = folder.LoadTokenizer();
-        using var model = c.Load("BigBirdModel", () => BigBirdModel.Load(folder.Directory));
+        var tokenizer = folder.LoadTokenizer(c.Warn);
+        using var model = c.Load("BigBirdModel", () => BigBirdModel.Load(folder.Directory, c.ModelOptions()));
         var pipeline = new FeatureExtractionPipeline(model, tokenizer);
         var options = c.ForwardOptions();
         var results = new List<EmbeddingResult>();
@@ -100,6 +101,7 @@ internal static class TextCommands
         {
             var r = pipeline.Run(doc.Text, pooling, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, model.config.MaxPositionEmbeddings);
+            c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Vector), "embedding's values");
             results.Add(r);
             if (output is not null) return r.Input.Length;
             if (c.Json)
@@ -109,13 +111,13 @@ internal static class TextCommands
                     w.WriteNumber("tokens", r.Input.Length);
                     w.WriteBoolean("truncated", r.Input.Truncated);
                     w.WriteStartArray("embedding");
-                    foreach (float x in r.Vector) w.WriteNumberValue(x);
+                    foreach (float x in r.Vector) TextCommandContext.NumberValue(w, x);
                     w.WriteEndArray();
                 });
             else
             {
                 double norm = Math.Sqrt(r.Vector.Sum(x => (double)x * x));
-                c.Stdout.WriteLine($"{Shorten(doc.Text)}\n  {r.Vector.Length}-d {pooling.ToString().ToLowerInvariant()} embedding, norm {norm:0.000}: " +
+                c.Stdout.WriteLine($"{Shorten(doc.Text)}\n  {r.Vector.Length}-d {pooling.ToString().ToLowerInvariant()} embedding, norm {TextCommandContext.F((float)norm, "0.000")}: " +
                                    $"[{string.Join(", ", r.Vector.Take(6).Select(x => TextCommandContext.F(x)))}, …]");
             }
             return r.Input.Length;
@@ -136,7 +138,7 @@ internal static class TextCommands
                 foreach (var r in results)
                 {
                     w.WriteStartArray();
-                    foreach (float x in r.Vector) w.WriteNumberValue(x);
+                    foreach (float x in r.Vector) TextCommandContext.NumberValue(w, x);
                     w.WriteEndArray();
                 }
                 w.WriteEndArray();
@@ -159,7 +161,8 @@ internal static class TextCommands
         o.RejectUnknown([.. TextCommandContext.CommonOptions, "--top-k", "--text-pair"]);
         int? topK = o.Get("--top-k") is null ? null : o.Int("--top-k", null);
         if (topK is <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
-        var docs = c.ReadDocuments("text", "text_pair", false, o.Get("--text-pair"));
+        var docs = c.ReadDocuments("text", "text_pair", false, o.Get("--text-pair"),
+                                  () => ModelFolder.Resolve(o.Get("--model"), causal: false).Config.MaxPositionEmbeddings);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         var (head, tokenizer) = LoadHead(c, folder, "BigBirdForSequenceClassification", "classify");
         using var _ = head;
@@ -169,6 +172,7 @@ internal static class TextCommands
         {
             var r = pipeline.Run(doc.Text, doc.Pair, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Labels.Select(l => l.Score)), "label scores");
             var labels = r.Labels.Take(topK ?? r.Labels.Count).ToArray();
             if (c.Json)
                 c.WriteJson(doc, w =>
@@ -178,13 +182,13 @@ internal static class TextCommands
                     w.WriteNumber("tokens", r.Input.Length);
                     w.WriteBoolean("truncated", r.Input.Truncated);
                     w.WriteString("label", labels[0].Label);
-                    w.WriteNumber("score", labels[0].Score);
+                    TextCommandContext.Number(w, "score", labels[0].Score);
                     w.WriteStartArray("labels");
                     foreach (var l in labels)
                     {
                         w.WriteStartObject();
                         w.WriteString("label", l.Label);
-                        w.WriteNumber("score", l.Score);
+                        TextCommandContext.Number(w, "score", l.Score);
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
@@ -204,7 +208,7 @@ internal static class TextCommands
         int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 15), docStride = o.Int("--doc-stride", 128);
         if (topK <= 0 || maxAnswer <= 0) throw new BigBirdCli.UsageException("--top-k and --max-answer-length must be positive");
         if (docStride < 0) throw new BigBirdCli.UsageException("--doc-stride must not be negative");
-        var docs = c.ReadDocuments("context", "question", true, o.Get("--question"));
+        var docs = c.ReadDocuments("context", "question", true, o.Get("--question"), null); // qa reads the whole context in windows
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         var (head, tokenizer) = LoadHead(c, folder, "BigBirdForQuestionAnswering", "qa");
         using var _ = head;
@@ -213,6 +217,7 @@ internal static class TextCommands
         c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options, docStride);
+            c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Answers.Select(a => a.Score)), "answer scores");
             if (r.Windows > 1)
                 c.Info($"{doc.Label}: {r.Input.Length} tokens, more than max_position_embeddings ({head.config.MaxPositionEmbeddings}): " +
                        $"read in {r.Windows} windows overlapping by {r.WindowOverlap} tokens, each with the question.");
@@ -227,7 +232,7 @@ internal static class TextCommands
                     {
                         w.WriteStartObject();
                         w.WriteString("answer", a.Answer);
-                        w.WriteNumber("score", a.Score);
+                        TextCommandContext.Number(w, "score", a.Score);
                         w.WriteNumber("start", a.Start);
                         w.WriteNumber("end", a.End);
                         w.WriteEndObject();
@@ -271,7 +276,7 @@ internal static class TextCommands
             throw new BigBirdCli.UsageException("--repetition-penalty must be positive and --no-repeat-ngram-size non-negative");
         if (generation.Temperature <= 0 || generation.TopK < 0 || generation.TopP is <= 0 or > 1)
             throw new BigBirdCli.UsageException("--temperature must be positive, --top-k non-negative and --top-p in (0, 1]");
-        var docs = c.ReadDocuments("text", null, false, null);
+        var docs = c.ReadDocuments("text", null, false, null, () => ModelFolder.Resolve(o.Get("--model"), causal: true).Config.MaxPositionEmbeddings);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: true);
         var (head, tokenizer) = LoadHead(c, folder, "BigBirdForCausalLM", "generate");
         using var _ = head;
@@ -311,10 +316,10 @@ internal static class TextCommands
     private static (BigBirdPreTrainedModel, BigBirdTokenizer) LoadHead(TextCommandContext c, ModelFolder folder, string architecture, string command)
     {
         c.Info($"model: {folder.Description}");
-        var tokenizer = folder.LoadTokenizer();
+        var tokenizer = folder.LoadTokenizer(c.Warn);
         try
         {
-            var head = c.Load(architecture, () => BigBirdPreTrainedModel.Load(folder.Directory, architecture));
+            var head = c.Load(architecture, () => BigBirdPreTrainedModel.Load(folder.Directory, architecture, c.ModelOptions()));
             return (head, tokenizer);
         }
         catch (TensorMismatchException e)

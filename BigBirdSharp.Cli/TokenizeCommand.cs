@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using BigBirdSharp.Tokenization;
 
@@ -14,10 +13,11 @@ public static class TokenizeCommand
     internal static int Run(BigBirdCli.Options o, TextWriter stdout, TextWriter stderr)
     {
         string model = BigBirdCli.ModelOrDefault(o, stderr), input = o.Required("--input"), output = o.Required("--output");
-        o.RejectUnknown("--model", "--input", "--output");
+        o.RejectUnknown("--model", "--input", "--output", "--strict");
         if (!File.Exists(input)) throw new BigBirdInputException($"{input}: input file not found.");
+        CliInput.CheckRegularFile(input, "--input");
         var tokenizer = BigBirdTokenizer.FromFolder(model);
-        int count = Tokenize(tokenizer, input, output);
+        int count = Tokenize(tokenizer, input, output, o.Flag("--strict"), line => stderr.WriteLine($"warning: {line}"));
         stdout.WriteLine($"tokenized {count} line{(count == 1 ? "" : "s")} → {output}");
         return BigBirdCli.Ok;
     }
@@ -25,15 +25,25 @@ public static class TokenizeCommand
     /// <summary>Tokenizes every line of <paramref name="inputPath"/> into <paramref name="outputPath"/>; returns the
     /// number of lines written.</summary>
     /// <exception cref="BigBirdInputException">A line is not a JSON object with a string <c>text</c>.</exception>
-    public static int Tokenize(BigBirdTokenizer tokenizer, string inputPath, string outputPath)
+    public static int Tokenize(BigBirdTokenizer tokenizer, string inputPath, string outputPath) =>
+        Tokenize(tokenizer, inputPath, outputPath, strict: false, warn: _ => { });
+
+    /// <summary>Tokenizes every line of <paramref name="inputPath"/> into <paramref name="outputPath"/>; returns the
+    /// number of lines written. Invalid UTF-8 and lone surrogate escapes are read as U+FFFD with a warning, or refused
+    /// under <paramref name="strict"/>.</summary>
+    /// <exception cref="BigBirdInputException">A line is not a JSON object with a string <c>text</c>, the file is not a
+    /// regular file, or (strict) it holds invalid text.</exception>
+    internal static int Tokenize(BigBirdTokenizer tokenizer, string inputPath, string outputPath, bool strict, Action<string> warn)
     {
         var lines = new List<(string Text, string? Pair)>();
         int lineNumber = 0;
-        foreach (var line in File.ReadLines(inputPath, Encoding.UTF8))
+        string content = CliInput.ReadAllText(inputPath, "--input", strict, warn);
+        foreach (var raw in content.Split('\n'))
         {
             lineNumber++;
+            string line = raw.TrimEnd('\r');
             if (string.IsNullOrWhiteSpace(line)) continue;
-            lines.Add(ParseLine(line, inputPath, lineNumber));
+            lines.Add(ParseLine(line, inputPath, lineNumber, strict, warn));
         }
         using var stream = File.Create(outputPath);
         using var writer = new Utf8JsonWriter(stream);
@@ -59,7 +69,7 @@ public static class TokenizeCommand
         w.WriteEndArray();
     }
 
-    private static (string, string?) ParseLine(string line, string path, int number)
+    private static (string, string?) ParseLine(string line, string path, int number, bool strict, Action<string> warn)
     {
         try
         {
@@ -72,12 +82,12 @@ public static class TokenizeCommand
             string? pair = null;
             if (root.TryGetProperty("text_pair", out var p) && p.ValueKind != JsonValueKind.Null)
                 pair = p.ValueKind == JsonValueKind.String
-                    ? p.GetString()
+                    ? JsonText.GetString(p, line, $"{path}:{number}", "text_pair", strict, warn)
                     : throw new BigBirdInputException($"{path}:{number}: \"text_pair\" must be a string or null.");
             foreach (var prop in root.EnumerateObject())
                 if (prop.Name is not ("text" or "text_pair"))
                     throw new BigBirdInputException($"{path}:{number}: unknown key \"{prop.Name}\"; lines hold text and text_pair.");
-            return (t.GetString()!, pair);
+            return (JsonText.GetString(t, line, $"{path}:{number}", "text", strict, warn), pair);
         }
         catch (JsonException e)
         {
@@ -85,7 +95,7 @@ public static class TokenizeCommand
         }
         catch (InvalidOperationException e)
         {
-            throw new BigBirdInputException($"{path}:{number}: {e.Message}");
+            throw new BigBirdInputException($"{path}:{number}: {e.Message} (a key with a lone surrogate escape such as \\ud800 is not Unicode text)");
         }
     }
 }

@@ -16,14 +16,15 @@ public static partial class BigBirdCli
     private static int TraceCommand(Options o, TextWriter stdout, TextWriter stderr)
     {
         string model = ModelOrDefault(o, stderr), inputs = o.Required("--inputs"), output = o.Required("--output");
-        o.RejectUnknown("--model", "--inputs", "--output", "--compare", "--atol", "--rtol", "--attention-type", "--random-attention");
+        o.RejectUnknown("--model", "--inputs", "--output", "--compare", "--atol", "--rtol", "--attention-type", "--random-attention", "--strict");
         double atol = o.Float("--atol", 1e-4f), rtol = o.Float("--rtol", 1e-4f);
         if (atol < 0 || rtol < 0) throw new UsageException("--atol and --rtol must be non-negative");
         string? compare = o.Get("--compare");
         if (compare is not null && !File.Exists(compare)) throw new BigBirdInputException($"{compare}: trace to compare with not found.");
+        if (compare is not null) CliInput.CheckRegularFile(compare, "--compare");
         if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
         var forwardInputs = RunInputs.Read(inputs);
-        using var bigbird = BigBirdModel.Load(model);
+        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, stderr));
         var traced = new List<(string Name, FloatTensor Tensor)>();
         var result = bigbird.Forward(forwardInputs, new BigBirdForwardOptions
         {

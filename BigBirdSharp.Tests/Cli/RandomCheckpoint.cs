@@ -9,9 +9,10 @@ internal static class RandomCheckpoint
 {
     /// <summary>Writes config.json (HF defaults overridden by <paramref name="overrides"/>), model.safetensors with
     /// every tensor of the encoder, pooler and LM head (and the classification and QA heads when
-    /// <paramref name="withTaskHeads"/>), and copies the tokenizer files of <paramref name="tokenizerDir"/>.</summary>
+    /// <paramref name="withTaskHeads"/>), and copies the tokenizer files of <paramref name="tokenizerDir"/>.
+    /// <paramref name="tamper"/> may change each tensor's values (by name) before they are written.</summary>
     public static void Write(string dir, string tokenizerDir, IReadOnlyDictionary<string, object> overrides, bool withTaskHeads, int seed,
-                             bool withPooler = true)
+                             bool withPooler = true, Action<string, float[]>? tamper = null)
     {
         Directory.CreateDirectory(dir);
         foreach (var f in Directory.GetFiles(tokenizerDir))
@@ -38,6 +39,7 @@ internal static class RandomCheckpoint
             var data = new float[count];
             bool gain = name.EndsWith("LayerNorm.weight", StringComparison.Ordinal);
             for (int i = 0; i < count; i++) data[i] = gain ? 1f + 0.1f * Gaussian(rng) : 0.05f * Gaussian(rng);
+            tamper?.Invoke(name, data);
             entries.Add(new SafeTensorsWriter.Entry(name, shape, data));
         }
         void AddLinear(string name, int outF, int inF) { Add(name + ".weight", outF, inF); Add(name + ".bias", outF); }

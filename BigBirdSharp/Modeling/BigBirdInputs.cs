@@ -110,6 +110,18 @@ public sealed record BigBirdModelOptions
     /// Every operation the model uses is checked against <see cref="IComputeBackend.Supports"/> at load.
     /// </summary>
     public IComputeBackend? Backend { get; init; }
+
+    /// <summary>
+    /// Receives one line per load-time warning: a weight tensor holding NaN or ±Inf (named with its file and the count of
+    /// such values). Null drops warnings.
+    /// </summary>
+    public Action<string>? Warning { get; init; }
+
+    /// <summary>
+    /// Refuse a checkpoint whose weights hold NaN or ±Inf with a <see cref="CheckpointFormatException"/> naming the file
+    /// and the tensor, instead of loading it with a <see cref="Warning"/> (HF loads such weights silently).
+    /// </summary>
+    public bool RejectNonFiniteWeights { get; init; }
 }
 
 /// <summary>Per-call settings of <see cref="BigBirdModel.Forward"/>.</summary>

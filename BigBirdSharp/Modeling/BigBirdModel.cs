@@ -52,7 +52,7 @@ public sealed class BigBirdModel : IDisposable
         config.Validate();
         this.config = config;
         Backend = CheckBackend(options);
-        var w = WeightLoader.For(reader, Backend);
+        var w = WeightLoader.For(reader, Backend, options);
         embeddings = new BigBirdEmbeddings(w, config);
         w.Settle();
         encoder = new BigBirdEncoder(w, config);

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using BigBirdSharp.Backends;
 using BigBirdSharp.IO;
 
@@ -5,11 +7,27 @@ namespace BigBirdSharp.Modeling;
 
 /// <summary>
 /// Walks a checkpoint by HF module path. Handles the <c>bert.</c> prefix that task-head checkpoints
-/// carry, and checks every tensor's shape, naming the file, the tensor and both shapes on mismatch.
+/// carry, and checks every tensor's shape, naming the file, the tensor and both shapes on mismatch. Each tensor is
+/// scanned for NaN and ±Inf as it is read (one vectorized pass over data that is being read anyway; a memory-mapped
+/// tensor is scanned in place, never copied): a warning naming the file, the tensor and the count, or under
+/// <see cref="BigBirdModelOptions.RejectNonFiniteWeights"/> a <see cref="CheckpointFormatException"/>.
 /// </summary>
 internal sealed class WeightLoader
 {
     private readonly ITensorReader _reader;
+    private readonly NonFiniteCheck _check;
+
+    /// <summary>The non-finite check of one load; shared by the loaders of one reader (a head's and its <c>bert</c>'s),
+    /// so a tensor read twice (tied weights) is reported once.</summary>
+    private sealed class NonFiniteCheck(Action<string>? warning, bool reject)
+    {
+        public readonly Action<string>? Warning = warning;
+        public readonly bool Reject = reject;
+        public readonly HashSet<string> Scanned = new(StringComparer.Ordinal);
+    }
+
+    // a head registers its load's check for the reader it shares with the BigBirdModel it builds
+    private static readonly ConditionalWeakTable<ITensorReader, NonFiniteCheck> Checks = new();
 
     /// <summary>The prefix in front of BigBirdModel's own names: empty or <c>bert.</c>.</summary>
     public string Prefix { get; }
@@ -17,19 +35,28 @@ internal sealed class WeightLoader
     /// <summary>The backend the modules bind their weights to.</summary>
     public IComputeBackend Backend { get; }
 
-    public WeightLoader(ITensorReader reader, string prefix, IComputeBackend backend)
+    /// <summary>A loader over <paramref name="reader"/>. <paramref name="options"/> with a warning sink or
+    /// <see cref="BigBirdModelOptions.RejectNonFiniteWeights"/> sets the non-finite check for every loader of this reader;
+    /// without them the loader uses the check registered for the reader, if any.</summary>
+    public WeightLoader(ITensorReader reader, string prefix, IComputeBackend backend, BigBirdModelOptions? options = null)
     {
         _reader = reader;
         Prefix = prefix;
         Backend = backend;
+        if (options is { Warning: not null } or { RejectNonFiniteWeights: true })
+        {
+            _check = new NonFiniteCheck(options.Warning, options.RejectNonFiniteWeights);
+            Checks.AddOrUpdate(reader, _check);
+        }
+        else _check = Checks.TryGetValue(reader, out var registered) ? registered : new NonFiniteCheck(null, false);
     }
 
     /// <summary>Decides whether the checkpoint stores BigBirdModel's tensors bare or under <c>bert.</c>.</summary>
-    public static WeightLoader For(ITensorReader reader, IComputeBackend backend)
+    public static WeightLoader For(ITensorReader reader, IComputeBackend backend, BigBirdModelOptions? options = null)
     {
         const string probe = "embeddings.word_embeddings.weight";
-        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "", backend);
-        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.", backend);
+        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "", backend, options);
+        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.", backend, options);
         string sample = string.Join(", ", reader.Names.Take(5));
         throw new TensorMismatchException(probe,
             $"checkpoint has no '{probe}' (with or without the 'bert.' prefix); it does not look like a BigBird " +
@@ -96,6 +123,26 @@ internal sealed class WeightLoader
                 $"{info.FilePath}: tensor '{name}' has shape {info.ShapeText}, expected {expected} from config.json.");
         ReadOnlyMemory<float> tensor = copy ? _reader.ReadFloat32Copy(name) : _reader.ReadFloat32(name);
         _bytesSinceSettle += 4L * tensor.Length;
+        CheckFinite(info, tensor.Span);
         return tensor;
+    }
+
+    /// <summary>Warns about (or refuses) NaN and ±Inf in a tensor just read. The common case, all finite, is one
+    /// vectorized pass; the values are counted only when some are not.</summary>
+    private void CheckFinite(TensorInfo info, ReadOnlySpan<float> values)
+    {
+        if ((_check.Warning is null && !_check.Reject) || TensorPrimitives.IsFiniteAll(values)) return;
+        if (!_check.Scanned.Add(info.Name)) return;
+        int count = 0, first = -1;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (float.IsFinite(values[i])) continue;
+            if (count++ == 0) first = i;
+        }
+        string what = $"tensor '{info.Name}' {info.ShapeText} holds {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±Inf) " +
+                      $"of {values.Length}, the first at flat index {first}";
+        if (_check.Reject)
+            throw new CheckpointFormatException(info.FilePath, $"{what}; refused because non-finite weights are rejected (--strict).");
+        _check.Warning?.Invoke($"{info.FilePath}: {what}; every output that depends on it will be NaN. Reject such checkpoints with --strict.");
     }
 }

@@ -20,15 +20,29 @@ public enum OverlongInput
 /// <param name="OriginalLength">Tokens before truncation.</param>
 public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLength)
 {
+    /// <summary>
+    /// An upper bound on the characters one token of a BigBird SentencePiece vocabulary covers, with a wide margin: text
+    /// beyond <c>max_position_embeddings</c> × this many characters can never reach the model, so it is not tokenized
+    /// (a 50 MB document costs what its first few hundred kilobytes cost).
+    /// </summary>
+    public const int MaxCharactersPerToken = 64;
+
+    /// <summary>Characters at the end of the text (and of the pair) that were never tokenized because the model could
+    /// not take them (see <see cref="MaxCharactersPerToken"/>); <see cref="OriginalLength"/> then counts the tokens of the
+    /// part that was tokenized.</summary>
+    public long DroppedCharacters { get; init; }
+
     /// <summary>True when tokens were dropped to fit <c>max_position_embeddings</c>.</summary>
-    public bool Truncated => OriginalLength > Encoding.Length;
+    public bool Truncated => OriginalLength > Encoding.Length || DroppedCharacters > 0;
 
     /// <summary>Tokens the model runs on.</summary>
     public int Length => Encoding.Length;
 
     /// <summary>Encodes <paramref name="text"/> (and <paramref name="pair"/>) for <paramref name="config"/>, cutting the
     /// longer text first (HF's longest_first) when it is too long: padding to the block size is left to the model,
-    /// which pads internally as HF does.</summary>
+    /// which pads internally as HF does.
+    /// Only the first <c>max_position_embeddings</c> × <see cref="MaxCharactersPerToken"/> characters of each text are
+    /// tokenized, so the cost never grows with the document beyond what the model can take.</summary>
     /// <exception cref="BigBirdInputException">Empty text, or too long under <see cref="OverlongInput.Reject"/>.</exception>
     public static PipelineEncoding Encode(BigBirdTokenizer tokenizer, BigBirdConfig config, string text, string? pair,
                                           OverlongInput overlong, string what)
@@ -38,15 +52,32 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
             throw new BigBirdInputException($"{what} is empty; give some text.");
         if (pair is not null && string.IsNullOrWhiteSpace(pair))
             throw new BigBirdInputException($"{what}: the second text is empty; give some text.");
-        var full = tokenizer.Encode(text, pair);
         int max = config.MaxPositionEmbeddings;
-        if (full.Length <= max) return new PipelineEncoding(full, full.Length);
+        long limit = (long)max * MaxCharactersPerToken;
+        string head = Prefix(text, limit), pairHead = pair is null ? null! : Prefix(pair, limit);
+        long dropped = text.Length - head.Length + (pair is null ? 0 : pair.Length - pairHead.Length);
+        if (dropped > 0 && overlong == OverlongInput.Reject)
+            throw new BigBirdInputException(
+                $"{what} is {text.Length + (pair?.Length ?? 0)} characters, more than the model's max_position_embeddings ({max} tokens) can take " +
+                $"(at most {limit} characters per text are read); shorten it, or allow truncation (drop --no-truncate).");
+        var full = tokenizer.Encode(head, pair is null ? null : pairHead);
+        if (full.Length <= max && dropped == 0) return new PipelineEncoding(full, full.Length);
         if (overlong == OverlongInput.Reject)
             throw new BigBirdInputException(
                 $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
                 "shorten it, or allow truncation (drop --no-truncate).");
-        var cut = tokenizer.Encode(text, pair, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = max });
-        return new PipelineEncoding(cut, full.Length);
+        var cut = full.Length <= max ? full
+            : tokenizer.Encode(head, pair is null ? null : pairHead, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = max });
+        return new PipelineEncoding(cut, full.Length) { DroppedCharacters = dropped };
+    }
+
+    /// <summary>The first <paramref name="limit"/> characters of <paramref name="s"/>, never splitting a surrogate pair.</summary>
+    private static string Prefix(string s, long limit)
+    {
+        if (s.Length <= limit) return s;
+        int n = (int)limit;
+        if (n > 0 && char.IsHighSurrogate(s[n - 1])) n--;
+        return s[..n];
     }
 
     /// <summary>A batch of one row for the model.</summary>

@@ -217,7 +217,7 @@ public sealed class BigBirdTokenizer
     {
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64 });
+            return JsonDocument.Parse(TokenizerFile.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
@@ -291,17 +291,27 @@ public sealed class BigBirdTokenizer
         addedTokensEncoder.TryGetValue(token, out int id) ? id : sp.PieceToId(token);
 
     /// <summary>HF <c>convert_ids_to_tokens</c>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">An id is outside the vocabulary and the added tokens.</exception>
+    /// <exception cref="BigBirdInputException">An id is outside the vocabulary and the added tokens (HF's slow
+    /// BigBirdTokenizer fails there too, with SentencePiece's "piece id is out of range"): typically a model whose
+    /// vocab_size is larger than its tokenizer's. The message names the tokenizer file, the id and the bounds.</exception>
     public string[] ConvertIdsToTokens(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
     {
         var tokens = new List<string>(ids.Length);
         foreach (int id in ids)
         {
             if (skipSpecialTokens && allSpecialIds.Contains(id)) continue;
-            tokens.Add(addedTokensDecoder.TryGetValue(id, out var s) ? s : sp.IdToPiece(id));
+            if (addedTokensDecoder.TryGetValue(id, out var s)) tokens.Add(s);
+            else if ((uint)id < (uint)sp.PieceCount) tokens.Add(sp.IdToPiece(id));
+            else
+                throw new BigBirdInputException(
+                    $"{sp.FilePath}: token id {id} is out of range: the tokenizer has {Count} ids [0, {Count}). A model whose vocab_size is " +
+                    "larger than its tokenizer's predicted it; use the tokenizer that was trained with this checkpoint.");
         }
         return [.. tokens];
     }
+
+    /// <summary>The file the SentencePiece model was read from (<c>spiece.model</c> or <c>tokenizer.json</c>).</summary>
+    public string FilePath => sp.FilePath;
 
     /// <summary>HF <c>tokenize</c>: the token strings of <paramref name="text"/>, without <c>[CLS]</c>/<c>[SEP]</c>
     /// framing. As in SentencePiece, a run of unknown characters is one token spelled as the (normalized) run.</summary>
@@ -594,7 +604,7 @@ public sealed class BigBirdTokenizer
     /// <summary>HF <c>BigBirdTokenizer.decode</c> (4.27.1): added tokens stand alone, runs of other tokens go through
     /// <see cref="ConvertTokensToString"/>, the parts are joined with spaces, the space before <c>[MASK]</c> and
     /// <c>[SEP]</c> is dropped, then <c>clean_up_tokenization</c>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">An id is outside the vocabulary and the added tokens.</exception>
+    /// <exception cref="BigBirdInputException">An id is outside the vocabulary and the added tokens (see <see cref="ConvertIdsToTokens"/>).</exception>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false, bool cleanUpTokenizationSpaces = true,
                          bool spacesBetweenSpecialTokens = true)
     {

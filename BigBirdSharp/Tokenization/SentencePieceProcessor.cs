@@ -54,8 +54,12 @@ public sealed class SentencePieceProcessor
     /// <summary>The name of the normalization rule (<c>nmt_nfkc</c>, ..., or empty when the model has none).</summary>
     public string NormalizerName { get; }
 
+    /// <summary>The file the model was read from (<c>spiece.model</c> or <c>tokenizer.json</c>), or the name it was given.</summary>
+    public string FilePath { get; }
+
     private SentencePieceProcessor(SentencePieceModelProto proto, string filePath)
     {
+        FilePath = filePath;
         pieces = proto.Pieces;
         ModelType = proto.ModelType;
         ByteFallback = proto.ByteFallback;
@@ -131,7 +135,7 @@ public sealed class SentencePieceProcessor
         byte[] data;
         try
         {
-            data = File.ReadAllBytes(path);
+            data = TokenizerFile.ReadAllBytes(path);
         }
         catch (FileNotFoundException e)
         {
@@ -160,10 +164,12 @@ public sealed class SentencePieceProcessor
     }
 
     /// <summary>The piece string of <paramref name="id"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The id is not in the vocabulary.</exception>
+    /// <exception cref="BigBirdInputException">The id is not in the vocabulary (as SentencePiece, which raises
+    /// "piece id is out of range"); the message names the file and the bounds.</exception>
     public string IdToPiece(int id)
     {
-        if ((uint)id >= (uint)pieces.Length) throw new ArgumentOutOfRangeException(nameof(id), id, $"piece id is out of range [0, {pieces.Length})");
+        if ((uint)id >= (uint)pieces.Length)
+            throw new BigBirdInputException($"{FilePath}: token id {id} is out of range: this tokenizer has {pieces.Length} pieces, ids [0, {pieces.Length}).");
         return pieces[id].Text;
     }
 

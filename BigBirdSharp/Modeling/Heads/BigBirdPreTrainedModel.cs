@@ -113,7 +113,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     {
         config.Validate();
         // head tensors (cls.*, classifier.*, qa_classifier.*) sit at the root; every module binds to the same backend
-        var heads = new WeightLoader(reader, "", BigBirdModel.CheckBackend(options));
+        var heads = new WeightLoader(reader, "", BigBirdModel.CheckBackend(options), options);
         return architecture switch
         {
             "BigBirdForPreTraining" => new BigBirdForPreTraining(config, reader, heads, ownsReader),
