@@ -47,12 +47,12 @@ public sealed class BigBirdModel : IDisposable
     ];
 
     private BigBirdModel(BigBirdConfig config, ITensorReader reader, bool ownsReader, BigBirdModelOptions? options, bool? addPoolingLayer = null,
-                         ModelLifetime? lifetime = null)
+                         ModelLifetime? lifetime = null, WeightLoader? headLoader = null)
     {
         config.Validate();
         this.config = config;
         Backend = CheckBackend(options);
-        var w = WeightLoader.For(reader, Backend, options);
+        var w = WeightLoader.For(reader, Backend, options, headLoader);
         embeddings = new BigBirdEmbeddings(w, config);
         w.Settle();
         encoder = new BigBirdEncoder(w, config);
@@ -76,10 +76,11 @@ public sealed class BigBirdModel : IDisposable
         return backend;
     }
 
-    /// <summary>The <c>bert</c> of a task head, over a reader the head owns, sharing the head's lifetime.</summary>
-    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, IComputeBackend backend,
+    /// <summary>The <c>bert</c> of a task head, over a reader the head owns, sharing the head's lifetime, backend and
+    /// non-finite check (<paramref name="heads"/> is the head's loader).</summary>
+    internal static BigBirdModel ForHead(BigBirdConfig config, ITensorReader reader, bool addPoolingLayer, WeightLoader heads,
                                          ModelLifetime lifetime) =>
-        new(config, reader, ownsReader: false, new BigBirdModelOptions { Backend = backend }, addPoolingLayer, lifetime);
+        new(config, reader, ownsReader: false, new BigBirdModelOptions { Backend = heads.Backend }, addPoolingLayer, lifetime, heads);
 
     /// <summary>Loads <c>config.json</c> and the weights of a Hugging Face checkpoint folder, binding them to the options' backend.</summary>
     /// <param name="directory">A folder with config.json and model.safetensors, a sharded safetensors index, or pytorch_model.bin.</param>

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using BigBirdSharp.Backends;
 using BigBirdSharp.IO;
 
@@ -26,37 +25,39 @@ internal sealed class WeightLoader
         public readonly HashSet<string> Scanned = new(StringComparer.Ordinal);
     }
 
-    // a head registers its load's check for the reader it shares with the BigBirdModel it builds
-    private static readonly ConditionalWeakTable<ITensorReader, NonFiniteCheck> Checks = new();
-
     /// <summary>The prefix in front of BigBirdModel's own names: empty or <c>bert.</c>.</summary>
     public string Prefix { get; }
 
     /// <summary>The backend the modules bind their weights to.</summary>
     public IComputeBackend Backend { get; }
 
-    /// <summary>A loader over <paramref name="reader"/>. <paramref name="options"/> with a warning sink or
-    /// <see cref="BigBirdModelOptions.RejectNonFiniteWeights"/> sets the non-finite check for every loader of this reader;
-    /// without them the loader uses the check registered for the reader, if any.</summary>
+    /// <summary>A loader over <paramref name="reader"/> with the non-finite check that <paramref name="options"/> asks for
+    /// (a warning sink, <see cref="BigBirdModelOptions.RejectNonFiniteWeights"/>, or neither).</summary>
     public WeightLoader(ITensorReader reader, string prefix, IComputeBackend backend, BigBirdModelOptions? options = null)
+        : this(reader, prefix, backend, new NonFiniteCheck(options?.Warning, options?.RejectNonFiniteWeights ?? false))
+    {
+    }
+
+    private WeightLoader(ITensorReader reader, string prefix, IComputeBackend backend, NonFiniteCheck check)
     {
         _reader = reader;
         Prefix = prefix;
         Backend = backend;
-        if (options is { Warning: not null } or { RejectNonFiniteWeights: true })
-        {
-            _check = new NonFiniteCheck(options.Warning, options.RejectNonFiniteWeights);
-            Checks.AddOrUpdate(reader, _check);
-        }
-        else _check = Checks.TryGetValue(reader, out var registered) ? registered : new NonFiniteCheck(null, false);
+        _check = check;
     }
 
     /// <summary>Decides whether the checkpoint stores BigBirdModel's tensors bare or under <c>bert.</c>.</summary>
-    public static WeightLoader For(ITensorReader reader, IComputeBackend backend, BigBirdModelOptions? options = null)
+    /// <param name="reader">The checkpoint.</param>
+    /// <param name="backend">The backend the modules bind their weights to.</param>
+    /// <param name="options">The load's settings (the non-finite check).</param>
+    /// <param name="head">The loader of the task head that builds this model over the same reader, or null: the model's
+    /// loader then shares the head's non-finite check, so a tensor both read (tied weights) is reported once.</param>
+    public static WeightLoader For(ITensorReader reader, IComputeBackend backend, BigBirdModelOptions? options = null, WeightLoader? head = null)
     {
         const string probe = "embeddings.word_embeddings.weight";
-        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "", backend, options);
-        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.", backend, options);
+        var check = head?._check ?? new NonFiniteCheck(options?.Warning, options?.RejectNonFiniteWeights ?? false);
+        if (reader.TryGetInfo(probe, out _)) return new WeightLoader(reader, "", backend, check);
+        if (reader.TryGetInfo("bert." + probe, out _)) return new WeightLoader(reader, "bert.", backend, check);
         string sample = string.Join(", ", reader.Names.Take(5));
         throw new TensorMismatchException(probe,
             $"checkpoint has no '{probe}' (with or without the 'bert.' prefix); it does not look like a BigBird " +

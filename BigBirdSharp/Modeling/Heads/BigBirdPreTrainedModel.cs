@@ -32,7 +32,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     {
         this.config = config;
         Lifetime = new ModelLifetime();
-        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads.Backend, Lifetime);
+        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads, Lifetime);
         if (ownsReader) Lifetime.OnRelease(reader.Dispose);
     }
 
