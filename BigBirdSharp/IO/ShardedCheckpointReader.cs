@@ -125,11 +125,12 @@ public sealed class ShardedCheckpointReader : ITensorReader
         byte[] bytes;
         try
         {
-            var info = new FileInfo(indexPath);
-            if (!info.Exists) throw new CheckpointFormatException(indexPath, "index file does not exist");
-            if (info.Length > MaxIndexBytes)
-                throw new CheckpointFormatException(indexPath, $"index file is {info.Length} bytes, more than the {MaxIndexBytes}-byte limit");
-            bytes = File.ReadAllBytes(indexPath);
+            using var stream = RegularFile.OpenRead(indexPath, "index file");
+            long length = stream.Length;
+            if (length > MaxIndexBytes)
+                throw new CheckpointFormatException(indexPath, $"index file is {length} bytes, more than the {MaxIndexBytes}-byte limit");
+            bytes = new byte[length];
+            stream.ReadExactly(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -187,8 +188,8 @@ public sealed class ShardedCheckpointReader : ITensorReader
 
     private static ITensorReader OpenShard(string indexPath, string shardPath, string shardName)
     {
-        if (!File.Exists(shardPath))
-            throw new CheckpointFormatException(indexPath, $"shard '{shardName}' named by the index does not exist next to it");
+        if (RegularFile.Problem(shardPath, out _) is { } problem)
+            throw new CheckpointFormatException(indexPath, $"shard '{shardName}' named by the index {problem}");
         string extension = Path.GetExtension(shardName).ToLowerInvariant();
         return extension switch
         {
