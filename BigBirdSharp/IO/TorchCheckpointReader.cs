@@ -25,7 +25,7 @@ public sealed class TorchCheckpointReader : ITensorReader
     /// will ask for them. A deflated storage can only be read from its start, so one pass serves every view it can;
     /// views past this budget cost another pass when read, and the memory never exceeds it, whatever the file claims.
     /// </summary>
-    internal const long RetainBudgetBytes = 256L * 1024 * 1024;
+    internal const long DefaultRetainBudgetBytes = 256L * 1024 * 1024;
 
     private readonly string _path;
     private readonly FileStream _stream;
@@ -33,7 +33,9 @@ public sealed class TorchCheckpointReader : ITensorReader
     private readonly Dictionary<string, TensorRecord> _tensors;
     private readonly string[] _names;
     private readonly Lock _gate = new();
+    private readonly long _retainBudget;
     private long _retained;
+    private long _inflated;
     private bool _disposed;
 
     /// <summary>One storage record (zip entry <c>data/KEY</c>) and the tensors that view it.</summary>
@@ -69,8 +71,9 @@ public sealed class TorchCheckpointReader : ITensorReader
     }
 
     private TorchCheckpointReader(string path, FileStream stream, ZipArchive zip,
-        Dictionary<string, TensorRecord> tensors, string[] names)
+        Dictionary<string, TensorRecord> tensors, string[] names, long retainBudget)
     {
+        _retainBudget = retainBudget;
         _path = path;
         _stream = stream;
         _zip = zip;
@@ -86,7 +89,10 @@ public sealed class TorchCheckpointReader : ITensorReader
     /// valid zip, lacks <c>data.pkl</c>, is big-endian, its pickle names a global outside the allowlist or uses an
     /// unsupported opcode, its top level is not a dict of tensors, a storage entry is missing or its size disagrees
     /// with the pickle, or a tensor's offset, sizes or strides are negative or reach outside its storage.</exception>
-    public static TorchCheckpointReader Open(string filePath)
+    public static TorchCheckpointReader Open(string filePath) => Open(filePath, DefaultRetainBudgetBytes);
+
+    /// <summary><see cref="Open(string)"/> with another budget for the views one inflation pass keeps (tests use small ones).</summary>
+    internal static TorchCheckpointReader Open(string filePath, long retainBudgetBytes)
     {
         ArgumentNullException.ThrowIfNull(filePath);
         FileStream stream = RegularFile.OpenRead(filePath, "torch checkpoint");
@@ -117,7 +123,7 @@ public sealed class TorchCheckpointReader : ITensorReader
             byte[] pickle = ReadEntry(filePath, stream.Length, pickleEntry, MaxPickleBytes);
             object root = TorchPickleReader.Load(filePath, pickle);
             var (tensors, names) = CollectTensors(filePath, stream.Length, zip, prefix, root);
-            return new TorchCheckpointReader(filePath, stream, zip, tensors, names);
+            return new TorchCheckpointReader(filePath, stream, zip, tensors, names, retainBudgetBytes);
         }
         catch (Exception e)
         {
@@ -131,6 +137,18 @@ public sealed class TorchCheckpointReader : ITensorReader
 
     /// <summary>The file this reader reads.</summary>
     public string FilePath => _path;
+
+    /// <summary>Bytes pulled out of deflated storage entries so far (what inflation cost), for tests.</summary>
+    internal long BytesInflated
+    {
+        get { lock (_gate) return _inflated; }
+    }
+
+    /// <summary>Bytes of views currently kept from an inflation pass for later reads, for tests.</summary>
+    internal long BytesRetained
+    {
+        get { lock (_gate) return _retained; }
+    }
 
     /// <summary>Every tensor name of the state dict, in pickle order.</summary>
     public IReadOnlyCollection<string> Names => _names;
@@ -236,13 +254,13 @@ public sealed class TorchCheckpointReader : ITensorReader
     /// <summary>
     /// Inflates a deflated storage once, from its start to the furthest byte needed, and returns the bytes of
     /// <paramref name="record"/>'s view. On the way it keeps the bytes of other unread views of the same storage, smallest
-    /// first, within <see cref="RetainBudgetBytes"/> (less what is already kept), so that their reads need no pass of their
+    /// first, within the retention budget (<see cref="DefaultRetainBudgetBytes"/>, less what is already kept), so that their reads need no pass of their
     /// own; a view that would not fit is left for a later pass. Called under the lock.
     /// </summary>
     private byte[] InflationPass(TensorRecord record)
     {
         var chosen = new List<TensorRecord> { record };
-        long budget = RetainBudgetBytes - _retained;
+        long budget = _retainBudget - _retained;
         var others = record.Storage.Views.FindAll(v => v != record && !v.Read && v.Retained is null && v.SpanBytes > 0);
         others.Sort((a, b) => a.SpanBytes.CompareTo(b.SpanBytes));
         foreach (var view in others)
@@ -296,6 +314,7 @@ public sealed class TorchCheckpointReader : ITensorReader
             System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
         }
 
+        _inflated += end;
         foreach (var (view, buffer) in buffers)
         {
             if (view == record) continue;
@@ -374,8 +393,11 @@ public sealed class TorchCheckpointReader : ITensorReader
     /// Reads bytes [<paramref name="start"/>, start + destination length) of a zip entry, inflating (and discarding)
     /// only what comes before them and nothing after.
     /// </summary>
-    private void ReadRange(ZipArchiveEntry entry, long start, Span<byte> destination) =>
+    private void ReadRange(ZipArchiveEntry entry, long start, Span<byte> destination)
+    {
         ReadRange(_path, _stream.Length, entry, start, destination);
+        if (entry.Length > entry.CompressedLength) _inflated += start + destination.Length;
+    }
 
     /// <summary>Refuses an entry whose claimed size no deflate stream of its stored size could produce.</summary>
     private static void CheckEntrySize(string path, long fileLength, ZipArchiveEntry entry)

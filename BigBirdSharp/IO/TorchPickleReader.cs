@@ -81,13 +81,15 @@ internal sealed class TorchPickleReader
     private readonly byte[] _data;
     private int _pos;
     private int _values;
+    private readonly int _maxValues;
     private readonly List<object> _stack = [];
     private readonly List<int> _marks = [];
     private readonly Dictionary<long, object> _memo = [];
     private readonly Dictionary<string, TorchStorage> _storages = new(StringComparer.Ordinal);
 
-    private TorchPickleReader(string path, byte[] data)
+    private TorchPickleReader(string path, byte[] data, int maxValues)
     {
+        _maxValues = maxValues;
         _path = path;
         _data = data;
     }
@@ -98,7 +100,10 @@ internal sealed class TorchPickleReader
     /// </summary>
     /// <exception cref="CheckpointFormatException">The pickle is truncated, malformed, uses an unsupported
     /// opcode, or names a global outside the allowlist.</exception>
-    public static object Load(string path, byte[] pickle) => new TorchPickleReader(path, pickle).Run();
+    public static object Load(string path, byte[] pickle) => Load(path, pickle, MaxValues);
+
+    /// <summary><see cref="Load(string, byte[])"/> with another cap on values (tests use small ones).</summary>
+    internal static object Load(string path, byte[] pickle, int maxValues) => new TorchPickleReader(path, pickle, maxValues).Run();
 
     /// <summary>
     /// A short, bounded description of a pickled value for error messages. Nesting depth and length are
@@ -372,8 +377,8 @@ internal sealed class TorchPickleReader
     /// <summary>Counts one pushed or memoized value against <see cref="MaxValues"/>.</summary>
     private void Spend()
     {
-        if (++_values > MaxValues)
-            throw Fail($"the pickle builds more than {MaxValues} values (objects, stack and memo entries; {_stack.Count} on the stack, {_memo.Count} memoized); a torch state dict needs about 40 per tensor, so this is not one");
+        if (++_values > _maxValues)
+            throw Fail($"the pickle builds more than {_maxValues} values (objects, stack and memo entries; {_stack.Count} on the stack, {_memo.Count} memoized); a torch state dict needs about 40 per tensor, so this is not one");
     }
 
     private object Peek()
