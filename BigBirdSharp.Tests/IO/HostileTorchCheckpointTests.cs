@@ -260,6 +260,21 @@ public sealed class HostileTorchCheckpointTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(60_000)]
+    [InlineData(0)]
+    public void An_end_record_that_lies_about_the_entry_count_is_refused(int claimed)
+    {
+        var zip = TorchZip.Build(PickleBuilder.StateDict("w", "0", 1, 0, [1], [1]), new Dictionary<string, byte[]> { ["0"] = new byte[4] });
+        int end = zip.AsSpan().LastIndexOf(new byte[] { 0x50, 0x4b, 0x05, 0x06 });
+        Assert.True(end >= 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(zip.AsSpan(end + 8), (ushort)claimed);  // entries on this disk
+        BinaryPrimitives.WriteUInt16LittleEndian(zip.AsSpan(end + 10), (ushort)claimed); // entries in all
+        string path = _dir.Write("count.bin", zip);
+        var e = Assert.Throws<CheckpointFormatException>(() => TorchCheckpointReader.Open(path).Dispose());
+        Assert.Equal(path, e.FilePath);
+    }
+
     [Fact]
     public void A_deflated_entry_claiming_more_than_it_inflates_to_fails_when_read()
     {

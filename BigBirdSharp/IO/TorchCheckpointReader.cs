@@ -131,6 +131,8 @@ public sealed class TorchCheckpointReader : ITensorReader
             stream.Dispose();
             if (e is IOException or UnauthorizedAccessException)
                 throw new CheckpointFormatException(filePath, $"cannot read the torch checkpoint: {e.Message}", e);
+            if (e is InvalidDataException) // the central directory is read lazily, on the first look at the entries
+                throw new CheckpointFormatException(filePath, $"not a readable zip archive: {e.Message}", e);
             throw;
         }
     }
