@@ -80,6 +80,14 @@ public sealed class HostileSafeTensorsTests : IDisposable
         Assert.Equal(new float[] { 3 }, reader.ReadFloat32("w").ToArray());
     }
 
+    [Theory]
+    [InlineData("\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]", "'dtype'")]
+    [InlineData("\"dtype\":\"F32\",\"shape\":[1],\"shape\":[1],\"data_offsets\":[0,4]", "'shape'")]
+    [InlineData("\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"data_offsets\":[0,4]", "'data_offsets'")]
+    [InlineData("\"x\":1,\"dtype\":\"F32\",\"shape\":[1],\"x\":2,\"data_offsets\":[0,4]", "'x'")]
+    public void A_key_twice_in_a_tensor_entry_is_refused(string fields, string key) =>
+        Rejects("{\"w\":{" + fields + "}}", new byte[4], "'w'", $"key {key} appears twice");
+
     [Fact]
     public void A_metadata_value_that_is_an_object_is_refused() =>
         Rejects("{\"__metadata__\":{\"format\":{\"pt\":1}}}", [], "__metadata__", "'format'", "Object");

@@ -325,12 +325,15 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         long[]? dims = null;
         long[]? offsets = null;
         bool badOffsets = false, badShape = false, badDType = false;
-        var fields = new HashSet<string>(StringComparer.Ordinal);
+        int known = 0; // dtype, shape, data_offsets seen, as bits; other keys are rare and go in a set
+        HashSet<string>? others = null;
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             string field = reader.GetString()!;
-            if (!fields.Add(field))
+            int bit = field switch { "dtype" => 1, "shape" => 2, "data_offsets" => 4, _ => 0 };
+            if (bit != 0 ? (known & bit) != 0 : !(others ??= new HashSet<string>(StringComparer.Ordinal)).Add(field))
                 throw new CheckpointFormatException(_path, $"tensor '{name}': key '{field}' appears twice");
+            known |= bit;
             Next(ref reader);
             switch (field)
             {
@@ -422,7 +425,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         long expectedBegin = 0;
         foreach (var t in raw)
         {
-            string shapeText = "[" + string.Join(", ", t.Shape) + "]";
+            string shapeText() => "[" + string.Join(", ", t.Shape) + "]"; // only for messages: a million entries should not pay for it
             if (!TryParseDType(t.DType, out int size, out var dtype))
                 throw new CheckpointFormatException(_path, $"tensor '{t.Name}' has unknown dtype \"{t.DType}\"");
             if (t.Begin > t.End)
@@ -442,10 +445,10 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
             }
             catch (OverflowException)
             {
-                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText} times {size}-byte {t.DType} overflows a 64-bit size");
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText()} times {size}-byte {t.DType} overflows a 64-bit size");
             }
             if (t.End - t.Begin != bytes)
-                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText} of {t.DType} needs {bytes} bytes but data_offsets [{t.Begin}, {t.End}] span {t.End - t.Begin}");
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText()} of {t.DType} needs {bytes} bytes but data_offsets [{t.Begin}, {t.End}] span {t.End - t.Begin}");
             if (t.End > dataLength)
                 throw new CheckpointFormatException(_path, $"tensor '{t.Name}': data_offsets end {t.End} is past the end of the {dataLength}-byte data buffer; the file is truncated");
             expectedBegin = t.End;
