@@ -22,7 +22,9 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
     /// <summary>Largest header the reader accepts, in bytes (the reference implementation's cap).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    /// <summary>Most dimensions a tensor may have; no model weight comes near it, and a hostile shape list cannot balloon.</summary>
+    public const int MaxRank = 64;
+
 
     private readonly string _path;
     private readonly Dictionary<string, Entry> _entries;
@@ -55,15 +57,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         if (!BitConverter.IsLittleEndian)
             throw new CheckpointFormatException(filePath, "safetensors data is little-endian; this reader needs a little-endian machine");
 
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(filePath, FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointFormatException(filePath, $"cannot open the safetensors file: {e.Message}", e);
-        }
+        FileStream stream = RegularFile.OpenRead(filePath, "safetensors file");
 
         try
         {
@@ -234,109 +228,167 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         return (long)claimed;
     }
 
+    /// <summary>
+    /// Parses the header with a forward-only reader: a 100 MB header of a million tiny entries costs its entries and
+    /// nothing more (a JSON document would add a token table several times the header's size, and be slow to build).
+    /// </summary>
     private List<RawEntry> ParseHeader(byte[] header)
     {
-        string text;
-        try
-        {
-            text = StrictUtf8.GetString(header);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new CheckpointFormatException(_path, "header is not valid UTF-8", e);
-        }
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new CheckpointFormatException(_path, "header is not valid UTF-8");
 
-        JsonDocument document;
+        var options = new JsonReaderOptions { MaxDepth = 16 };
         try
         {
-            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16 });
+            // syntax first, so malformed JSON is reported as such wherever its fault lies; this pass allocates nothing
+            var syntax = new Utf8JsonReader(header, options);
+            while (syntax.Read()) { }
         }
         catch (JsonException e)
         {
             throw new CheckpointFormatException(_path, $"header is not valid JSON: {e.Message}", e);
         }
 
-        using (document)
+        var reader = new Utf8JsonReader(header, options);
+        try
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new CheckpointFormatException(_path, $"header must be a JSON object, found {root.ValueKind}");
+            Next(ref reader);
+            if (reader.TokenType != JsonTokenType.StartObject)
+                throw new CheckpointFormatException(_path, $"header must be a JSON object, found {Kind(reader.TokenType)}");
 
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var entries = new List<RawEntry>();
-            foreach (var property in root.EnumerateObject())
+            while (Next(ref reader) == JsonTokenType.PropertyName)
             {
-                if (!seen.Add(property.Name))
-                    throw new CheckpointFormatException(_path, $"header has the key '{property.Name}' twice");
-                if (property.Name == "__metadata__")
-                {
-                    Metadata = ParseMetadata(property.Value);
-                    continue;
-                }
-                entries.Add(ParseTensor(property.Name, property.Value));
+                string name = reader.GetString()!;
+                if (!seen.Add(name))
+                    throw new CheckpointFormatException(_path, $"header has the key '{name}' twice");
+                Next(ref reader);
+                if (name == "__metadata__")
+                    Metadata = ParseMetadata(ref reader);
+                else
+                    entries.Add(ParseTensor(name, ref reader));
             }
+            if (reader.Read()) // content after the object: the reader throws for it, this is a backstop
+                throw new CheckpointFormatException(_path, "header has content after its JSON object");
             return entries;
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(_path, $"header is not valid JSON: {e.Message}", e);
         }
     }
 
-    private Dictionary<string, string> ParseMetadata(JsonElement value)
+    /// <summary>Advances to the next token; running out of tokens inside the header is malformed JSON.</summary>
+    private static JsonTokenType Next(ref Utf8JsonReader reader)
+    {
+        if (!reader.Read()) throw new JsonException("the header ends before its JSON value is complete");
+        return reader.TokenType;
+    }
+
+    /// <summary>The JSON kind of the value starting at a token, in <see cref="JsonValueKind"/>'s words.</summary>
+    private static string Kind(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => nameof(JsonValueKind.Object),
+        JsonTokenType.StartArray => nameof(JsonValueKind.Array),
+        JsonTokenType.String => nameof(JsonValueKind.String),
+        JsonTokenType.Number => nameof(JsonValueKind.Number),
+        JsonTokenType.True => nameof(JsonValueKind.True),
+        JsonTokenType.False => nameof(JsonValueKind.False),
+        JsonTokenType.Null => nameof(JsonValueKind.Null),
+        _ => token.ToString(),
+    };
+
+    private Dictionary<string, string> ParseMetadata(ref Utf8JsonReader reader)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (value.ValueKind == JsonValueKind.Null) return result;
-        if (value.ValueKind != JsonValueKind.Object)
-            throw new CheckpointFormatException(_path, $"__metadata__ must be an object of strings, found {value.ValueKind}");
-        foreach (var item in value.EnumerateObject())
+        if (reader.TokenType == JsonTokenType.Null) return result;
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new CheckpointFormatException(_path, $"__metadata__ must be an object of strings, found {Kind(reader.TokenType)}");
+        while (Next(ref reader) == JsonTokenType.PropertyName)
         {
-            if (item.Value.ValueKind != JsonValueKind.String)
-                throw new CheckpointFormatException(_path, $"__metadata__ value for '{item.Name}' must be a string, found {item.Value.ValueKind}");
-            if (!result.TryAdd(item.Name, item.Value.GetString()!))
-                throw new CheckpointFormatException(_path, $"__metadata__ has the key '{item.Name}' twice");
+            string key = reader.GetString()!;
+            if (Next(ref reader) != JsonTokenType.String)
+                throw new CheckpointFormatException(_path, $"__metadata__ value for '{key}' must be a string, found {Kind(reader.TokenType)}");
+            if (!result.TryAdd(key, reader.GetString()!))
+                throw new CheckpointFormatException(_path, $"__metadata__ has the key '{key}' twice");
         }
         return result;
     }
 
-    private RawEntry ParseTensor(string name, JsonElement value)
+    private RawEntry ParseTensor(string name, ref Utf8JsonReader reader)
     {
-        if (value.ValueKind != JsonValueKind.Object)
-            throw new CheckpointFormatException(_path, $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {value.ValueKind}");
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new CheckpointFormatException(_path, $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {Kind(reader.TokenType)}");
 
-        JsonElement? dtype = null, shape = null, offsets = null;
-        var fields = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var field in value.EnumerateObject())
+        string? dtype = null;
+        long[]? dims = null;
+        long[]? offsets = null;
+        bool badOffsets = false, badShape = false, badDType = false;
+        int known = 0; // dtype, shape, data_offsets seen, as bits; other keys are rare and go in a set
+        HashSet<string>? others = null;
+        while (Next(ref reader) == JsonTokenType.PropertyName)
         {
-            if (!fields.Add(field.Name))
-                throw new CheckpointFormatException(_path, $"tensor '{name}': key '{field.Name}' appears twice");
-            switch (field.Name)
+            string field = reader.GetString()!;
+            int bit = field switch { "dtype" => 1, "shape" => 2, "data_offsets" => 4, _ => 0 };
+            if (bit != 0 ? (known & bit) != 0 : !(others ??= new HashSet<string>(StringComparer.Ordinal)).Add(field))
+                throw new CheckpointFormatException(_path, $"tensor '{name}': key '{field}' appears twice");
+            known |= bit;
+            Next(ref reader);
+            switch (field)
             {
-                case "dtype": dtype = field.Value; break;
-                case "shape": shape = field.Value; break;
-                case "data_offsets": offsets = field.Value; break;
+                case "dtype":
+                    if (reader.TokenType == JsonTokenType.String) dtype = reader.GetString();
+                    else badDType = true;
+                    break;
+                case "shape":
+                    if (reader.TokenType == JsonTokenType.StartArray) dims = ReadIntegers(ref reader, name, "shape entry", MaxRank, "shape");
+                    else badShape = true;
+                    break;
+                case "data_offsets":
+                    if (reader.TokenType == JsonTokenType.StartArray) offsets = ReadIntegers(ref reader, name, "data_offsets entry", 3, "data_offsets");
+                    else badOffsets = true;
+                    break;
+                default:
+                    reader.Skip(); // unknown keys are ignored, as the reference does
+                    break;
             }
         }
 
-        if (dtype is not { ValueKind: JsonValueKind.String } d)
+        if (badDType || dtype is null)
             throw new CheckpointFormatException(_path, $"tensor '{name}': missing or non-string \"dtype\"");
-        if (shape is not { ValueKind: JsonValueKind.Array } s)
+        if (badShape || dims is null)
             throw new CheckpointFormatException(_path, $"tensor '{name}': missing or non-array \"shape\"");
-        if (offsets is not { ValueKind: JsonValueKind.Array } o || o.GetArrayLength() != 2)
+        if (badOffsets || offsets is not { Length: 2 })
             throw new CheckpointFormatException(_path, $"tensor '{name}': \"data_offsets\" must be an array of two integers [begin, end]");
-
-        var dims = new long[s.GetArrayLength()];
-        int i = 0;
-        foreach (var dim in s.EnumerateArray())
-            dims[i++] = ReadNonNegative(dim, name, "shape entry");
-        long begin = ReadNonNegative(o[0], name, "data_offsets begin");
-        long end = ReadNonNegative(o[1], name, "data_offsets end");
-        return new RawEntry(name, d.GetString()!, dims, begin, end);
+        return new RawEntry(name, dtype, dims, offsets[0], offsets[1]);
     }
 
-    private long ReadNonNegative(JsonElement element, string tensor, string what)
+    /// <summary>Reads an array of non-negative integers the reader is at the start of; more than <paramref name="max"/> is refused.</summary>
+    private long[] ReadIntegers(ref Utf8JsonReader reader, string tensor, string what, int max, string arrayName)
     {
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetUInt64(out ulong value))
-            throw new CheckpointFormatException(_path, $"tensor '{tensor}': {what} {element.GetRawText()} is not a non-negative integer");
-        if (value > long.MaxValue)
-            throw new CheckpointFormatException(_path, $"tensor '{tensor}': {what} {value} is too large");
-        return (long)value;
+        var values = new List<long>();
+        while (Next(ref reader) != JsonTokenType.EndArray)
+        {
+            if (values.Count == max)
+            {
+                if (arrayName == "shape")
+                    throw new CheckpointFormatException(_path, $"tensor '{tensor}': shape has more than the {MaxRank} dimensions accepted");
+                throw new CheckpointFormatException(_path, $"tensor '{tensor}': \"data_offsets\" must be an array of two integers [begin, end]");
+            }
+            string label = arrayName == "data_offsets" ? (values.Count == 0 ? "data_offsets begin" : "data_offsets end") : what;
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out ulong value))
+            {
+                string text = reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject
+                    ? Kind(reader.TokenType)
+                    : Encoding.UTF8.GetString(reader.ValueSpan); // the header is one buffer, so never a value sequence
+                throw new CheckpointFormatException(_path, $"tensor '{tensor}': {label} {text} is not a non-negative integer");
+            }
+            if (value > long.MaxValue)
+                throw new CheckpointFormatException(_path, $"tensor '{tensor}': {label} {value} is too large");
+            values.Add((long)value);
+        }
+        return values.ToArray();
     }
 
     /// <summary>Maps a safetensors dtype string to its byte size and (when BigBirdSharp has one) its enum value.</summary>
@@ -373,7 +425,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         long expectedBegin = 0;
         foreach (var t in raw)
         {
-            string shapeText = "[" + string.Join(", ", t.Shape) + "]";
+            string shapeText() => "[" + string.Join(", ", t.Shape) + "]"; // only for messages: a million entries should not pay for it
             if (!TryParseDType(t.DType, out int size, out var dtype))
                 throw new CheckpointFormatException(_path, $"tensor '{t.Name}' has unknown dtype \"{t.DType}\"");
             if (t.Begin > t.End)
@@ -393,10 +445,10 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
             }
             catch (OverflowException)
             {
-                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText} times {size}-byte {t.DType} overflows a 64-bit size");
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText()} times {size}-byte {t.DType} overflows a 64-bit size");
             }
             if (t.End - t.Begin != bytes)
-                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText} of {t.DType} needs {bytes} bytes but data_offsets [{t.Begin}, {t.End}] span {t.End - t.Begin}");
+                throw new CheckpointFormatException(_path, $"tensor '{t.Name}': shape {shapeText()} of {t.DType} needs {bytes} bytes but data_offsets [{t.Begin}, {t.End}] span {t.End - t.Begin}");
             if (t.End > dataLength)
                 throw new CheckpointFormatException(_path, $"tensor '{t.Name}': data_offsets end {t.End} is past the end of the {dataLength}-byte data buffer; the file is truncated");
             expectedBegin = t.End;

@@ -125,50 +125,89 @@ public sealed class ShardedCheckpointReader : ITensorReader
         byte[] bytes;
         try
         {
-            var info = new FileInfo(indexPath);
-            if (!info.Exists) throw new CheckpointFormatException(indexPath, "index file does not exist");
-            if (info.Length > MaxIndexBytes)
-                throw new CheckpointFormatException(indexPath, $"index file is {info.Length} bytes, more than the {MaxIndexBytes}-byte limit");
-            bytes = File.ReadAllBytes(indexPath);
+            using var stream = RegularFile.OpenRead(indexPath, "index file");
+            long length = stream.Length;
+            if (length > MaxIndexBytes)
+                throw new CheckpointFormatException(indexPath, $"index file is {length} bytes, more than the {MaxIndexBytes}-byte limit");
+            bytes = new byte[length];
+            stream.ReadExactly(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CheckpointFormatException(indexPath, $"cannot read the index file: {e.Message}", e);
         }
 
-        JsonDocument document;
+        var options = new JsonReaderOptions { MaxDepth = 64 };
         try
         {
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            // syntax first, so malformed JSON is reported as such wherever its fault lies; this pass allocates nothing
+            var syntax = new Utf8JsonReader(bytes, options);
+            while (syntax.Read()) { }
         }
         catch (JsonException e)
         {
             throw new CheckpointFormatException(indexPath, $"index is not valid JSON: {e.Message}", e);
         }
 
-        using (document)
+        // Then a forward-only pass that keeps only the weight map: a 100 MB index costs its entries, not a document
+        // several times its size. Shard names repeat, so each distinct one is kept once.
+        var reader = new Utf8JsonReader(bytes, options);
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new CheckpointFormatException(indexPath, $"index must be a JSON object, found {Kind(reader.TokenType)}");
+        List<KeyValuePair<string, string>>? result = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new CheckpointFormatException(indexPath, $"index must be a JSON object, found {root.ValueKind}");
-            if (!root.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
-                throw new CheckpointFormatException(indexPath, "index has no \"weight_map\" object mapping tensor names to shard files");
-
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var result = new List<KeyValuePair<string, string>>();
-            foreach (var entry in map.EnumerateObject())
+            bool isMap = reader.ValueTextEquals("weight_map");
+            reader.Read();
+            if (!isMap)
             {
-                if (!seen.Add(entry.Name))
-                    throw new CheckpointFormatException(indexPath, $"weight_map lists tensor '{entry.Name}' twice");
-                if (entry.Value.ValueKind != JsonValueKind.String)
-                    throw new CheckpointFormatException(indexPath, $"weight_map entry for '{entry.Name}' must be a shard file name string, found {entry.Value.ValueKind}");
-                result.Add(new(entry.Name, entry.Value.GetString()!));
+                reader.Skip();
+                continue;
             }
-            if (result.Count == 0)
-                throw new CheckpointFormatException(indexPath, "weight_map is empty");
-            return result;
+            if (reader.TokenType != JsonTokenType.StartObject)
+                throw new CheckpointFormatException(indexPath, "index has no \"weight_map\" object mapping tensor names to shard files");
+            result = ReadMap(indexPath, ref reader); // a repeated weight_map replaces the earlier one, as json.load does
         }
+        if (result is null)
+            throw new CheckpointFormatException(indexPath, "index has no \"weight_map\" object mapping tensor names to shard files");
+        if (result.Count == 0)
+            throw new CheckpointFormatException(indexPath, "weight_map is empty");
+        return result;
     }
+
+    private static List<KeyValuePair<string, string>> ReadMap(string indexPath, ref Utf8JsonReader reader)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var shardNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new List<KeyValuePair<string, string>>();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string name = reader.GetString()!;
+            if (!seen.Add(name))
+                throw new CheckpointFormatException(indexPath, $"weight_map lists tensor '{name}' twice");
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.String)
+                throw new CheckpointFormatException(indexPath, $"weight_map entry for '{name}' must be a shard file name string, found {Kind(reader.TokenType)}");
+            string shard = reader.GetString()!;
+            if (!shardNames.TryGetValue(shard, out var known)) shardNames.Add(shard, known = shard);
+            result.Add(new(name, known));
+        }
+        return result;
+    }
+
+    /// <summary>The JSON kind of the value starting at a token, in <see cref="JsonValueKind"/>'s words.</summary>
+    private static string Kind(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => nameof(JsonValueKind.Object),
+        JsonTokenType.StartArray => nameof(JsonValueKind.Array),
+        JsonTokenType.String => nameof(JsonValueKind.String),
+        JsonTokenType.Number => nameof(JsonValueKind.Number),
+        JsonTokenType.True => nameof(JsonValueKind.True),
+        JsonTokenType.False => nameof(JsonValueKind.False),
+        JsonTokenType.Null => nameof(JsonValueKind.Null),
+        _ => token.ToString(),
+    };
 
     /// <summary>Accepts only a plain file name that resolves to a file directly inside <paramref name="folder"/>.</summary>
     private static string ResolveShard(string indexPath, string folder, string tensor, string shardName)
@@ -187,8 +226,8 @@ public sealed class ShardedCheckpointReader : ITensorReader
 
     private static ITensorReader OpenShard(string indexPath, string shardPath, string shardName)
     {
-        if (!File.Exists(shardPath))
-            throw new CheckpointFormatException(indexPath, $"shard '{shardName}' named by the index does not exist next to it");
+        if (RegularFile.Problem(shardPath, out _) is { } problem)
+            throw new CheckpointFormatException(indexPath, $"shard '{shardName}' named by the index {problem}");
         string extension = Path.GetExtension(shardName).ToLowerInvariant();
         return extension switch
         {

@@ -67,19 +67,29 @@ internal sealed class TorchPickleReader
         "collections.OrderedDict",
     };
 
+    /// <summary>
+    /// Most values the pickle may push or memoize in all. Each opcode creates at most one object, so this also caps the
+    /// objects, the stack, the memo and the elements of every container. torch.save spends about 40 per tensor, so this
+    /// admits state dicts of about 100,000 tensors while holding a hostile pickle to a few hundred megabytes.
+    /// </summary>
+    public const int MaxValues = 4_000_000;
+
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     private static readonly object Mark = new();
 
     private readonly string _path;
     private readonly byte[] _data;
     private int _pos;
+    private int _values;
+    private readonly int _maxValues;
     private readonly List<object> _stack = [];
     private readonly List<int> _marks = [];
     private readonly Dictionary<long, object> _memo = [];
     private readonly Dictionary<string, TorchStorage> _storages = new(StringComparer.Ordinal);
 
-    private TorchPickleReader(string path, byte[] data)
+    private TorchPickleReader(string path, byte[] data, int maxValues)
     {
+        _maxValues = maxValues;
         _path = path;
         _data = data;
     }
@@ -90,7 +100,10 @@ internal sealed class TorchPickleReader
     /// </summary>
     /// <exception cref="CheckpointFormatException">The pickle is truncated, malformed, uses an unsupported
     /// opcode, or names a global outside the allowlist.</exception>
-    public static object Load(string path, byte[] pickle) => new TorchPickleReader(path, pickle).Run();
+    public static object Load(string path, byte[] pickle) => Load(path, pickle, MaxValues);
+
+    /// <summary><see cref="Load(string, byte[])"/> with another cap on values (tests use small ones).</summary>
+    internal static object Load(string path, byte[] pickle, int maxValues) => new TorchPickleReader(path, pickle, maxValues).Run();
 
     /// <summary>
     /// A short, bounded description of a pickled value for error messages. Nesting depth and length are
@@ -140,7 +153,7 @@ internal sealed class TorchPickleReader
                     }
                 case (byte)'(': // MARK
                     _marks.Add(_stack.Count);
-                    _stack.Add(Mark);
+                    Push(Mark);
                     break;
                 case (byte)'}': Push(new PyDict()); break; // EMPTY_DICT
                 case (byte)']': Push(new List<object>()); break; // EMPTY_LIST
@@ -206,9 +219,9 @@ internal sealed class TorchPickleReader
                 case (byte)'0': Pop(); break; // POP
                 case (byte)'1': PopToMark(); break; // POP_MARK
                 case (byte)'2': Push(Peek()); break; // DUP
-                case (byte)'q': _memo[ReadByte()] = Peek(); break; // BINPUT
-                case (byte)'r': _memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(4))] = Peek(); break; // LONG_BINPUT
-                case 0x94: _memo[_memo.Count] = Peek(); break; // MEMOIZE
+                case (byte)'q': MemoPut(ReadByte()); break; // BINPUT
+                case (byte)'r': MemoPut(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))); break; // LONG_BINPUT
+                case 0x94: MemoPut(_memo.Count); break; // MEMOIZE
                 case (byte)'h': Push(MemoGet(ReadByte())); break; // BINGET
                 case (byte)'j': Push(MemoGet(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))); break; // LONG_BINGET
                 case (byte)'c': // GLOBAL
@@ -348,7 +361,25 @@ internal sealed class TorchPickleReader
     private object MemoGet(long index) =>
         _memo.TryGetValue(index, out var value) ? value : throw Fail($"memo slot {index} was never stored");
 
-    private void Push(object value) => _stack.Add(value);
+    private void Push(object value)
+    {
+        Spend();
+        _stack.Add(value);
+    }
+
+    private void MemoPut(long index)
+    {
+        var value = Peek();
+        Spend();
+        _memo[index] = value;
+    }
+
+    /// <summary>Counts one pushed or memoized value against <see cref="MaxValues"/>.</summary>
+    private void Spend()
+    {
+        if (++_values > _maxValues)
+            throw Fail($"the pickle builds more than {_maxValues} values (objects, stack and memo entries; {_stack.Count} on the stack, {_memo.Count} memoized); a torch state dict needs about 40 per tensor, so this is not one");
+    }
 
     private object Peek()
     {
