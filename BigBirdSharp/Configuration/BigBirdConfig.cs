@@ -1,5 +1,6 @@
 using System.Text.Json;
 using BigBirdSharp.Kernels;
+using BigBirdSharp.Modeling;
 
 namespace BigBirdSharp.Configuration;
 
@@ -94,9 +95,11 @@ public sealed record BigBirdConfig
 
     /// <summary>
     /// Longest unpadded sequence that still falls back to full attention:
-    /// (5 + 2·num_random_blocks)·block_size, as BigBirdModel.forward computes it.
+    /// (5 + 2·num_random_blocks)·block_size, as BigBirdModel.forward computes it. Computed in 64 bits (saturating at
+    /// <see cref="long.MaxValue"/>), as Python's integers never overflow: a block_size or num_random_blocks so large that
+    /// the product passes int.MaxValue means every input falls back to full attention, as in HF.
     /// </summary>
-    public int MaxTokensToAttend => (5 + 2 * NumRandomBlocks) * BlockSize;
+    public long MaxTokensToAttend => (long)Int128.Clamp((Int128)(5 + 2L * NumRandomBlocks) * BlockSize, long.MinValue, long.MaxValue);
 
     /// <summary>Reads and validates <c>config.json</c>.</summary>
     /// <exception cref="BigBirdConfigException">The file is missing, not JSON, or holds an invalid value.</exception>
@@ -199,6 +202,13 @@ public sealed record BigBirdConfig
         if (HiddenSize % NumAttentionHeads != 0)
             throw new BigBirdConfigException(
                 $"{source}: hidden_size ({HiddenSize}) is not a multiple of num_attention_heads ({NumAttentionHeads}).");
+        // every weight the model reads must fit one buffer; checked here from the claimed sizes, without allocating them
+        _ = TensorSize.ForConfig(source, "embeddings.word_embeddings.weight", "[vocab_size, hidden_size]", VocabSize, HiddenSize);
+        _ = TensorSize.ForConfig(source, "embeddings.position_embeddings.weight", "[max_position_embeddings, hidden_size]",
+                                 MaxPositionEmbeddings, HiddenSize);
+        _ = TensorSize.ForConfig(source, "embeddings.token_type_embeddings.weight", "[type_vocab_size, hidden_size]", TypeVocabSize, HiddenSize);
+        _ = TensorSize.ForConfig(source, "attention.self.query.weight", "[hidden_size, hidden_size]", HiddenSize, HiddenSize);
+        _ = TensorSize.ForConfig(source, "intermediate.dense.weight", "[intermediate_size, hidden_size]", IntermediateSize, HiddenSize);
         if (!(LayerNormEps > 0) || double.IsInfinity(LayerNormEps))
             throw new BigBirdConfigException($"{source}: layer_norm_eps must be a positive finite number, got {LayerNormEps}.");
         if (PadTokenId < 0 || PadTokenId >= VocabSize)

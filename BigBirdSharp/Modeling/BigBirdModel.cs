@@ -152,7 +152,11 @@ public sealed class BigBirdModel : IDisposable
         // block_sparse pads every input to a multiple of block_size (_pad_to_block_size)
         int padding_len = attention_type == AttentionType.BlockSparse
             ? (config.BlockSize - seq_length % config.BlockSize) % config.BlockSize : 0;
-        int seq = seq_length + padding_len;
+        long padded_length = (long)seq_length + padding_len;
+        if (padded_length > int.MaxValue)
+            throw new BigBirdInputException(
+                $"input of {seq_length} tokens pads to {padded_length} for block_size {config.BlockSize}, more than one buffer can index; use a shorter input.");
+        int seq = (int)padded_length;
         if (past_key_values_length > 0 && past_key_values_length + seq_length > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"{past_key_values_length} cached + {seq_length} new tokens exceed max_position_embeddings {config.MaxPositionEmbeddings}; " +
@@ -446,7 +450,7 @@ public sealed class BigBirdModel : IDisposable
         {
             throw new BigBirdInputException("encoder_attention_mask was given without encoder_hidden_states; give both or neither.");
         }
-        if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != config.NumAttentionHeads * config.NumHiddenLayers)
+        if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != (long)config.NumAttentionHeads * config.NumHiddenLayers)
             throw new BigBirdInputException(
                 $"head_mask has {hm.Length} values; expected [{config.NumAttentionHeads}] or [{config.NumHiddenLayers}, {config.NumAttentionHeads}].");
     }
