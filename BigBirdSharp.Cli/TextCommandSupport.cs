@@ -149,7 +149,9 @@ internal sealed class TextCommandContext
             {
                 // a ticking clock while a large checkpoint loads
                 var task = Task.Run(load);
-                while (!task.Wait(250))
+                // wait on the handle, not task.Wait, which would wrap a load error in an AggregateException; GetResult
+                // below rethrows the original exception with its own type
+                while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(250))
                     Stderr.Write($"\rloading {what} … {sw.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
                 result = task.GetAwaiter().GetResult();
                 Stderr.Write($"\rloading {what} … ");
