@@ -108,6 +108,21 @@ public sealed class SizeArithmeticTests
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64L << 20, "allocated what the config claims");
     }
 
+    /// <summary>65,536 rows of 32,768 ids (one shared array, so the test holds 128 KiB): 2^31 ids wrapped to int.MinValue.</summary>
+    [Fact]
+    public void Rows_of_ids_too_many_for_one_buffer_are_an_input_error_naming_them()
+    {
+        var row = new int[32768];
+        var rows = Enumerable.Repeat(row, 65536).ToArray();
+        var e = Assert.Throws<BigBirdInputException>(() => BigBirdInputs.FromIds(rows));
+        Assert.Contains("input_ids [batch, seq] = [65536, 32768]", e.Message);
+        var withNull = new[] { row, null!, row };
+        Assert.Contains("input_ids row 1 is null", Assert.Throws<BigBirdInputException>(() => BigBirdInputs.FromIds(withNull)).Message);
+        Assert.Contains("attention_mask row 0 is null",
+                        Assert.Throws<BigBirdInputException>(() => BigBirdInputs.FromIds([row], [null!])).Message);
+        Assert.Throws<BigBirdInputException>(() => BigBirdInputs.FromIds([null!]));
+    }
+
     [Theory]
     [InlineData(1 << 20, 1 << 20, "input_ids [batch, seq] = [1048576, 1048576]")]
     [InlineData(1, 1 << 27, "hidden_states [batch, seq, hidden_size] = [1, 134217728, 32]")]
