@@ -184,6 +184,28 @@ public sealed class SizeArithmeticTests
         Assert.Equal(AttentionType.OriginalFull, model.Forward(BigBirdInputs.FromIds([Ids(50, 50000)])).AttentionType);
     }
 
+    /// <summary>Every padded length has a plan per layer; inputs of ever-changing lengths must not grow the cache without bound.</summary>
+    [Fact]
+    public void The_random_plan_cache_stays_within_its_budget_and_eviction_does_not_change_results()
+    {
+        using var reader = CheckpointLoader.Open(Fixture);
+        using var bounded = BigBirdModel.FromReader(fixtureConfig.Value, reader);
+        using var unbounded = BigBirdModel.FromReader(fixtureConfig.Value, reader);
+        bounded.PlanCacheBudget = 1500;
+        var options = new BigBirdForwardOptions { AttentionType = AttentionType.BlockSparse, RandomAttention = RandomAttentionSemantics.Seeded };
+        long most = 0;
+        for (int length = 37; length <= 256; length += 16)
+        {
+            var inputs = BigBirdInputs.FromIds([Ids(length, 100)]);
+            var a = bounded.Forward(inputs, options);
+            most = Math.Max(most, bounded.CachedPlanEntries);
+            Assert.Equal(AttentionType.BlockSparse, a.AttentionType);
+            Tolerance.AssertAllClose(a.LastHiddenState.Data, unbounded.Forward(inputs, options).LastHiddenState.Data, $"length {length}", 0, 0);
+        }
+        Assert.InRange(most, 1, 1500);
+        Assert.True(unbounded.CachedPlanEntries > 1500, $"the unbounded cache holds {unbounded.CachedPlanEntries} entries; the budget was never tested");
+    }
+
     [Fact]
     public void The_random_plan_split_does_not_overflow_for_huge_random_block_counts()
     {

@@ -366,15 +366,46 @@ public sealed class BigBirdModel : IDisposable
         Backend.Upload(state.EncoderAdditiveMask, stage);
     }
 
+    /// <summary>
+    /// The most plan entries the model caches (16 Mi ints, 64 MiB): every padded length has a plan per layer, so inputs of
+    /// ever-changing lengths under a small block_size would otherwise grow the cache without bound. Past it, the cache
+    /// starts over.
+    /// </summary>
+    internal long PlanCacheBudget { get; set; } = 16L << 20;
+
+    /// <summary>Plan entries cached now (at most <see cref="PlanCacheBudget"/>, or one plan when a single plan is larger).</summary>
+    internal long CachedPlanEntries
+    {
+        get
+        {
+            lock (_planGate) return _planEntries;
+        }
+    }
+
+    private readonly object _planGate = new();
+    private long _planEntries;
+
     /// <summary>This layer's random key blocks for a padded length, cached: the plan depends only on its arguments.</summary>
     internal int[] RandomPlan(RandomAttentionSemantics semantics, int layer, int seq)
     {
         var key = (semantics, layer, seq);
         if (_plans.TryGetValue(key, out var plan)) return plan;
-        return _plans.GetOrAdd(key, BigBirdRandomAttention.GetRandAttn(
+        plan = BigBirdRandomAttention.GetRandAttn(
             semantics, seed: layer, fromSeqLength: seq, toSeqLength: seq,
             fromBlockSize: config.BlockSize, toBlockSize: config.BlockSize,
-            numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings));
+            numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings);
+        lock (_planGate)
+        {
+            if (_plans.TryGetValue(key, out var cached)) return cached;
+            if (_planEntries + plan.Length > PlanCacheBudget)
+            {
+                _plans.Clear();
+                _planEntries = 0;
+            }
+            _plans[key] = plan;
+            _planEntries += plan.Length;
+        }
+        return plan;
     }
 
     /// <summary>Checks shapes, ranges and masks of a forward call; heads call it before touching the inputs themselves.</summary>
