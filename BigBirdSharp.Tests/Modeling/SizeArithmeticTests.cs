@@ -96,6 +96,44 @@ public sealed class SizeArithmeticTests
         Assert.Contains("Array.MaxLength", e.Message);
     }
 
+    /// <summary>
+    /// Python integers have no bound. block_size and num_random_blocks past the int range only push HF's full-attention
+    /// threshold further (the model runs, as in HF), and token ids past it equal no id; sizes past it are refused by name.
+    /// </summary>
+    [Theory]
+    [InlineData("block_size", "4294967296", true)]
+    [InlineData("num_random_blocks", "1e300", true)]
+    [InlineData("sep_token_id", "-9999999999", true)]
+    [InlineData("eos_token_id", "99999999999999", true)]
+    [InlineData("vocab_size", "3000000000", false)]
+    [InlineData("max_position_embeddings", "1e12", false)]
+    [InlineData("num_hidden_layers", "-4294967296", false)]
+    [InlineData("pad_token_id", "4294967296", false)]
+    public void Integers_past_the_int_range_saturate_where_that_changes_nothing_and_are_refused_by_name_elsewhere(
+        string field, string value, bool runs)
+    {
+        string text = File.ReadAllText(Path.Combine(Fixture, "config.json"));
+        var json = JsonNode.Parse(text)!.AsObject();
+        json[field] = 0;
+        string hostile = json.ToJsonString().Replace($"\"{field}\":0", $"\"{field}\":{value}");
+        if (!runs)
+        {
+            var e = Assert.Throws<BigBirdConfigException>(() => BigBirdConfig.FromJson(hostile));
+            Assert.Contains($"{field} is {value}, outside the", e.Message);
+            return;
+        }
+        var config = BigBirdConfig.FromJson(hostile);
+        using var reader = CheckpointLoader.Open(Fixture);
+        using var model = BigBirdModel.FromReader(config, reader);
+        using var reference = BigBirdModel.FromReader(fixtureConfig.Value, reader);
+        var inputs = BigBirdInputs.FromIds([Ids(256, 100)]);
+        var type = field is "block_size" or "num_random_blocks" ? AttentionType.OriginalFull : AttentionType.BlockSparse;
+        var output = model.Forward(inputs);
+        Assert.Equal(type, output.AttentionType);
+        Tolerance.AssertAllClose(output.LastHiddenState.Data, reference.Forward(inputs, new() { AttentionType = type }).LastHiddenState.Data,
+                                 field, 0, 0);
+    }
+
     /// <summary>vocab_size 2e9 fits one buffer at hidden_size 1, so validation passes; the small checkpoint's shape then decides.</summary>
     [Fact]
     public void A_claimed_vocabulary_of_two_billion_fails_on_the_tensor_shape_without_allocating_it()

@@ -157,14 +157,14 @@ public sealed record BigBirdConfig
                 LayerNormEps = r.Double("layer_norm_eps", d.LayerNormEps),
                 UseCache = r.Bool("use_cache", d.UseCache),
                 PadTokenId = r.NullableInt("pad_token_id", d.PadTokenId) ?? 0,
-                BosTokenId = r.NullableInt("bos_token_id", d.BosTokenId),
-                EosTokenId = r.NullableInt("eos_token_id", d.EosTokenId),
-                SepTokenId = r.NullableInt("sep_token_id", d.SepTokenId),
+                BosTokenId = r.NullableInt("bos_token_id", d.BosTokenId, saturate: true),
+                EosTokenId = r.NullableInt("eos_token_id", d.EosTokenId, saturate: true),
+                SepTokenId = r.NullableInt("sep_token_id", d.SepTokenId, saturate: true),
                 AttentionType = ParseAttentionType(r.String("attention_type", "block_sparse"), source),
                 UseBias = r.Bool("use_bias", d.UseBias),
                 RescaleEmbeddings = r.Bool("rescale_embeddings", d.RescaleEmbeddings),
-                BlockSize = r.Int("block_size", d.BlockSize),
-                NumRandomBlocks = r.Int("num_random_blocks", d.NumRandomBlocks),
+                BlockSize = r.Int("block_size", d.BlockSize, saturate: true),
+                NumRandomBlocks = r.Int("num_random_blocks", d.NumRandomBlocks, saturate: true),
                 ClassifierDropout = r.NullableDouble("classifier_dropout"),
                 IsDecoder = r.Bool("is_decoder", false),
                 AddCrossAttention = r.Bool("add_cross_attention", false),
@@ -268,15 +268,26 @@ public sealed record BigBirdConfig
         private BigBirdConfigException Wrong(string name, JsonElement e, string expected) =>
             new($"{source}: {name} must be {expected}, found {e.ValueKind} '{e.GetRawText()}'.");
 
-        public int Int(string name, int fallback) => NullableInt(name, fallback) ?? fallback;
+        public int Int(string name, int fallback, bool saturate = false) => NullableInt(name, fallback, saturate) ?? fallback;
 
-        public int? NullableInt(string name, int? fallback)
+        /// <summary>
+        /// An integer field. Python integers have no bound: a whole number past the int range is clamped to it when
+        /// <paramref name="saturate"/> (fields where that changes nothing: block geometry, whose full-attention threshold
+        /// is then past any input, and token ids, which no id of a vocabulary held in an int can equal), else refused by name.
+        /// </summary>
+        public int? NullableInt(string name, int? fallback, bool saturate = false)
         {
             if (!root.TryGetProperty(name, out var e)) return fallback;
             if (e.ValueKind == JsonValueKind.Null) return null;
             if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double dv) && dv == Math.Floor(dv) && Math.Abs(dv) < int.MaxValue)
-                return (int)dv;
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double dv) && double.IsFinite(dv) && dv == Math.Floor(dv))
+            {
+                if (Math.Abs(dv) <= int.MaxValue) return (int)dv;
+                if (saturate) return dv > 0 ? int.MaxValue : int.MinValue;
+                throw new BigBirdConfigException(
+                    $"{source}: {name} is {e.GetRawText()}, outside the {int.MinValue}..{int.MaxValue} BigBirdSharp supports; " +
+                    "no checkpoint of that size can be loaded here.");
+            }
             throw Wrong(name, e, "an integer");
         }
 
