@@ -222,6 +222,23 @@ public sealed class SizeArithmeticTests
         Assert.Equal(AttentionType.OriginalFull, model.Forward(BigBirdInputs.FromIds([Ids(50, 50000)])).AttentionType);
     }
 
+    /// <summary>
+    /// A cache allocates keys and values for every layer of the config it is given: a config claiming two billion layers
+    /// used to end in an OutOfMemoryException, and an unvalidated one (negative layers) in an OverflowException.
+    /// </summary>
+    [Fact]
+    public void A_key_value_cache_larger_than_the_process_can_hold_is_a_typed_error()
+    {
+        var decoder = fixtureConfig.Value with { IsDecoder = true };
+        var e = Assert.Throws<BigBirdInputException>(() => new BigBirdKeyValueCache(decoder with { NumHiddenLayers = int.MaxValue }, 1, 256));
+        Assert.Contains("2147483647 layers × 1 rows × 256 tokens needs", e.Message);
+        Assert.Contains("GiB this process can use", e.Message);
+        Assert.Contains("got -1, 4 and 32",
+                        Assert.Throws<BigBirdConfigException>(() => new BigBirdKeyValueCache(decoder with { NumHiddenLayers = -1 }, 1, 8)).Message);
+        Assert.Throws<BigBirdConfigException>(() => new BigBirdKeyValueCache(decoder with { NumAttentionHeads = 0 }, 1, 8));
+        Assert.Equal(2, new BigBirdKeyValueCache(decoder, 1, 256).Layers);
+    }
+
     /// <summary>Every padded length has a plan per layer; inputs of ever-changing lengths must not grow the cache without bound.</summary>
     [Fact]
     public void The_random_plan_cache_stays_within_its_budget_and_eviction_does_not_change_results()

@@ -157,7 +157,7 @@ public sealed class BigBirdModel : IDisposable
             throw new BigBirdInputException(
                 $"input of {seq_length} tokens pads to {padded_length} for block_size {config.BlockSize}, more than one buffer can index; use a shorter input.");
         int seq = (int)padded_length;
-        if (past_key_values_length > 0 && past_key_values_length + seq_length > config.MaxPositionEmbeddings)
+        if (past_key_values_length > 0 && (long)past_key_values_length + seq_length > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"{past_key_values_length} cached + {seq_length} new tokens exceed max_position_embeddings {config.MaxPositionEmbeddings}; " +
                 "stop generating at that length.");
@@ -436,13 +436,13 @@ public sealed class BigBirdModel : IDisposable
                     $"{config.NumHiddenLayers} × {config.NumAttentionHeads} × {config.AttentionHeadSize}; make the cache from this model's config.");
             if (cache.BatchSize != batch)
                 throw new BigBirdInputException($"past_key_values holds {cache.BatchSize} rows but the input has {batch}; use one cache per batch.");
-            if (past + seq > cache.Capacity)
+            if ((long)past + seq > cache.Capacity)
                 throw new BigBirdInputException(
                     $"past_key_values holds {past} of at most {cache.Capacity} tokens, too few for {seq} more; make a cache with a larger capacity.");
         }
         if (inputs.AttentionMask is { } mask)
         {
-            CheckLength(mask.Length, (long)batch * (past + seq), "attention_mask", past > 0 ? $"[{batch}, {past} past + {seq} new]" : $"[{batch}, {seq}]");
+            CheckLength(mask.Length, (long)batch * ((long)past + seq), "attention_mask", past > 0 ? $"[{batch}, {past} past + {seq} new]" : $"[{batch}, {seq}]");
             foreach (int m in mask)
                 if (m is not (0 or 1)) throw new BigBirdInputException($"attention_mask holds {m}; use 1 for tokens to attend and 0 for padding.");
         }
