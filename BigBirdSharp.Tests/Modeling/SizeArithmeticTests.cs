@@ -196,6 +196,27 @@ public sealed class SizeArithmeticTests
         Assert.Equal(50000 * 100, mlm.Forward(BigBirdInputs.FromIds([Ids(100, 50000)])).Logits!.Data.Length);
     }
 
+    /// <summary>
+    /// A trace of the feed-forward intermediate holds [batch·seq, intermediate_size] at once while the run itself works in
+    /// 512-row chunks: 65,536 × 32,768 is 2^31 and wrapped to int.MinValue.
+    /// </summary>
+    [Fact]
+    public void A_traced_intermediate_too_large_for_one_buffer_is_an_input_error_naming_it()
+    {
+        var config = new BigBirdConfig
+        {
+            VocabSize = 10, HiddenSize = 1, NumAttentionHeads = 1, IntermediateSize = 32768, NumHiddenLayers = 1, MaxPositionEmbeddings = 65536,
+            BlockSize = 64, NumRandomBlocks = 0, SepTokenId = 3,
+        };
+        using var reader = new SyntheticCheckpoint(config);
+        using var model = BigBirdModel.FromReader(config, reader);
+        var traced = new List<string>();
+        var e = Assert.Throws<BigBirdInputException>(() =>
+            model.Forward(BigBirdInputs.FromIds([Ids(65536, 10)]), new() { Trace = (name, _) => traced.Add(name) }));
+        Assert.Contains("encoder.layer.0.intermediate [batch·seq, intermediate_size] = [65536, 32768]", e.Message);
+        Assert.Contains("embeddings", traced);
+    }
+
     [Fact]
     public void Attention_probabilities_too_large_for_one_buffer_are_an_input_error_naming_them()
     {
