@@ -532,7 +532,7 @@ public sealed class HostileInputTests : IDisposable
         }
         var e = Assert.IsType<TokenizerFormatException>(await load);
         Assert.Equal(spiece, e.FilePath);
-        Assert.Contains("the file is empty or is not a regular file", e.Message);
+        Assert.Contains("not a regular file (a FIFO, socket or device", e.Message);
     }
 
     // ------------------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ internal static class CpuAttention
         task.Args = args;
         task.Path = KernelPaths.Resolve(path);
         int nr = GemmMicroKernels.PanelWidth(task.Path), keys = args.Keys, d = args.HeadDim;
-        task.Prepare(QueryChunk * keys, AttentionKernels.PackedKeysLength(1, keys, d, nr), AttentionKernels.PackedValuesLength(keys, d, nr), 0,
-                     AttentionKernels.PackedRowsLength(QueryChunk, d) + AttentionKernels.PackedRowsLength(QueryChunk, keys));
+        task.Prepare((long)QueryChunk * keys, AttentionKernels.PackedKeysLength(1, keys, d, nr), AttentionKernels.PackedValuesLength(keys, d, nr), 0,
+                     AttentionKernels.PackedRowsLength(QueryChunk, d) + AttentionKernels.PackedRowsLength(QueryChunk, keys), 0, keys);
         try
         {
             CpuParallel.For(args.Batch * args.Heads, task);
@@ -59,11 +59,13 @@ internal static class CpuAttention
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
         task.Path = KernelPaths.Resolve(path);
-        int block = args.Plan.BlockSize, gathered = (5 + args.Plan.NumRandomBlocks) * block, seq = args.Seq, d = args.HeadDim;
+        int block = args.Plan.BlockSize, seq = args.Seq, d = args.HeadDim;
+        long gathered = (5L + args.Plan.NumRandomBlocks) * block, widest = Math.Max(seq, gathered);
         int numBlocks = seq / block, nr = GemmMicroKernels.PanelWidth(task.Path);
-        task.Prepare(block * Math.Max(seq, gathered), AttentionKernels.PackedKeysLength(numBlocks, block, d, nr),
-                     AttentionKernels.PackedValuesLength(seq, d, nr), 2 * gathered,
-                     AttentionKernels.PackedRowsLength(block, d) + AttentionKernels.PackedRowsLength(block, Math.Max(seq, gathered)));
+        task.Prepare(Saturating(block, widest), AttentionKernels.PackedKeysLength(numBlocks, block, d, nr),
+                     AttentionKernels.PackedValuesLength(seq, d, nr), Saturating(2, gathered),
+                     AttentionKernels.PackedRowsLength(block, d) + (widest > int.MaxValue ? long.MaxValue : AttentionKernels.PackedRowsLength(block, (int)widest)),
+                     block, seq);
         // (1 − to_mask)·penalty once per call, [batch, seq]: every query block's mask rows are copies of its blocks
         Span<float> penalty = task.Penalty(args.Batch * seq);
         ReadOnlySpan<float> to_mask = mask.Span[..(args.Batch * seq)];
@@ -92,7 +94,7 @@ internal static class CpuAttention
         var task = t_baselineFull ??= new BaselineFullTask();
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
-        task.Prepare(QueryChunk * args.Keys, 0, 0, 0, 0);
+        task.Prepare((long)QueryChunk * args.Keys, 0, 0, 0, 0, 0, args.Keys);
         try
         {
             CpuParallel.For(args.Batch * args.Heads, task);
@@ -111,8 +113,11 @@ internal static class CpuAttention
         var task = t_baselineSparse ??= new BaselineBlockSparseTask();
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
-        int block = args.Plan.BlockSize, gathered = (5 + args.Plan.NumRandomBlocks) * block;
-        task.Prepare(block * Math.Max(args.Seq, gathered), gathered * args.HeadDim, gathered * args.HeadDim, Math.Max(args.Seq, 2 * gathered), 0);
+        int block = args.Plan.BlockSize;
+        long gathered = (5L + args.Plan.NumRandomBlocks) * block;
+        task.Prepare(Saturating(block, Math.Max(args.Seq, gathered)), Saturating(gathered, args.HeadDim), Saturating(gathered, args.HeadDim),
+                     Math.Max(args.Seq, Saturating(2, gathered)), 0,
+                     block, args.Seq);
         probs.Span.Clear();
         try
         {
@@ -124,6 +129,9 @@ internal static class CpuAttention
             task.Args = default;
         }
     }
+
+    /// <summary>a·b for non-negative sizes, or long.MaxValue when the product does not fit (Prepare then refuses it).</summary>
+    private static long Saturating(long a, long b) => a == 0 || b == 0 ? 0 : a > long.MaxValue / b ? long.MaxValue : a * b;
 
     /// <summary>
     /// A reusable attention job with one scratch slot per thread that can take part in a dispatch. Slots are sized by
@@ -142,14 +150,31 @@ internal static class CpuAttention
         private int _nextSlot;
 
         /// <summary>Sizes every slot for this dispatch (growing only) and opens a new round of slot claims.</summary>
-        public void Prepare(int scores, long keys, long values, int masks, long packs)
+        /// <param name="scores">Floats of each scratch buffer, computed in 64 bits (a product that overflowed is long.MaxValue or negative).</param>
+        /// <param name="keys">See <paramref name="scores"/>.</param>
+        /// <param name="values">See <paramref name="scores"/>.</param>
+        /// <param name="masks">See <paramref name="scores"/>.</param>
+        /// <param name="packs">See <paramref name="scores"/>.</param>
+        /// <param name="block">block_size under block_sparse, 0 under full attention; for the error message.</param>
+        /// <param name="length">The sequence length (block_sparse) or key count (full attention); for the error message.</param>
+        /// <exception cref="BigBirdInputException">A scratch buffer would pass the largest array.</exception>
+        public void Prepare(long scores, long keys, long values, long masks, long packs, int block, int length)
         {
+            long largest = Math.Max(Math.Max(scores, keys), Math.Max(Math.Max(values, masks), packs));
+            if (largest > Array.MaxLength || Math.Min(Math.Min(scores, keys), Math.Min(Math.Min(values, masks), packs)) < 0)
+                throw new BigBirdInputException(block > 0
+                    ? $"block-sparse attention with block_size {block} over {length} tokens needs a per-thread scratch buffer of " +
+                      $"{(largest < 0 ? "more" : largest.ToString(System.Globalization.CultureInfo.InvariantCulture))} floats, more than the " +
+                      $"{Array.MaxLength} one buffer can hold (Array.MaxLength); use a shorter input, a smaller block_size or original_full attention."
+                    : $"full attention over {length} keys needs a per-thread scratch buffer of " +
+                      $"{(largest < 0 ? "more" : largest.ToString(System.Globalization.CultureInfo.InvariantCulture))} floats, more than the " +
+                      $"{Array.MaxLength} one buffer can hold (Array.MaxLength); use a shorter input.");
             int slots = ComputePool.Shared.ThreadCount;
-            Grow(ref _scores, slots, scores);
-            Grow(ref _keys, slots, checked((int)keys));
-            Grow(ref _values, slots, checked((int)values));
-            Grow(ref _masks, slots, masks);
-            Grow(ref _packs, slots, checked((int)packs));
+            Grow(ref _scores, slots, (int)scores);
+            Grow(ref _keys, slots, (int)keys);
+            Grow(ref _values, slots, (int)values);
+            Grow(ref _masks, slots, (int)masks);
+            Grow(ref _packs, slots, (int)packs);
             _nextSlot = 0;
             _generation = Interlocked.Increment(ref s_generation);
         }

@@ -187,7 +187,7 @@ public sealed class CpuBackend : IComputeBackend
         if (args.Seq % plan.BlockSize != 0 || args.Seq / plan.BlockSize < 4)
             throw new ArgumentException($"block-sparse attention needs a length that is a multiple of block_size {plan.BlockSize} and at least 4 blocks, got {args.Seq}.", nameof(args));
         int num_blocks = args.Seq / plan.BlockSize;
-        if (plan.RandAttn.Length != args.Heads * (num_blocks - 2) * plan.NumRandomBlocks)
+        if (plan.RandAttn.Length != (long)args.Heads * (num_blocks - 2) * plan.NumRandomBlocks)
             throw new ArgumentException($"rand_attn has {plan.RandAttn.Length} entries, expected [{args.Heads}, {num_blocks - 2}, {plan.NumRandomBlocks}].", nameof(args));
         foreach (int rb in plan.RandAttn)
             if ((uint)rb >= (uint)num_blocks) throw new ArgumentException($"rand_attn holds block {rb}, outside the {num_blocks} blocks.", nameof(args));

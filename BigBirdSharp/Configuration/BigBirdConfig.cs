@@ -1,5 +1,7 @@
 using System.Text.Json;
+using BigBirdSharp.IO;
 using BigBirdSharp.Kernels;
+using BigBirdSharp.Modeling;
 
 namespace BigBirdSharp.Configuration;
 
@@ -94,16 +96,27 @@ public sealed record BigBirdConfig
 
     /// <summary>
     /// Longest unpadded sequence that still falls back to full attention:
-    /// (5 + 2·num_random_blocks)·block_size, as BigBirdModel.forward computes it.
+    /// (5 + 2·num_random_blocks)·block_size, as BigBirdModel.forward computes it. Computed in 64 bits (saturating at
+    /// <see cref="long.MaxValue"/>), as Python's integers never overflow: a block_size or num_random_blocks so large that
+    /// the product passes int.MaxValue means every input falls back to full attention, as in HF.
     /// </summary>
-    public int MaxTokensToAttend => (5 + 2 * NumRandomBlocks) * BlockSize;
+    public long MaxTokensToAttend => (long)Int128.Clamp((Int128)(5 + 2L * NumRandomBlocks) * BlockSize, long.MinValue, long.MaxValue);
+
+    /// <summary>The largest <c>config.json</c> read (Hugging Face's are a few KiB; id2label tables of many labels stay far below it).</summary>
+    public const long MaxFileBytes = 16L << 20;
 
     /// <summary>Reads and validates <c>config.json</c>.</summary>
-    /// <exception cref="BigBirdConfigException">The file is missing, not JSON, or holds an invalid value.</exception>
+    /// <exception cref="BigBirdConfigException">The file is missing, not a regular file, larger than <see cref="MaxFileBytes"/>,
+    /// not JSON, or holds an invalid value.</exception>
     public static BigBirdConfig FromFile(string path)
     {
-        if (!File.Exists(path))
+        if (!File.Exists(path) && !Directory.Exists(path))
             throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
+        // a FIFO or device is refused before it is opened (opening a FIFO blocks; a device never ends)
+        string? problem = RegularFile.Problem(path, out long length);
+        if (problem is not null) throw new BigBirdConfigException($"{path}: config.json {problem}");
+        if (length > MaxFileBytes)
+            throw new BigBirdConfigException($"{path}: config.json is {length} bytes, more than the {MaxFileBytes} a configuration can need; it is not a config.json.");
         string text;
         try
         {
@@ -154,14 +167,14 @@ public sealed record BigBirdConfig
                 LayerNormEps = r.Double("layer_norm_eps", d.LayerNormEps),
                 UseCache = r.Bool("use_cache", d.UseCache),
                 PadTokenId = r.NullableInt("pad_token_id", d.PadTokenId) ?? 0,
-                BosTokenId = r.NullableInt("bos_token_id", d.BosTokenId),
-                EosTokenId = r.NullableInt("eos_token_id", d.EosTokenId),
-                SepTokenId = r.NullableInt("sep_token_id", d.SepTokenId),
+                BosTokenId = r.NullableInt("bos_token_id", d.BosTokenId, saturate: true),
+                EosTokenId = r.NullableInt("eos_token_id", d.EosTokenId, saturate: true),
+                SepTokenId = r.NullableInt("sep_token_id", d.SepTokenId, saturate: true),
                 AttentionType = ParseAttentionType(r.String("attention_type", "block_sparse"), source),
                 UseBias = r.Bool("use_bias", d.UseBias),
                 RescaleEmbeddings = r.Bool("rescale_embeddings", d.RescaleEmbeddings),
-                BlockSize = r.Int("block_size", d.BlockSize),
-                NumRandomBlocks = r.Int("num_random_blocks", d.NumRandomBlocks),
+                BlockSize = r.Int("block_size", d.BlockSize, saturate: true),
+                NumRandomBlocks = r.Int("num_random_blocks", d.NumRandomBlocks, saturate: true),
                 ClassifierDropout = r.NullableDouble("classifier_dropout"),
                 IsDecoder = r.Bool("is_decoder", false),
                 AddCrossAttention = r.Bool("add_cross_attention", false),
@@ -199,6 +212,13 @@ public sealed record BigBirdConfig
         if (HiddenSize % NumAttentionHeads != 0)
             throw new BigBirdConfigException(
                 $"{source}: hidden_size ({HiddenSize}) is not a multiple of num_attention_heads ({NumAttentionHeads}).");
+        // every weight the model reads must fit one buffer; checked here from the claimed sizes, without allocating them
+        _ = TensorSize.ForConfig(source, "embeddings.word_embeddings.weight", "[vocab_size, hidden_size]", VocabSize, HiddenSize);
+        _ = TensorSize.ForConfig(source, "embeddings.position_embeddings.weight", "[max_position_embeddings, hidden_size]",
+                                 MaxPositionEmbeddings, HiddenSize);
+        _ = TensorSize.ForConfig(source, "embeddings.token_type_embeddings.weight", "[type_vocab_size, hidden_size]", TypeVocabSize, HiddenSize);
+        _ = TensorSize.ForConfig(source, "attention.self.query.weight", "[hidden_size, hidden_size]", HiddenSize, HiddenSize);
+        _ = TensorSize.ForConfig(source, "intermediate.dense.weight", "[intermediate_size, hidden_size]", IntermediateSize, HiddenSize);
         if (!(LayerNormEps > 0) || double.IsInfinity(LayerNormEps))
             throw new BigBirdConfigException($"{source}: layer_norm_eps must be a positive finite number, got {LayerNormEps}.");
         if (PadTokenId < 0 || PadTokenId >= VocabSize)
@@ -258,15 +278,26 @@ public sealed record BigBirdConfig
         private BigBirdConfigException Wrong(string name, JsonElement e, string expected) =>
             new($"{source}: {name} must be {expected}, found {e.ValueKind} '{e.GetRawText()}'.");
 
-        public int Int(string name, int fallback) => NullableInt(name, fallback) ?? fallback;
+        public int Int(string name, int fallback, bool saturate = false) => NullableInt(name, fallback, saturate) ?? fallback;
 
-        public int? NullableInt(string name, int? fallback)
+        /// <summary>
+        /// An integer field. Python integers have no bound: a whole number past the int range is clamped to it when
+        /// <paramref name="saturate"/> (fields where that changes nothing: block geometry, whose full-attention threshold
+        /// is then past any input, and token ids, which no id of a vocabulary held in an int can equal), else refused by name.
+        /// </summary>
+        public int? NullableInt(string name, int? fallback, bool saturate = false)
         {
             if (!root.TryGetProperty(name, out var e)) return fallback;
             if (e.ValueKind == JsonValueKind.Null) return null;
             if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double dv) && dv == Math.Floor(dv) && Math.Abs(dv) < int.MaxValue)
-                return (int)dv;
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double dv) && double.IsFinite(dv) && dv == Math.Floor(dv))
+            {
+                if (Math.Abs(dv) <= int.MaxValue) return (int)dv;
+                if (saturate) return dv > 0 ? int.MaxValue : int.MinValue;
+                throw new BigBirdConfigException(
+                    $"{source}: {name} is {e.GetRawText()}, outside the {int.MinValue}..{int.MaxValue} BigBirdSharp supports; " +
+                    "no checkpoint of that size can be loaded here.");
+            }
             throw Wrong(name, e, "an integer");
         }
 

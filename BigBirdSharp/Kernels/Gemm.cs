@@ -235,7 +235,11 @@ public static unsafe class Gemm
         float[]? buffer = slot;
         if (buffer is null || buffer.Length < floats + 16)
         {
-            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
+            if (floats < 0 || floats + 16 > Array.MaxLength)
+                throw new BigBirdException(
+                    $"a GEMM packing buffer of {floats} floats is more than the {Array.MaxLength} one buffer can hold (Array.MaxLength); " +
+                    "use a shorter input or fewer rows per call.");
+            buffer = GC.AllocateUninitializedArray<float>((int)floats + 16, pinned: true);
             slot = buffer;
         }
         return (float*)(((nint)Unsafe.AsPointer(ref buffer[0]) + 63) & ~(nint)63);

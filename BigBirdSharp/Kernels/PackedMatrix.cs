@@ -43,7 +43,11 @@ internal sealed unsafe class PackedMatrix
         K = k;
         Panels = (n + NR - 1) / NR;
         long floats = (long)Panels * NR * k;
-        _storage = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
+        if (floats + 16 > Array.MaxLength)
+            throw new BigBirdException(
+                $"a weight [{n}, {k}] packs into {floats} floats of GEMM panels, more than the {Array.MaxLength} one buffer can hold " +
+                "(Array.MaxLength); this model's layers are too wide for BigBirdSharp.");
+        _storage = GC.AllocateUninitializedArray<float>((int)floats + 16, pinned: true);
         _panels = (float*)(((nint)Unsafe.AsPointer(ref _storage[0]) + 63) & ~(nint)63);
         fixed (float* w = weight)
         {

@@ -14,13 +14,15 @@ public sealed class BigBirdEncoder
     internal BigBirdEncoder(WeightLoader w, BigBirdConfig config)
     {
         _config = config;
-        var layers = new BigBirdLayer[config.NumHiddenLayers];
-        for (int i = 0; i < layers.Length; i++)
+        // grown one layer at a time, not sized by num_hidden_layers up front: a config that claims more layers than the
+        // checkpoint holds fails on the first missing tensor (TensorMismatchException), before allocating for the rest
+        var layers = new List<BigBirdLayer>(Math.Min(config.NumHiddenLayers, 64));
+        for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            layers[i] = new BigBirdLayer(w, $"encoder.layer.{i}", config, i);
+            layers.Add(new BigBirdLayer(w, $"encoder.layer.{i}", config, i));
             w.Settle();
         }
-        layer = layers;
+        layer = layers.AsReadOnly();
     }
 
     /// <summary>
@@ -41,9 +43,11 @@ public sealed class BigBirdEncoder
             state.Cancellation.ThrowIfCancellationRequested();
             all_hidden_states?.Add(Download(backend, state.Hidden.Slice(0, tokens * hidden), batch, seq, hidden));
             var layer_head_mask = LayerHeadMask(head_mask, i);
-            DeviceBuffer? probs = all_self_attentions is null ? null : backend.Allocate(checked(batch * heads * seq * keys));
+            DeviceBuffer? probs = all_self_attentions is null ? null : backend.Allocate(
+                TensorSize.ForInput("attentions", "[batch, heads, seq, keys]", ProbsAdvice, batch, heads, seq, keys));
             DeviceBuffer? crossProbs = all_cross_attentions is null || state.EncoderLength == 0
-                ? null : backend.Allocate(checked(batch * heads * seq * state.EncoderLength));
+                ? null : backend.Allocate(TensorSize.ForInput("cross_attentions", "[batch, heads, seq, encoder_seq]", ProbsAdvice,
+                                                              batch, heads, seq, state.EncoderLength));
             try
             {
                 layer[i].Forward(state, plans.ForLayer(i), layer_head_mask, probs?.All ?? default, crossProbs?.All ?? default, past_key_values);
@@ -58,6 +62,8 @@ public sealed class BigBirdEncoder
         }
         all_hidden_states?.Add(Download(backend, state.Hidden.Slice(0, tokens * hidden), batch, seq, hidden));
     }
+
+    private const string ProbsAdvice = "run without output_attentions, or with fewer rows per call or a shorter input.";
 
     private ReadOnlyMemory<float> LayerHeadMask(float[]? head_mask, int layerIndex)
     {

@@ -72,10 +72,11 @@ public sealed class BigBirdInputs
     }
 
     /// <summary>Builds inputs from rows of ids (all rows the same length), with optional masks of the same shape.</summary>
-    /// <exception cref="BigBirdInputException">Empty input or ragged rows.</exception>
+    /// <exception cref="BigBirdInputException">Empty input, a null or ragged row, or more ids than one buffer can hold.</exception>
     public static BigBirdInputs FromIds(int[][] inputIds, int[][]? attentionMask = null, int[][]? tokenTypeIds = null, int[][]? positionIds = null)
     {
-        if (inputIds.Length == 0 || inputIds[0].Length == 0)
+        ArgumentNullException.ThrowIfNull(inputIds);
+        if (inputIds.Length == 0 || inputIds[0] is null || inputIds[0].Length == 0)
             throw new BigBirdInputException("input_ids is empty: give at least one sequence of at least one token.");
         int seq = inputIds[0].Length;
         return new BigBirdInputs(inputIds.Length, seq)
@@ -91,9 +92,11 @@ public sealed class BigBirdInputs
     {
         if (batch is int b && rows.Length != b)
             throw new BigBirdInputException($"{name} has {rows.Length} rows but input_ids has {b}; give one row per sequence.");
-        var flat = new int[rows.Length * seq];
+        var flat = new int[TensorSize.ForInput(name, "[batch, seq]", "give fewer rows per call or shorter rows.", rows.Length, seq)];
         for (int i = 0; i < rows.Length; i++)
         {
+            if (rows[i] is null)
+                throw new BigBirdInputException($"{name} row {i} is null; give every row as an array of {seq} values.");
             if (rows[i].Length != seq)
                 throw new BigBirdInputException($"{name} row {i} has {rows[i].Length} tokens, expected {seq}: pad every row to the same length and mark padding in attention_mask.");
             rows[i].CopyTo(flat, i * seq);

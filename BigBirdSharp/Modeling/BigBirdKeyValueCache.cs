@@ -29,9 +29,15 @@ public sealed class BigBirdKeyValueCache
     internal readonly DeviceBuffer[] Keys, Values;
 
     /// <summary>An empty cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens, on <paramref name="backend"/> (the CPU backend by default; use the model's).</summary>
-    /// <exception cref="BigBirdInputException">A non-positive size, or a capacity beyond max_position_embeddings.</exception>
+    /// <exception cref="BigBirdInputException">A non-positive size, a capacity beyond max_position_embeddings, or more memory than the process can use.</exception>
+    /// <exception cref="BigBirdConfigException"><paramref name="config"/> is invalid.</exception>
     public BigBirdKeyValueCache(BigBirdConfig config, int batchSize, int capacity, IComputeBackend? backend = null)
     {
+        // the sizes the cache is made of (a config built in code has not necessarily been validated)
+        if (config.NumHiddenLayers <= 0 || config.NumAttentionHeads <= 0 || config.HiddenSize <= 0 || config.HiddenSize % config.NumAttentionHeads != 0)
+            throw new BigBirdConfigException(
+                $"a key/value cache needs positive num_hidden_layers, num_attention_heads and hidden_size, with hidden_size a multiple of " +
+                $"num_attention_heads; got {config.NumHiddenLayers}, {config.NumAttentionHeads} and {config.HiddenSize}.");
         Backend = backend ?? CpuBackend.Instance;
         if (batchSize <= 0 || capacity <= 0)
             throw new BigBirdInputException($"a key/value cache needs a positive batch size and capacity, got {batchSize} and {capacity}.");
@@ -42,6 +48,13 @@ public sealed class BigBirdKeyValueCache
         if (perLayer > Array.MaxLength)
             throw new BigBirdInputException(
                 $"a key/value cache of {batchSize} rows × {capacity} tokens needs {perLayer} floats per layer, more than one array can hold; use a smaller batch.");
+        // keys and values of every layer, allocated now: refuse what the process cannot hold rather than run out of memory
+        double bytes = 2.0 * config.NumHiddenLayers * perLayer * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new BigBirdInputException(
+                $"a key/value cache of {config.NumHiddenLayers} layers × {batchSize} rows × {capacity} tokens needs {bytes / (1 << 30):0.#} GiB, " +
+                $"more than the {available / (double)(1 << 30):0.#} GiB this process can use; use a smaller batch or capacity.");
         BatchSize = batchSize;
         Capacity = capacity;
         Layers = config.NumHiddenLayers;

@@ -55,7 +55,9 @@ public sealed class BigBirdLayer
         // layer_output = apply_chunking_to_forward(feed_forward_chunk, ..., attention_output): every row is independent, so the
         // feed-forward block runs in chunks of rows whatever chunk_size_feed_forward says; only the intermediate buffer shrinks
         int chunk = state.FeedForwardChunkRows;
-        float[]? traced = state.Tracing ? new float[rows * _intermediate] : null;
+        float[]? traced = state.Tracing
+            ? new float[TensorSize.ForInput($"{_path}.intermediate", "[batch·seq, intermediate_size]", "trace a shorter input.", rows, _intermediate)]
+            : null;
         for (int r0 = 0; r0 < rows; r0 += chunk)
         {
             int n = Math.Min(chunk, rows - r0);

@@ -198,8 +198,12 @@ public sealed class BigBirdModel : IDisposable
         // block_sparse pads every input to a multiple of block_size (_pad_to_block_size)
         int padding_len = attention_type == AttentionType.BlockSparse
             ? (config.BlockSize - seq_length % config.BlockSize) % config.BlockSize : 0;
-        int seq = seq_length + padding_len;
-        if (past_key_values_length > 0 && past_key_values_length + seq_length > config.MaxPositionEmbeddings)
+        long padded_length = (long)seq_length + padding_len;
+        if (padded_length > int.MaxValue)
+            throw new BigBirdInputException(
+                $"input of {seq_length} tokens pads to {padded_length} for block_size {config.BlockSize}, more than one buffer can index; use a shorter input.");
+        int seq = (int)padded_length;
+        if (past_key_values_length > 0 && (long)past_key_values_length + seq_length > config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
                 $"{past_key_values_length} cached + {seq_length} new tokens exceed max_position_embeddings {config.MaxPositionEmbeddings}; " +
                 "stop generating at that length.");
@@ -416,15 +420,46 @@ public sealed class BigBirdModel : IDisposable
         Backend.Upload(state.EncoderAdditiveMask, stage);
     }
 
+    /// <summary>
+    /// The most plan entries the model caches (16 Mi ints, 64 MiB): every padded length has a plan per layer, so inputs of
+    /// ever-changing lengths under a small block_size would otherwise grow the cache without bound. Past it, the cache
+    /// starts over.
+    /// </summary>
+    internal long PlanCacheBudget { get; set; } = 16L << 20;
+
+    /// <summary>Plan entries cached now (at most <see cref="PlanCacheBudget"/>, or one plan when a single plan is larger).</summary>
+    internal long CachedPlanEntries
+    {
+        get
+        {
+            lock (_planGate) return _planEntries;
+        }
+    }
+
+    private readonly object _planGate = new();
+    private long _planEntries;
+
     /// <summary>This layer's random key blocks for a padded length, cached: the plan depends only on its arguments.</summary>
     internal int[] RandomPlan(RandomAttentionSemantics semantics, int layer, int seq)
     {
         var key = (semantics, layer, seq);
         if (_plans.TryGetValue(key, out var plan)) return plan;
-        return _plans.GetOrAdd(key, BigBirdRandomAttention.GetRandAttn(
+        plan = BigBirdRandomAttention.GetRandAttn(
             semantics, seed: layer, fromSeqLength: seq, toSeqLength: seq,
             fromBlockSize: config.BlockSize, toBlockSize: config.BlockSize,
-            numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings));
+            numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings);
+        lock (_planGate)
+        {
+            if (_plans.TryGetValue(key, out var cached)) return cached;
+            if (_planEntries + plan.Length > PlanCacheBudget)
+            {
+                _plans.Clear();
+                _planEntries = 0;
+            }
+            _plans[key] = plan;
+            _planEntries += plan.Length;
+        }
+        return plan;
     }
 
     /// <summary>Checks shapes, ranges and masks of a forward call; heads call it before touching the inputs themselves.</summary>
@@ -455,13 +490,13 @@ public sealed class BigBirdModel : IDisposable
                     $"{config.NumHiddenLayers} × {config.NumAttentionHeads} × {config.AttentionHeadSize}; make the cache from this model's config.");
             if (cache.BatchSize != batch)
                 throw new BigBirdInputException($"past_key_values holds {cache.BatchSize} rows but the input has {batch}; use one cache per batch.");
-            if (past + seq > cache.Capacity)
+            if ((long)past + seq > cache.Capacity)
                 throw new BigBirdInputException(
                     $"past_key_values holds {past} of at most {cache.Capacity} tokens, too few for {seq} more; make a cache with a larger capacity.");
         }
         if (inputs.AttentionMask is { } mask)
         {
-            CheckLength(mask.Length, (long)batch * (past + seq), "attention_mask", past > 0 ? $"[{batch}, {past} past + {seq} new]" : $"[{batch}, {seq}]");
+            CheckLength(mask.Length, (long)batch * ((long)past + seq), "attention_mask", past > 0 ? $"[{batch}, {past} past + {seq} new]" : $"[{batch}, {seq}]");
             foreach (int m in mask)
                 if (m is not (0 or 1)) throw new BigBirdInputException($"attention_mask holds {m}; use 1 for tokens to attend and 0 for padding.");
         }
@@ -500,7 +535,7 @@ public sealed class BigBirdModel : IDisposable
         {
             throw new BigBirdInputException("encoder_attention_mask was given without encoder_hidden_states; give both or neither.");
         }
-        if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != config.NumAttentionHeads * config.NumHiddenLayers)
+        if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != (long)config.NumAttentionHeads * config.NumHiddenLayers)
             throw new BigBirdInputException(
                 $"head_mask has {hm.Length} values; expected [{config.NumAttentionHeads}] or [{config.NumHiddenLayers}, {config.NumAttentionHeads}].");
     }

@@ -38,12 +38,16 @@ public sealed class Linear
     internal void Forward(DeviceSpan y, DeviceSpan x, int rows, ActivationKind activation = ActivationKind.Linear) =>
         Bound.Backend.Linear(y, x, Bound, rows, activation);
 
+    private const string Advice = "run fewer rows per call or a shorter input.";
+
     /// <summary>Host form, for the heads: y[rows, out] = x[rows, in] · Wᵀ + b, run on the backend and returned on the host.</summary>
     internal float[] Forward(ReadOnlySpan<float> x, int rows)
     {
+        int inputLength = TensorSize.ForInput("x", "[rows, in_features]", Advice, rows, InFeatures);
+        int outputLength = TensorSize.ForInput("y", "[rows, out_features]", Advice, rows, OutFeatures);
         using var stage = new Heads.HostStage(Bound.Backend);
-        var input = stage.Upload(x[..(rows * InFeatures)]);
-        var output = stage.Rent(rows * OutFeatures);
+        var input = stage.Upload(x[..inputLength]);
+        var output = stage.Rent(outputLength);
         Forward(output, input, rows);
         return stage.Download(output);
     }

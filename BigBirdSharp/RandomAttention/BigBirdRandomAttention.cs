@@ -77,6 +77,15 @@ public static class BigBirdRandomAttention
             throw new BigBirdException("Error the number of blocks needs to be same!");
         }
 
+        // the tables are [heads, blocks, num_random_blocks] (the old plan's per head over max_seqlen): refuse what cannot be held
+        long tableBlocks = IsOldPlanLength(fromSeqLength) ? Math.Max(numBlocks, (long)Math.Max(0, maxSeqlen) / toBlockSize) : numBlocks;
+        if (!Modeling.TensorSize.Fits(numHeads, tableBlocks, numRandBlocks))
+        {
+            throw new BigBirdException(
+                $"rand_attn [num_heads, blocks, num_random_blocks] = [{numHeads}, {tableBlocks}, {numRandBlocks}] is more than the " +
+                $"{Array.MaxLength} entries one buffer can hold (Array.MaxLength); use fewer random blocks.");
+        }
+
         NumpyRandomState? rng = semantics == RandomAttentionSemantics.Seeded ? new NumpyRandomState((uint)seed) : null;
 
         if (IsOldPlanLength(fromSeqLength))
@@ -108,15 +117,16 @@ public static class BigBirdRandomAttention
         }
 
         int numBlocks = FloorDiv(fromSeqLength, fromBlockSize);
-        if (2 * numRandBlocks + 5 < numBlocks)
+        // in 64 bits: each branch's product is below numBlocks · block ≤ fromSeqLength, so it fits an int once taken
+        if (2L * numRandBlocks + 5 < numBlocks)
         {
-            return ([(2 * numRandBlocks + 5) * fromBlockSize, fromSeqLength], [numRandBlocks, 0]);
+            return ([(int)((2L * numRandBlocks + 5) * fromBlockSize), fromSeqLength], [numRandBlocks, 0]);
         }
 
-        if (numRandBlocks + 5 < numBlocks)
+        if ((long)numRandBlocks + 5 < numBlocks)
         {
             int half = FloorDiv(numRandBlocks, 2);
-            return ([(numRandBlocks + 5) * fromBlockSize, fromSeqLength], [half, numRandBlocks - half]);
+            return ([(int)((numRandBlocks + 5L) * fromBlockSize), fromSeqLength], [half, numRandBlocks - half]);
         }
 
         return ([fromSeqLength], [numRandBlocks]);
@@ -159,6 +169,12 @@ public static class BigBirdRandomAttention
             throw new BigBirdException("negative dimensions are not allowed");
         }
 
+        if (!Modeling.TensorSize.Fits(fromBlocks - 2, numRandBlocks))
+        {
+            throw new BigBirdException(
+                $"rand_attn [{fromBlocks - 2}, {numRandBlocks}] is more than the {Array.MaxLength} entries one buffer can hold; use fewer random blocks.");
+        }
+
         var randAttn = new int[fromBlocks - 2, numRandBlocks];
         if (rng is null)
         {
@@ -173,7 +189,7 @@ public static class BigBirdRandomAttention
         }
 
         int last = toBlocks - 1;
-        if (lastIdx > 2 * toBlockSize)
+        if (lastIdx > 2L * toBlockSize)
         {
             last = FloorDiv(lastIdx, toBlockSize) - 1;
         }
@@ -309,6 +325,13 @@ public static class BigBirdRandomAttention
         }
 
         int width = SumPrefix(planNumRandBlocks, maxPlanIdx + 1);
+        if (!Modeling.TensorSize.Fits(numHeads, numBlocks, width))
+        {
+            throw new BigBirdException(
+                $"rand_attn [num_heads, blocks, random blocks] = [{numHeads}, {numBlocks}, {width}] is more than the {Array.MaxLength} " +
+                "entries one buffer can hold (Array.MaxLength); use fewer random blocks.");
+        }
+
         var randAttn = new int[numHeads][,];
         for (int h = 0; h < numHeads; h++)
         {
@@ -635,13 +658,18 @@ public static class BigBirdRandomAttention
 
     private static int SumPrefix(IReadOnlyList<int> values, int count)
     {
-        int sum = 0;
+        long sum = 0;
         for (int k = 0; k < Math.Min(count, values.Count); k++)
         {
             sum += values[k];
         }
 
-        return sum;
+        if (sum > int.MaxValue)
+        {
+            throw new BigBirdException($"The plan's random blocks add up to {sum}, more than one table can hold; use fewer random blocks.");
+        }
+
+        return (int)sum;
     }
 
     private static int FloorDiv(int a, int b)

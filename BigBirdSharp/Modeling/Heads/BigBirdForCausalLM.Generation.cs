@@ -87,6 +87,7 @@ public sealed partial class BigBirdForCausalLM
                 $"prompt of {promptLength} tokens + {generation.MaxNewTokens} new tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}; " +
                 "ask for fewer tokens or shorten the prompt.");
         int maxLength = promptLength + generation.MaxNewTokens;
+        _ = TensorSize.ForInput("sequences", "[batch, prompt + max_new_tokens]", "generate for fewer rows at a time.", batch, maxLength);
         int pad = generation.PadTokenId ?? config.PadTokenId;
         var stepOptions = (options ?? new BigBirdForwardOptions()) with
         {

@@ -55,6 +55,8 @@ public sealed class BigBirdLMPredictionHead
     private readonly IComputeBackend _backend;
     private readonly ModelLifetime _lifetime;
 
+    private const string Advice = "run fewer rows per call or a shorter input.";
+
     /// <summary>prediction_scores [rows, vocab] = decoder(transform(hidden [rows, hidden])), on the model's backend.</summary>
     /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
     public float[] Forward(ReadOnlySpan<float> hidden, int rows)
@@ -66,11 +68,14 @@ public sealed class BigBirdLMPredictionHead
     /// <summary><see cref="Forward(ReadOnlySpan{float}, int)"/> under the caller's lease.</summary>
     internal float[] ForwardLeased(ReadOnlySpan<float> hidden, int rows)
     {
+        // [rows, vocab] grows fastest of all: batch × seq × vocab_size can pass one buffer while the encoder's do not
+        int hiddenLength = TensorSize.ForInput("hidden_states", "[rows, hidden_size]", Advice, rows, decoder.InFeatures);
+        int scoresLength = TensorSize.ForInput("prediction_scores", "[batch·seq, vocab_size]", Advice, rows, decoder.OutFeatures);
         using var stage = new HostStage(_backend);
-        var hidden_states = stage.Upload(hidden[..(rows * decoder.InFeatures)]);
-        var transformed = stage.Rent(rows * decoder.InFeatures);
+        var hidden_states = stage.Upload(hidden[..hiddenLength]);
+        var transformed = stage.Rent(hiddenLength);
         transform.Forward(transformed, hidden_states, rows);
-        var prediction_scores = stage.Rent(rows * decoder.OutFeatures);
+        var prediction_scores = stage.Rent(scoresLength);
         decoder.Forward(prediction_scores, transformed, rows);
         return stage.Download(prediction_scores);
     }
@@ -140,7 +145,7 @@ public sealed class BigBirdClassificationHead
         stage.Backend.Copy(x, hidden, all, seq * hidden, batch, hidden); // x = features[:, 0, :] (take <s> / [CLS])
         var h = stage.Rent(batch * hidden);
         dense.Forward(h, x, batch, _act);
-        var logits = stage.Rent(batch * out_proj.OutFeatures);
+        var logits = stage.Rent(TensorSize.ForInput("logits", "[batch, num_labels]", "run fewer rows per call.", batch, out_proj.OutFeatures));
         out_proj.Forward(logits, h, batch);
         return stage.Download(logits);
     }
@@ -181,7 +186,8 @@ public sealed class BigBirdForQuestionAnsweringHead
     {
         using var stage = new HostStage(qa_outputs.Bound.Backend);
         var encoded = stage.Upload(encoder_output);
-        var inter = stage.Rent(rows * intermediate.dense.OutFeatures);
+        var inter = stage.Rent(TensorSize.ForInput("qa_classifier.intermediate", "[batch·seq, intermediate_size]",
+                                                   "run fewer rows per call or a shorter input.", rows, intermediate.dense.OutFeatures));
         intermediate.Forward(inter, encoded, rows);
         var hidden_states = stage.Rent(encoder_output.Length);
         output.Forward(hidden_states, inter, encoded, rows);

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using BigBirdSharp.Configuration;
+using BigBirdSharp.Tests.IO;
+using BigBirdSharp.Tokenization;
+
+namespace BigBirdSharp.Tests.Configuration;
+
+/// <summary>
+/// config.json and the tokenizer files go through the same regular-file check as the weights: a FIFO is refused before
+/// it is opened (opening it would block), a folder is refused, and a file far larger than any such file can need is
+/// refused before it is read.
+/// </summary>
+public sealed class ModelFolderFileKindTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Fifo(string name)
+    {
+        string path = _dir.File(name);
+        using var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return path;
+    }
+
+    /// <summary>Runs <paramref name="open"/> on a worker; should it block on the FIFO, the FIFO is released and the test fails.</summary>
+    private static TException RefusedWithoutBlocking<TException>(Action open, string fifo) where TException : Exception
+    {
+        var task = Task.Run(open);
+        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30)))
+        {
+            using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
+            Assert.Fail("opening blocked on a FIFO instead of refusing it");
+        }
+        Assert.True(task.IsFaulted, "reading a FIFO succeeded");
+        return Assert.IsType<TException>(Assert.Single(task.Exception!.InnerExceptions));
+    }
+
+    /// <summary>A sparse file of <paramref name="length"/> bytes (no disk is used for the hole).</summary>
+    private string Sparse(string name, long length)
+    {
+        string path = _dir.File(name);
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        stream.SetLength(length);
+        return path;
+    }
+
+    [LinuxFact]
+    public void A_FIFO_as_config_json_is_refused_at_once()
+    {
+        string fifo = Fifo("config.json");
+        var e = RefusedWithoutBlocking<BigBirdConfigException>(() => BigBirdConfig.FromFile(fifo), fifo);
+        Assert.Contains(fifo, e.Message);
+        Assert.Contains("not a regular file", e.Message);
+    }
+
+    [Fact]
+    public void A_folder_named_config_json_is_refused()
+    {
+        string path = _dir.File("config.json");
+        Directory.CreateDirectory(path);
+        var e = Assert.Throws<BigBirdConfigException>(() => BigBirdConfig.FromFile(path));
+        Assert.Contains("is a folder", e.Message);
+    }
+
+    [Fact]
+    public void A_config_json_larger_than_any_config_is_refused_before_it_is_read()
+    {
+        string path = Sparse("config.json", BigBirdConfig.MaxFileBytes + 1);
+        var e = Assert.Throws<BigBirdConfigException>(() => BigBirdConfig.FromFile(path));
+        Assert.Contains($"{BigBirdConfig.MaxFileBytes + 1} bytes", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void A_missing_config_json_still_says_not_found()
+    {
+        var e = Assert.Throws<BigBirdConfigException>(() => BigBirdConfig.FromFile(_dir.File("config.json")));
+        Assert.Contains("config.json not found", e.Message);
+    }
+
+    [LinuxFact]
+    public void A_FIFO_as_spiece_model_is_refused_at_once()
+    {
+        string fifo = Fifo("spiece.model");
+        var e = RefusedWithoutBlocking<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(_dir.Path), fifo);
+        Assert.Contains("not a regular file", e.Message);
+    }
+
+    [Fact]
+    public void A_tokenizer_file_larger_than_any_tokenizer_is_refused_before_it_is_read()
+    {
+        Sparse("spiece.model", TokenizerFile.MaxFileBytes + 1);
+        var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(_dir.Path));
+        Assert.Contains($"{TokenizerFile.MaxFileBytes + 1} bytes", e.Message);
+    }
+}
