@@ -138,6 +138,9 @@ public sealed record BigBirdConfig
         JsonDocument doc;
         try
         {
+            long bad = JsonStrings.FirstUndecodable(System.Text.Encoding.UTF8.GetBytes(json),
+                new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (bad >= 0) throw new BigBirdConfigException($"{source}: {JsonStrings.Describe(bad)}.");
             doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)

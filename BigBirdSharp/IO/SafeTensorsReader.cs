@@ -243,6 +243,8 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
             // syntax first, so malformed JSON is reported as such wherever its fault lies; this pass allocates nothing
             var syntax = new Utf8JsonReader(header, options);
             while (syntax.Read()) { }
+            long bad = JsonStrings.FirstUndecodable(header, options);
+            if (bad >= 0) throw new CheckpointFormatException(_path, JsonStrings.Describe(bad));
         }
         catch (JsonException e)
         {

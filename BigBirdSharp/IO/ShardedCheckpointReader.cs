@@ -143,6 +143,8 @@ public sealed class ShardedCheckpointReader : ITensorReader
             // syntax first, so malformed JSON is reported as such wherever its fault lies; this pass allocates nothing
             var syntax = new Utf8JsonReader(bytes, options);
             while (syntax.Read()) { }
+            long bad = JsonStrings.FirstUndecodable(bytes, options);
+            if (bad >= 0) throw new CheckpointFormatException(indexPath, JsonStrings.Describe(bad));
         }
         catch (JsonException e)
         {
@@ -218,8 +220,9 @@ public sealed class ShardedCheckpointReader : ITensorReader
             && shardName.IndexOfAny(Path.GetInvalidFileNameChars()) < 0
             && !Path.IsPathRooted(shardName)
             && Path.GetFileName(shardName) == shardName;
-        string full = Path.GetFullPath(Path.Combine(folder, shardName));
-        if (!plain || !string.Equals(Path.GetDirectoryName(full), folder, StringComparison.Ordinal))
+        // only a plain name is combined with the folder (a NUL in it would make Path throw)
+        string? full = plain ? Path.GetFullPath(Path.Combine(folder, shardName)) : null;
+        if (full is null || !string.Equals(Path.GetDirectoryName(full), folder, StringComparison.Ordinal))
             throw new CheckpointFormatException(indexPath, $"weight_map entry for '{tensor}' names shard \"{shardName}\", which is not a plain file name in the index's folder (paths and '..' are refused)");
         return full;
     }

@@ -1,3 +1,4 @@
+using BigBirdSharp.IO;
 using System.Text;
 using System.Text.Json;
 
@@ -217,7 +218,10 @@ public sealed class BigBirdTokenizer
     {
         try
         {
-            return JsonDocument.Parse(TokenizerFile.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64 });
+            byte[] bytes = TokenizerFile.ReadAllBytes(path);
+            long bad = JsonStrings.FirstUndecodable(bytes, new JsonReaderOptions { MaxDepth = 64 });
+            if (bad >= 0) throw new TokenizerFormatException(path, JsonStrings.Describe(bad));
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
