@@ -16,7 +16,7 @@ public sealed class FuzzHarness : IDisposable
 {
     /// <summary>The targets, as named on the command line and as folders under fixtures/fuzz.</summary>
     public static readonly string[] Targets =
-        ["safetensors", "sharded-index", "torch-bin", "spiece", "tokenizer-json", "config", "run-inputs"];
+        ["safetensors", "sharded-index", "torch-bin", "spiece", "tokenizer-json", "config", "config-model", "run-inputs"];
 
     private static readonly string[] Texts =
     [
@@ -30,6 +30,8 @@ public sealed class FuzzHarness : IDisposable
 
     private readonly string _work;
     private readonly string _shardTemplates;
+    private readonly string _modelWeights;
+    private ITensorReader? _weights;
 
     /// <summary>Creates a harness with its own scratch folder.</summary>
     /// <param name="fuzzFixtures">The repository's <c>fixtures/fuzz</c> folder (for the sharded target's shard files).</param>
@@ -38,6 +40,7 @@ public sealed class FuzzHarness : IDisposable
         _work = Path.Combine(Path.GetTempPath(), $"bigbird-fuzz-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_work);
         _shardTemplates = Path.Combine(fuzzFixtures, "sharded-index", "shards");
+        _modelWeights = Path.Combine(fuzzFixtures, "config-model", "model.safetensors");
     }
 
     /// <summary>The typed error the last <see cref="Run"/> ended with, or null when the input loaded.</summary>
@@ -57,6 +60,7 @@ public sealed class FuzzHarness : IDisposable
                 case "spiece": Tokenizer(Path.GetDirectoryName(Write("spiece", "spiece.model", data))!); break;
                 case "tokenizer-json": Tokenizer(Path.GetDirectoryName(Write("tokenizer-json", "tokenizer.json", data))!); break;
                 case "config": Config(Write("config", "config.json", data)); break;
+                case "config-model": ConfigModel(Write("config-model", "config.json", data)); break;
                 case "run-inputs": RunInputs.Read(Write("run-inputs", "inputs.json", data)); break;
                 default: throw new ArgumentException($"unknown fuzz target '{target}'; targets: {string.Join(", ", Targets)}");
             }
@@ -178,9 +182,34 @@ public sealed class FuzzHarness : IDisposable
         for (int i = 0; i < Math.Min(config.NumLabels, 4); i++) _ = config.LabelName(i);
     }
 
+    /// <summary>A fuzzed config.json over fixed real weights (a 2-layer, 24-wide block-sparse model): the model is built
+    /// and run on a short and a block-sparse-long sequence, so hostile sizes reach the size arithmetic of loading and of
+    /// the forward pass.</summary>
+    private void ConfigModel(string path)
+    {
+        var config = BigBirdConfig.FromFile(path);
+        _weights ??= new SafeTensorsReader(_modelWeights);
+        using var model = Modeling.BigBirdModel.FromReader(config, _weights);
+        foreach (int length in (int[])[9, 100])
+        {
+            var ids = new int[length];
+            for (int i = 0; i < length; i++) ids[i] = (int)((i * 7L + 3) % Math.Max(1, config.VocabSize));
+            try
+            {
+                var output = model.Forward(Modeling.BigBirdInputs.FromIds([ids]));
+                _ = output.LastHiddenState;
+            }
+            catch (BigBirdInputException)
+            {
+                // e.g. longer than max_position_embeddings: typed
+            }
+        }
+    }
+
     /// <summary>Deletes the scratch folder.</summary>
     public void Dispose()
     {
+        _weights?.Dispose();
         try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

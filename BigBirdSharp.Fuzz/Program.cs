@@ -27,6 +27,8 @@ public static class Program
         {
             using var harness = new FuzzHarness(FuzzFixtures());
             int crashes = 0, count = 0;
+            bool triage = Environment.GetEnvironmentVariable("BIGBIRD_FUZZ_TRIAGE") == "1";
+            var groups = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
             foreach (var arg in args.Skip(2))
             {
                 var files = Directory.Exists(arg) ? Directory.GetFiles(arg).Order(StringComparer.Ordinal).ToArray() : [arg];
@@ -42,10 +44,19 @@ public static class Program
                     catch (Exception e)
                     {
                         crashes++;
-                        Console.WriteLine($"CRASH {file}\n{e}\n");
+                        if (!triage)
+                        {
+                            Console.WriteLine($"CRASH {file}\n{e}\n");
+                            continue;
+                        }
+                        string signature = Signature(e);
+                        if (!groups.TryGetValue(signature, out var list)) groups[signature] = list = [];
+                        list.Add(file);
                     }
                 }
             }
+            foreach (var (signature, files) in groups)
+                Console.WriteLine($"{files.Count,5} x {signature}\n        e.g. {files.MinBy(f => new FileInfo(f).Length)}");
             Console.WriteLine($"{args[1]}: {count} inputs, {crashes} crashes");
             return crashes == 0 ? 0 : 1;
         }
@@ -53,6 +64,16 @@ public static class Program
         Console.Error.WriteLine("       BigBirdSharp.Fuzz replay TARGET FILE|FOLDER...");
         Console.Error.WriteLine("targets: " + string.Join(", ", FuzzHarness.Targets));
         return 2;
+    }
+
+    /// <summary>A crash's bucket: the exception type and the innermost BigBirdSharp frame it passed.</summary>
+    private static string Signature(Exception e)
+    {
+        var frames = (e.StackTrace ?? "").Split('\n').Select(l => l.Trim());
+        string top = frames.FirstOrDefault(l => l.StartsWith("at BigBirdSharp.", StringComparison.Ordinal)
+                                                && !l.StartsWith("at BigBirdSharp.Fuzz.", StringComparison.Ordinal)) ?? frames.FirstOrDefault() ?? "";
+        int inAt = top.IndexOf(" in ", StringComparison.Ordinal);
+        return $"{e.GetType().FullName} {(inAt > 0 ? top[..inAt] : top)}";
     }
 
     /// <summary>The repository's fixtures/fuzz, found by walking up to BigBirdSharp.sln (or $BIGBIRD_FUZZ_FIXTURES).</summary>
