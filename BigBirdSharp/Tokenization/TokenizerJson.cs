@@ -117,8 +117,11 @@ internal static class TokenizerJson
                 break;
             }
             case "Replace":
+                // HF's SpmConverter writes the pattern as {"Regex": " {2,}"}; {"String": " {2,}"} is also read as the
+                // same collapsing (older files of ours wrote it so)
                 if (n.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object &&
-                    p.TryGetProperty("String", out var ps) && ps.GetString() == " {2,}" &&
+                    (p.TryGetProperty("Regex", out var ps) || p.TryGetProperty("String", out ps)) &&
+                    ps.ValueKind == JsonValueKind.String && ps.GetString() == " {2,}" &&
                     n.TryGetProperty("content", out var rc) && rc.GetString() == " ")
                 {
                     removeExtra = true;
