@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Tests.IO;
 using BigBirdSharp.Tokenization;
@@ -16,27 +15,10 @@ public sealed class ModelFolderFileKindTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private string Fifo(string name)
-    {
-        string path = _dir.File(name);
-        using var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
-        mkfifo.WaitForExit();
-        Assert.Equal(0, mkfifo.ExitCode);
-        return path;
-    }
+    private string Fifo(string name) => Fifos.Make(_dir.File(name));
 
-    /// <summary>Runs <paramref name="open"/> on a worker; should it block on the FIFO, the FIFO is released and the test fails.</summary>
-    private static TException RefusedWithoutBlocking<TException>(Action open, string fifo) where TException : Exception
-    {
-        var task = Task.Run(open);
-        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30)))
-        {
-            using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
-            Assert.Fail("opening blocked on a FIFO instead of refusing it");
-        }
-        Assert.True(task.IsFaulted, "reading a FIFO succeeded");
-        return Assert.IsType<TException>(Assert.Single(task.Exception!.InnerExceptions));
-    }
+    private static TException RefusedWithoutBlocking<TException>(Action open, string fifo) where TException : Exception =>
+        Fifos.RefusedWithoutBlocking<TException>(open, fifo);
 
     /// <summary>A sparse file of <paramref name="length"/> bytes (no disk is used for the hole).</summary>
     private string Sparse(string name, long length)

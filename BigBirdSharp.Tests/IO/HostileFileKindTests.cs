@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using BigBirdSharp.IO;
 
 namespace BigBirdSharp.Tests.IO;
@@ -19,37 +18,14 @@ public sealed class LinuxFactAttribute : FactAttribute
 /// </summary>
 public sealed class HostileFileKindTests : IDisposable
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
-    private string Fifo(string name)
-    {
-        string path = _dir.File(name);
-        using var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
-        mkfifo.WaitForExit();
-        Assert.Equal(0, mkfifo.ExitCode);
-        return path;
-    }
+    private string Fifo(string name) => Fifos.Make(_dir.File(name));
 
-    /// <summary>
-    /// Runs <paramref name="open"/> on a worker and expects a <see cref="CheckpointFormatException"/> from it. Should the
-    /// call block in open() on a FIFO, the FIFO is opened for writing (and closed) to release it, and the test fails.
-    /// </summary>
-    private static CheckpointFormatException RefusedWithoutBlocking(Action open, params string[] fifos)
-    {
-        var task = Task.Run(open);
-        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(Patience))
-        {
-            foreach (var fifo in fifos)
-                using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
-            Assert.Fail("opening blocked on a FIFO instead of refusing it");
-        }
-        Assert.True(task.IsFaulted, "opening a path that is not a regular file succeeded");
-        var e = task.Exception!;
-        return Assert.IsType<CheckpointFormatException>(Assert.Single(e.InnerExceptions));
-    }
+    private static CheckpointFormatException RefusedWithoutBlocking(Action open, params string[] fifos) =>
+        Fifos.RefusedWithoutBlocking<CheckpointFormatException>(open, fifos);
 
     [LinuxFact]
     public void A_FIFO_named_model_safetensors_in_a_folder_is_refused_at_once()

@@ -4,6 +4,36 @@ using System.Text;
 
 namespace BigBirdSharp.Tests.IO;
 
+/// <summary>FIFOs for the tests that prove a reader refuses one instead of blocking in open().</summary>
+internal static class Fifos
+{
+    /// <summary>Makes a FIFO at <paramref name="path"/> with <c>mkfifo</c>.</summary>
+    public static string Make(string path)
+    {
+        using var mkfifo = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return path;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="open"/> on a worker and expects a <typeparamref name="TException"/> from it. Should the call
+    /// block in open() on a FIFO, the FIFOs are opened for writing (and closed) to release it, and the test fails.
+    /// </summary>
+    public static TException RefusedWithoutBlocking<TException>(Action open, params string[] fifos) where TException : Exception
+    {
+        var task = Task.Run(open);
+        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30)))
+        {
+            foreach (var fifo in fifos)
+                using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
+            Assert.Fail("opening blocked on a FIFO instead of refusing it");
+        }
+        Assert.True(task.IsFaulted, "opening a path that is not a regular file succeeded");
+        return Assert.IsType<TException>(Assert.Single(task.Exception!.InnerExceptions));
+    }
+}
+
 /// <summary>A temporary folder deleted on dispose.</summary>
 internal sealed class TempDir : IDisposable
 {

@@ -40,4 +40,17 @@ internal static class JsonStrings
     /// <summary>The message part every reader uses for an undecodable string at <paramref name="offset"/>.</summary>
     public static string Describe(long offset) =>
         $"the string at byte offset {offset} is not text (an escaped lone surrogate such as \\ud800, or bytes that are not UTF-8)";
+
+    /// <summary>The JSON kind of the value starting at a token, in <see cref="JsonValueKind"/>'s words (for messages).</summary>
+    public static string Kind(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => nameof(JsonValueKind.Object),
+        JsonTokenType.StartArray => nameof(JsonValueKind.Array),
+        JsonTokenType.String => nameof(JsonValueKind.String),
+        JsonTokenType.Number => nameof(JsonValueKind.Number),
+        JsonTokenType.True => nameof(JsonValueKind.True),
+        JsonTokenType.False => nameof(JsonValueKind.False),
+        JsonTokenType.Null => nameof(JsonValueKind.Null),
+        _ => token.ToString(),
+    };
 }

@@ -256,7 +256,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         {
             Next(ref reader);
             if (reader.TokenType != JsonTokenType.StartObject)
-                throw new CheckpointFormatException(_path, $"header must be a JSON object, found {Kind(reader.TokenType)}");
+                throw new CheckpointFormatException(_path, $"header must be a JSON object, found {JsonStrings.Kind(reader.TokenType)}");
 
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var entries = new List<RawEntry>();
@@ -288,30 +288,18 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
         return reader.TokenType;
     }
 
-    /// <summary>The JSON kind of the value starting at a token, in <see cref="JsonValueKind"/>'s words.</summary>
-    private static string Kind(JsonTokenType token) => token switch
-    {
-        JsonTokenType.StartObject => nameof(JsonValueKind.Object),
-        JsonTokenType.StartArray => nameof(JsonValueKind.Array),
-        JsonTokenType.String => nameof(JsonValueKind.String),
-        JsonTokenType.Number => nameof(JsonValueKind.Number),
-        JsonTokenType.True => nameof(JsonValueKind.True),
-        JsonTokenType.False => nameof(JsonValueKind.False),
-        JsonTokenType.Null => nameof(JsonValueKind.Null),
-        _ => token.ToString(),
-    };
 
     private Dictionary<string, string> ParseMetadata(ref Utf8JsonReader reader)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (reader.TokenType == JsonTokenType.Null) return result;
         if (reader.TokenType != JsonTokenType.StartObject)
-            throw new CheckpointFormatException(_path, $"__metadata__ must be an object of strings, found {Kind(reader.TokenType)}");
+            throw new CheckpointFormatException(_path, $"__metadata__ must be an object of strings, found {JsonStrings.Kind(reader.TokenType)}");
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             string key = reader.GetString()!;
             if (Next(ref reader) != JsonTokenType.String)
-                throw new CheckpointFormatException(_path, $"__metadata__ value for '{key}' must be a string, found {Kind(reader.TokenType)}");
+                throw new CheckpointFormatException(_path, $"__metadata__ value for '{key}' must be a string, found {JsonStrings.Kind(reader.TokenType)}");
             if (!result.TryAdd(key, reader.GetString()!))
                 throw new CheckpointFormatException(_path, $"__metadata__ has the key '{key}' twice");
         }
@@ -321,7 +309,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
     private RawEntry ParseTensor(string name, ref Utf8JsonReader reader)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
-            throw new CheckpointFormatException(_path, $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {Kind(reader.TokenType)}");
+            throw new CheckpointFormatException(_path, $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {JsonStrings.Kind(reader.TokenType)}");
 
         string? dtype = null;
         long[]? dims = null;
@@ -382,7 +370,7 @@ public sealed unsafe class SafeTensorsReader : ITensorReader
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out ulong value))
             {
                 string text = reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject
-                    ? Kind(reader.TokenType)
+                    ? JsonStrings.Kind(reader.TokenType)
                     : Encoding.UTF8.GetString(reader.ValueSpan); // the header is one buffer, so never a value sequence
                 throw new CheckpointFormatException(_path, $"tensor '{tensor}': {label} {text} is not a non-negative integer");
             }

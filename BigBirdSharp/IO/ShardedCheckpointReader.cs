@@ -156,7 +156,7 @@ public sealed class ShardedCheckpointReader : ITensorReader
         var reader = new Utf8JsonReader(bytes, options);
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartObject)
-            throw new CheckpointFormatException(indexPath, $"index must be a JSON object, found {Kind(reader.TokenType)}");
+            throw new CheckpointFormatException(indexPath, $"index must be a JSON object, found {JsonStrings.Kind(reader.TokenType)}");
         List<KeyValuePair<string, string>>? result = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -190,7 +190,7 @@ public sealed class ShardedCheckpointReader : ITensorReader
                 throw new CheckpointFormatException(indexPath, $"weight_map lists tensor '{name}' twice");
             reader.Read();
             if (reader.TokenType != JsonTokenType.String)
-                throw new CheckpointFormatException(indexPath, $"weight_map entry for '{name}' must be a shard file name string, found {Kind(reader.TokenType)}");
+                throw new CheckpointFormatException(indexPath, $"weight_map entry for '{name}' must be a shard file name string, found {JsonStrings.Kind(reader.TokenType)}");
             string shard = reader.GetString()!;
             if (!shardNames.TryGetValue(shard, out var known)) shardNames.Add(shard, known = shard);
             result.Add(new(name, known));
@@ -198,18 +198,6 @@ public sealed class ShardedCheckpointReader : ITensorReader
         return result;
     }
 
-    /// <summary>The JSON kind of the value starting at a token, in <see cref="JsonValueKind"/>'s words.</summary>
-    private static string Kind(JsonTokenType token) => token switch
-    {
-        JsonTokenType.StartObject => nameof(JsonValueKind.Object),
-        JsonTokenType.StartArray => nameof(JsonValueKind.Array),
-        JsonTokenType.String => nameof(JsonValueKind.String),
-        JsonTokenType.Number => nameof(JsonValueKind.Number),
-        JsonTokenType.True => nameof(JsonValueKind.True),
-        JsonTokenType.False => nameof(JsonValueKind.False),
-        JsonTokenType.Null => nameof(JsonValueKind.Null),
-        _ => token.ToString(),
-    };
 
     /// <summary>Accepts only a plain file name that resolves to a file directly inside <paramref name="folder"/>.</summary>
     private static string ResolveShard(string indexPath, string folder, string tensor, string shardName)
