@@ -350,7 +350,7 @@ internal sealed class TextCommandContext
     {
         if (!input.Truncated) return;
         string dropped = input.DroppedCharacters > 0
-            ? $" (only its first {PipelineEncoding.MaxCharactersPerToken * (long)maxPositions} characters were tokenized; {input.DroppedCharacters} more were dropped)"
+            ? $" (the last {input.DroppedCharacters} characters were never tokenized: the first ones already gave more tokens than the model takes)"
             : "";
         Warn($"{doc.Label}: {input.OriginalLength} tokens{dropped}, truncated to {input.Length} (the model's max_position_embeddings is {maxPositions}); " +
              "pass --no-truncate to refuse over-long input instead.");

@@ -364,12 +364,12 @@ public sealed class HostileInputTests : IDisposable
     [Fact]
     public void Endless_stdin_is_read_only_as_far_as_the_model_can_take()
     {
-        string folder = Checkpoint("short", positions: 128); // 128 positions: 8192 characters
+        string folder = Checkpoint("short", positions: 128); // 128 positions: 131072 characters
         var stdin = new EndlessText(1 << 20);
         var (code, stdout, stderr) = Run(["embed", "--json", "--quiet", "--model", folder], stdin);
         Assert.True(code == BigBirdCli.Ok, stderr);
-        Assert.InRange(stdin.BytesRead, 8192, 8192 + (1 << 16) + 8192);
-        Assert.Contains("warning: stdin: read the first 8192 characters (8192 bytes), more than the model's max_position_embeddings (128 tokens) can take; " +
+        Assert.InRange(stdin.BytesRead, 131072, 131072 + (1 << 16) + 131072);
+        Assert.Contains("warning: stdin: read the first 131072 characters (131072 bytes), more than the model's max_position_embeddings (128 tokens) can take; " +
                         "the rest was not read", stderr);
         var line = Assert.Single(JsonLines(stdout));
         Assert.True(line.GetProperty("truncated").GetBoolean());
@@ -383,12 +383,31 @@ public sealed class HostileInputTests : IDisposable
         string text = string.Concat(Enumerable.Repeat("And God saw the light, that it was good. ", 50_000)); // about 2 MB
         string file = File("long.txt", text);
         var (code, stdout, stderr) = Run(["fill-mask", "--json", "--quiet", "--model", folder, "--input", file, "--top-k", "1"]);
-        Assert.Equal(BigBirdCli.Failed, code); // the kept part has no [MASK]: it got that far, having read 8192 characters
-        Assert.Contains($"warning: {file}: read the first 8192 characters (8192 bytes), more than the model's max_position_embeddings (128 tokens) can take; " +
-                        $"the remaining {text.Length - 8192} bytes were dropped unread.", stderr);
+        Assert.Equal(BigBirdCli.Failed, code); // the kept part has no [MASK]: it got that far, having read 131072 characters
+        Assert.Contains($"warning: {file}: read the first 131072 characters (131072 bytes), more than the model's max_position_embeddings (128 tokens) can take; " +
+                        $"the remaining {text.Length - 131072} bytes were dropped unread.", stderr);
         (code, _, stderr) = Run(["embed", "--quiet", "--no-truncate", "--model", folder, "--input", file]);
         Assert.Equal(BigBirdCli.Failed, code);
-        Assert.Contains($"bigbird: {file} is longer than 8192 characters, more than the model's max_position_embeddings (128 tokens) can take", stderr);
+        Assert.Contains($"bigbird: {file} is longer than 131072 characters, more than the model's max_position_embeddings (128 tokens) can take", stderr);
+    }
+
+    [Fact]
+    public void PipelineEncoding_reads_further_when_the_first_characters_give_too_few_tokens()
+    {
+        // runs of spaces collapse: 8,192 characters of this give far fewer than 128 tokens, so the prefix must grow
+        var tokenizer = BigBirdTokenizer.FromFolder(DefaultModelSource);
+        var config = BigBirdConfig.FromJson(JsonSerializer.Serialize(TinyConfig("BigBirdForMaskedLM", 128)));
+        string text = string.Concat(Enumerable.Repeat("light" + new string(' ', 300), 1_000)); // 305,000 characters
+        Assert.True(tokenizer.Encode(text[..(128 * PipelineEncoding.FirstCharactersPerToken)]).Length < 128);
+        var input = PipelineEncoding.Encode(tokenizer, config, text, null, OverlongInput.Truncate, "the text");
+        var hf = tokenizer.Encode(text, null, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = 128 });
+        Assert.Equal(hf.InputIds, input.Encoding.InputIds);
+        Assert.True(input.Truncated);
+        Assert.InRange(input.DroppedCharacters, 1, text.Length - 128L * PipelineEncoding.FirstCharactersPerToken - 1);
+        // never beyond MaxCharactersPerToken per position, whatever the text
+        string spaces = "x" + new string(' ', 128 * PipelineEncoding.MaxCharactersPerToken + 1000) + "y";
+        var capped = PipelineEncoding.Encode(tokenizer, config, spaces, null, OverlongInput.Truncate, "the text");
+        Assert.Equal(spaces.Length - 128L * PipelineEncoding.MaxCharactersPerToken, capped.DroppedCharacters);
     }
 
     [Fact]
@@ -398,7 +417,7 @@ public sealed class HostileInputTests : IDisposable
         var config = BigBirdConfig.FromJson(JsonSerializer.Serialize(TinyConfig("BigBirdForMaskedLM", 128)));
         string text = string.Concat(Enumerable.Repeat("And God saw the light, that it was good. ", 1_000)); // 41,000 characters
         var input = PipelineEncoding.Encode(tokenizer, config, text, null, OverlongInput.Truncate, "the text");
-        Assert.Equal(text.Length - 128 * PipelineEncoding.MaxCharactersPerToken, input.DroppedCharacters);
+        Assert.Equal(text.Length - 128 * PipelineEncoding.FirstCharactersPerToken, input.DroppedCharacters);
         Assert.True(input.Truncated);
         var hf = tokenizer.Encode(text, null, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = 128 });
         Assert.Equal(hf.InputIds, input.Encoding.InputIds);

@@ -21,15 +21,23 @@ public enum OverlongInput
 public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLength)
 {
     /// <summary>
-    /// An upper bound on the characters one token of a BigBird SentencePiece vocabulary covers, with a wide margin: text
-    /// beyond <c>max_position_embeddings</c> × this many characters can never reach the model, so it is not tokenized
-    /// (a 50 MB document costs what its first few hundred kilobytes cost).
+    /// The most characters per position of <c>max_position_embeddings</c> that are ever tokenized: text beyond
+    /// <c>max_position_embeddings</c> × this many characters never reaches the tokenizer (a 50 MB document costs what its
+    /// first few hundred kilobytes cost). Only text that averages more characters per token than this (runs of spaces,
+    /// characters the normalizer removes) can differ from HF, whose tokenizer reads it all; it is reported as dropped.
     /// </summary>
-    public const int MaxCharactersPerToken = 64;
+    public const int MaxCharactersPerToken = 1024;
+
+    /// <summary>Characters per position tokenized at first (SentencePiece tokens of real text average a few characters);
+    /// the prefix grows fourfold, up to <see cref="MaxCharactersPerToken"/>, while it gives too few tokens to decide.</summary>
+    internal const int FirstCharactersPerToken = 64;
+
+    /// <summary>Tokens beyond <c>max_position_embeddings</c> that a cut text's prefix must give before its tail is known not
+    /// to matter: only the last word of a prefix can be segmented differently from the whole text.</summary>
+    internal const int CutMargin = 64;
 
     /// <summary>Characters at the end of the text (and of the pair) that were never tokenized because the model could
-    /// not take them (see <see cref="MaxCharactersPerToken"/>); <see cref="OriginalLength"/> then counts the tokens of the
-    /// part that was tokenized.</summary>
+    /// not take them; <see cref="OriginalLength"/> then counts the tokens of the part that was tokenized.</summary>
     public long DroppedCharacters { get; init; }
 
     /// <summary>True when tokens were dropped to fit <c>max_position_embeddings</c>.</summary>
@@ -41,8 +49,10 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
     /// <summary>Encodes <paramref name="text"/> (and <paramref name="pair"/>) for <paramref name="config"/>, cutting the
     /// longer text first (HF's longest_first) when it is too long: padding to the block size is left to the model,
     /// which pads internally as HF does.
-    /// Only the first <c>max_position_embeddings</c> × <see cref="MaxCharactersPerToken"/> characters of each text are
-    /// tokenized, so the cost never grows with the document beyond what the model can take.</summary>
+    /// A long text is tokenized from a prefix of <see cref="FirstCharactersPerToken"/> characters per position, grown while
+    /// it gives fewer than <c>max_position_embeddings</c> + <see cref="CutMargin"/> tokens, and never beyond
+    /// <see cref="MaxCharactersPerToken"/> characters per position, so the cost never grows with the document beyond what
+    /// the model can take, and the tokens are HF's whenever the prefix holds enough of them.</summary>
     /// <exception cref="BigBirdInputException">Empty text, or too long under <see cref="OverlongInput.Reject"/>.</exception>
     public static PipelineEncoding Encode(BigBirdTokenizer tokenizer, BigBirdConfig config, string text, string? pair,
                                           OverlongInput overlong, string what)
@@ -53,22 +63,42 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
         if (pair is not null && string.IsNullOrWhiteSpace(pair))
             throw new BigBirdInputException($"{what}: the second text is empty; give some text.");
         int max = config.MaxPositionEmbeddings;
-        long limit = (long)max * MaxCharactersPerToken;
-        string head = Prefix(text, limit), pairHead = pair is null ? null! : Prefix(pair, limit);
-        long dropped = text.Length - head.Length + (pair is null ? 0 : pair.Length - pairHead.Length);
-        if (dropped > 0 && overlong == OverlongInput.Reject)
-            throw new BigBirdInputException(
-                $"{what} is {text.Length + (pair?.Length ?? 0)} characters, more than the model's max_position_embeddings ({max} tokens) can take " +
-                $"(at most {limit} characters per text are read); shorten it, or allow truncation (drop --no-truncate).");
-        var full = tokenizer.Encode(head, pair is null ? null : pairHead);
+        long limit = (long)max * FirstCharactersPerToken, bound = (long)max * MaxCharactersPerToken;
+        string head, pairHead;
+        long dropped;
+        TokenizerEncoding full;
+        while (true)
+        {
+            head = Prefix(text, limit);
+            pairHead = pair is null ? null! : Prefix(pair, limit);
+            dropped = text.Length - head.Length + (pair is null ? 0 : pair.Length - pairHead.Length);
+            full = tokenizer.Encode(head, pair is null ? null : pairHead);
+            if (dropped == 0 || limit >= bound || TailsCannotMatter(full, head.Length < text.Length, pair is not null && pairHead.Length < pair.Length, max))
+                break;
+            limit = Math.Min(bound, limit * 4);
+        }
         if (full.Length <= max && dropped == 0) return new PipelineEncoding(full, full.Length);
         if (overlong == OverlongInput.Reject)
-            throw new BigBirdInputException(
-                $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
-                "shorten it, or allow truncation (drop --no-truncate).");
+            throw new BigBirdInputException(dropped > 0
+                ? $"{what} is {text.Length + (pair?.Length ?? 0)} characters, more than the model's max_position_embeddings ({max} tokens) can take " +
+                  $"(its first {head.Length + (pair is null ? 0 : pairHead.Length)} characters already give {full.Length} tokens); shorten it, or allow truncation (drop --no-truncate)."
+                : $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
+                  "shorten it, or allow truncation (drop --no-truncate).");
         var cut = full.Length <= max ? full
             : tokenizer.Encode(head, pair is null ? null : pairHead, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = max });
         return new PipelineEncoding(cut, full.Length) { DroppedCharacters = dropped };
+    }
+
+    /// <summary>Whether every text that was cut gives at least <paramref name="max"/> + <see cref="CutMargin"/> tokens of
+    /// its own (counted by sequence id: 0 for the text, 1 for the pair; special tokens are -1), so truncation to
+    /// <paramref name="max"/> keeps the same tokens from the prefix as from the whole text.</summary>
+    private static bool TailsCannotMatter(TokenizerEncoding encoding, bool textCut, bool pairCut, int max)
+    {
+        long first = 0, second = 0;
+        foreach (int sequence in encoding.SequenceIds)
+            if (sequence == 0) first++;
+            else if (sequence == 1) second++;
+        return (!textCut || first >= (long)max + CutMargin) && (!pairCut || second >= (long)max + CutMargin);
     }
 
     /// <summary>The first <paramref name="limit"/> characters of <paramref name="s"/>, never splitting a surrogate pair.</summary>
