@@ -68,9 +68,9 @@ internal static class TokenizerJson
         bool addPrefix = true;
         if (root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind == JsonValueKind.Object)
         {
-            string ptype = pre.TryGetProperty("type", out var pt) ? pt.GetString() ?? "" : "";
+            string ptype = pre.TryGetProperty("type", out var pt) ? Text(pt) ?? "" : "";
             if (ptype != "Metaspace") throw new TokenizerFormatException(path, $"pre_tokenizer '{ptype}' is not supported; expected Metaspace");
-            if (pre.TryGetProperty("replacement", out var rep) && rep.GetString() != "\u2581")
+            if (pre.TryGetProperty("replacement", out var rep) && Text(rep) != "\u2581")
                 throw new TokenizerFormatException(path, "Metaspace replacement must be U+2581");
             addPrefix = !pre.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False;
         }
@@ -93,9 +93,12 @@ internal static class TokenizerJson
         return (processor, tokens);
     }
 
+    /// <summary>The value of a JSON string, or null for any other kind (GetString would throw on a number or an object).</summary>
+    private static string? Text(JsonElement e) => e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+
     private static void ReadNormalizer(JsonElement n, string path, ref byte[] charsMap, ref bool removeExtra)
     {
-        string type = n.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
+        string type = n.TryGetProperty("type", out var t) ? Text(t) ?? "" : "";
         switch (type)
         {
             case "Sequence":
@@ -122,7 +125,7 @@ internal static class TokenizerJson
                 if (n.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object &&
                     (p.TryGetProperty("Regex", out var ps) || p.TryGetProperty("String", out ps)) &&
                     ps.ValueKind == JsonValueKind.String && ps.GetString() == " {2,}" &&
-                    n.TryGetProperty("content", out var rc) && rc.GetString() == " ")
+                    n.TryGetProperty("content", out var rc) && Text(rc) == " ")
                 {
                     removeExtra = true;
                     break;
