@@ -68,10 +68,12 @@ internal static class CliInput
     }
 
     /// <summary>Reads a whole regular file as UTF-8 text (BOM dropped, invalid bytes handled as <see cref="Utf8Text"/> says).</summary>
-    public static string ReadAllText(string path, string option, bool strict, Action<string> warn)
+    /// <exception cref="BigBirdInputException">The file holds more than <paramref name="maxChars"/> characters.</exception>
+    public static string ReadAllText(string path, string option, bool strict, Action<string> warn, long maxChars = Utf8Text.MaxWholeChars)
     {
         using var stream = OpenRegularFile(path, option);
-        return Utf8Text.Read(stream, path, long.MaxValue, strict, warn).Text;
+        var text = Utf8Text.Read(stream, path, maxChars, strict, warn);
+        return text.Complete ? text.Text : throw Utf8Text.TooLarge(path, maxChars);
     }
 }
 
@@ -83,6 +85,15 @@ internal static class CliInput
 internal sealed record Utf8Text(string Text, bool Complete, long BytesRead, long? BytesDropped)
 {
     private const int Chunk = 1 << 16;
+
+    /// <summary>The most characters of an input that is read whole (a JSONL batch, a tokenize input, a qa context):
+    /// 256 Mi characters, 512 MiB as .NET text.</summary>
+    public const long MaxWholeChars = 256L << 20;
+
+    /// <summary>The error for an input read whole that is longer than <paramref name="maxChars"/>.</summary>
+    public static BigBirdInputException TooLarge(string source, long maxChars = MaxWholeChars) =>
+        new($"{source} holds more than {maxChars} characters; an input read whole (a JSONL batch, a tokenize input, a qa context) " +
+            "must be smaller. Split it into several files.");
 
     /// <summary>
     /// Decodes <paramref name="stream"/> as UTF-8, stopping once about <paramref name="maxChars"/> characters are read (the

@@ -234,7 +234,7 @@ internal sealed class TextCommandContext
     private Utf8Text ReadSource(string input, string source, Func<int>? maxPositions)
     {
         int positions = maxPositions?.Invoke() ?? 0;
-        long maxChars = maxPositions is null ? long.MaxValue : (long)positions * PipelineEncoding.MaxCharactersPerToken;
+        long maxChars = maxPositions is null ? Utf8Text.MaxWholeChars : (long)positions * PipelineEncoding.MaxCharactersPerToken;
         Utf8Text result;
         if (input == "-") result = Utf8Text.Read(Stdin, source, maxChars, Strict, Warn);
         else
@@ -244,6 +244,8 @@ internal sealed class TextCommandContext
             using var stream = CliInput.OpenRegularFile(input, "--input");
             result = Utf8Text.Read(stream, source, maxChars, Strict, Warn);
         }
+        if (!result.Complete && maxPositions is null)
+            throw Utf8Text.TooLarge(source);
         if (!result.Complete)
         {
             string rest = result.BytesDropped is long dropped ? $"the remaining {dropped} bytes were dropped unread" : "the rest was not read";

@@ -392,6 +392,17 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void An_input_read_whole_past_its_bound_is_a_typed_error_and_under_it_is_read()
+    {
+        string content = string.Concat(Enumerable.Repeat("{\"text\": \"light\"}\n", 10)); // 180 characters
+        string file = File("batch.jsonl", content);
+        var e = Assert.Throws<BigBirdInputException>(() => CliInput.ReadAllText(file, "--input", strict: false, _ => { }, maxChars: 100));
+        Assert.Contains($"{file} holds more than 100 characters", e.Message);
+        Assert.Equal(content, CliInput.ReadAllText(file, "--input", strict: false, _ => { }, maxChars: 200));
+        Assert.True(BigBirdSharp.Cli.Utf8Text.MaxWholeChars <= Array.MaxLength / 2, "the bound keeps a whole input within one .NET string");
+    }
+
+    [Fact]
     public void PipelineEncoding_reads_further_when_the_first_characters_give_too_few_tokens()
     {
         // runs of spaces collapse: 8,192 characters of this give far fewer than 128 tokens, so the prefix must grow

@@ -34,10 +34,11 @@ internal static class CpuAttention
         task.Args = args;
         task.Path = KernelPaths.Resolve(path);
         int nr = GemmMicroKernels.PanelWidth(task.Path), keys = args.Keys, d = args.HeadDim;
-        task.Prepare((long)QueryChunk * keys, AttentionKernels.PackedKeysLength(1, keys, d, nr), AttentionKernels.PackedValuesLength(keys, d, nr), 0,
-                     AttentionKernels.PackedRowsLength(QueryChunk, d) + AttentionKernels.PackedRowsLength(QueryChunk, keys), 0, keys);
+        // Prepare can refuse the sizes: inside the try, so the task lets go of this call's buffers either way
         try
         {
+            task.Prepare((long)QueryChunk * keys, AttentionKernels.PackedKeysLength(1, keys, d, nr), AttentionKernels.PackedValuesLength(keys, d, nr), 0,
+                         AttentionKernels.PackedRowsLength(QueryChunk, d) + AttentionKernels.PackedRowsLength(QueryChunk, keys), 0, keys);
             CpuParallel.For(args.Batch * args.Heads, task);
         }
         finally
@@ -62,22 +63,23 @@ internal static class CpuAttention
         int block = args.Plan.BlockSize, seq = args.Seq, d = args.HeadDim;
         long gathered = (5L + args.Plan.NumRandomBlocks) * block, widest = Math.Max(seq, gathered);
         int numBlocks = seq / block, nr = GemmMicroKernels.PanelWidth(task.Path);
-        task.Prepare(Saturating(block, widest), AttentionKernels.PackedKeysLength(numBlocks, block, d, nr),
-                     AttentionKernels.PackedValuesLength(seq, d, nr), Saturating(2, gathered),
-                     AttentionKernels.PackedRowsLength(block, d) + (widest > int.MaxValue ? long.MaxValue : AttentionKernels.PackedRowsLength(block, (int)widest)),
-                     block, seq);
-        // (1 − to_mask)·penalty once per call, [batch, seq]: every query block's mask rows are copies of its blocks
-        Span<float> penalty = task.Penalty(args.Batch * seq);
-        ReadOnlySpan<float> to_mask = mask.Span[..(args.Batch * seq)];
-        for (int j = 0; j < penalty.Length; j++) penalty[j] = (1f - to_mask[j]) * attn_mask_penalty;
-        // one item per (batch, head, group of query blocks): the head's keys and values are packed once per item, so
-        // groups split a head only when there are too few heads to keep every thread busy
-        int items = args.Batch * args.Heads, threads = ComputePool.Shared.ThreadCount;
-        task.Groups = items >= 2 * threads ? 1 : Math.Clamp((2 * threads + items - 1) / items, 1, Math.Max(1, numBlocks));
-        // HF's dense map is zero wherever the plan attends nothing; the tasks write only what each query block attends
-        probs.Span.Clear();
+        // Prepare can refuse the sizes: inside the try, so the task lets go of this call's buffers either way
         try
         {
+            task.Prepare(Saturating(block, widest), AttentionKernels.PackedKeysLength(numBlocks, block, d, nr),
+                         AttentionKernels.PackedValuesLength(seq, d, nr), Saturating(2, gathered),
+                         AttentionKernels.PackedRowsLength(block, d) + (widest > int.MaxValue ? long.MaxValue : AttentionKernels.PackedRowsLength(block, (int)widest)),
+                         block, seq);
+            // (1 − to_mask)·penalty once per call, [batch, seq]: every query block's mask rows are copies of its blocks
+            Span<float> penalty = task.Penalty(args.Batch * seq);
+            ReadOnlySpan<float> to_mask = mask.Span[..(args.Batch * seq)];
+            for (int j = 0; j < penalty.Length; j++) penalty[j] = (1f - to_mask[j]) * attn_mask_penalty;
+            // one item per (batch, head, group of query blocks): the head's keys and values are packed once per item, so
+            // groups split a head only when there are too few heads to keep every thread busy
+            int items = args.Batch * args.Heads, threads = ComputePool.Shared.ThreadCount;
+            task.Groups = items >= 2 * threads ? 1 : Math.Clamp((2 * threads + items - 1) / items, 1, Math.Max(1, numBlocks));
+            // HF's dense map is zero wherever the plan attends nothing; the tasks write only what each query block attends
+            probs.Span.Clear();
             CpuParallel.For(items * task.Groups, task);
         }
         finally
@@ -94,9 +96,10 @@ internal static class CpuAttention
         var task = t_baselineFull ??= new BaselineFullTask();
         task.Context = context; task.Query = query; task.Key = key; task.Value = value; task.Mask = mask; task.Probs = probs;
         task.Args = args;
-        task.Prepare((long)QueryChunk * args.Keys, 0, 0, 0, 0, 0, args.Keys);
+        // Prepare can refuse the sizes: inside the try, so the task lets go of this call's buffers either way
         try
         {
+            task.Prepare((long)QueryChunk * args.Keys, 0, 0, 0, 0, 0, args.Keys);
             CpuParallel.For(args.Batch * args.Heads, task);
         }
         finally
@@ -115,12 +118,13 @@ internal static class CpuAttention
         task.Args = args;
         int block = args.Plan.BlockSize;
         long gathered = (5L + args.Plan.NumRandomBlocks) * block;
-        task.Prepare(Saturating(block, Math.Max(args.Seq, gathered)), Saturating(gathered, args.HeadDim), Saturating(gathered, args.HeadDim),
-                     Math.Max(args.Seq, Saturating(2, gathered)), 0,
-                     block, args.Seq);
-        probs.Span.Clear();
+        // Prepare can refuse the sizes: inside the try, so the task lets go of this call's buffers either way
         try
         {
+            task.Prepare(Saturating(block, Math.Max(args.Seq, gathered)), Saturating(gathered, args.HeadDim), Saturating(gathered, args.HeadDim),
+                         Math.Max(args.Seq, Saturating(2, gathered)), 0,
+                         block, args.Seq);
+            probs.Span.Clear();
             CpuParallel.For(args.Batch * args.Heads * (args.Seq / block), task);
         }
         finally

@@ -88,57 +88,66 @@ internal sealed class ForwardState : IDisposable
         SeqLength = seqLength;
         PastLength = pastLength;
         EncoderLength = encoderLength;
-        int hidden = config.HiddenSize;
-        // every size below is checked: a shape too large for one buffer is a BigBirdInputException naming it
-        int tokens = TensorSize.ForInput("input_ids", "[batch, seq]", Advice, batch, seqLength);
-        int activations = TensorSize.ForInput("hidden_states", "[batch, seq, hidden_size]", Advice, batch, seqLength, hidden);
-        int maskLength = TensorSize.ForInput("attention_mask", "[batch, past + seq]", Advice, batch, (long)pastLength + seqLength);
-        Hidden = Rent(activations);
-        // query, key, value and context share one buffer; the feed-forward block, which runs after attention is done with
-        // them, uses the same memory for its intermediate chunk when it fits (intermediate_size ≤ 4·hidden_size, as usual).
-        // When four activations do not fit one buffer, each gets its own.
-        DeviceSpan attention = default;
-        if (TensorSize.Fits(4, activations))
+        try
         {
-            attention = Rent(4 * activations);
-            QueryLayer = attention.Slice(0, activations);
-            KeyLayer = attention.Slice(activations, activations);
-            ValueLayer = attention.Slice(2 * activations, activations);
-            ContextLayer = attention.Slice(3 * activations, activations);
+            int hidden = config.HiddenSize;
+            // every size below is checked: a shape too large for one buffer is a BigBirdInputException naming it
+            int tokens = TensorSize.ForInput("input_ids", "[batch, seq]", Advice, batch, seqLength);
+            int activations = TensorSize.ForInput("hidden_states", "[batch, seq, hidden_size]", Advice, batch, seqLength, hidden);
+            int maskLength = TensorSize.ForInput("attention_mask", "[batch, past + seq]", Advice, batch, (long)pastLength + seqLength);
+            Hidden = Rent(activations);
+            // query, key, value and context share one buffer; the feed-forward block, which runs after attention is done with
+            // them, uses the same memory for its intermediate chunk when it fits (intermediate_size ≤ 4·hidden_size, as usual).
+            // When four activations do not fit one buffer, each gets its own.
+            DeviceSpan attention = default;
+            if (TensorSize.Fits(4, activations))
+            {
+                attention = Rent(4 * activations);
+                QueryLayer = attention.Slice(0, activations);
+                KeyLayer = attention.Slice(activations, activations);
+                ValueLayer = attention.Slice(2 * activations, activations);
+                ContextLayer = attention.Slice(3 * activations, activations);
+            }
+            else
+            {
+                QueryLayer = Rent(activations);
+                KeyLayer = Rent(activations);
+                ValueLayer = Rent(activations);
+                ContextLayer = Rent(activations);
+                attention = QueryLayer;
+            }
+            // at most MaxElements / intermediate_size rows, so the chunk fits one buffer whatever intermediate_size is
+            FeedForwardChunkRows = (int)Math.Max(1, Math.Min(Math.Min(tokens, MaxFeedForwardChunkRows), TensorSize.MaxElements / config.IntermediateSize));
+            int chunk = TensorSize.ForInput("intermediate", "[rows, intermediate_size]", Advice, FeedForwardChunkRows, config.IntermediateSize);
+            Intermediate = chunk <= attention.Length ? attention.Slice(0, chunk) : Rent(chunk);
+            FeedForwardOutput = Rent(TensorSize.ForInput("feed_forward_output", "[rows, hidden_size]", Advice, FeedForwardChunkRows, hidden));
+            AdditiveMask = Rent(maskLength);
+            BlockMask = Rent(tokens);
+            First = Rent(batch * hidden);
+            Pooled = Rent(batch * hidden);
+            if (encoderLength > 0)
+            {
+                int encoderActivations = TensorSize.ForInput("encoder_hidden_states", "[batch, encoder_seq, hidden_size]", Advice,
+                                                             batch, encoderLength, hidden);
+                EncoderHidden = Rent(encoderActivations);
+                EncoderAdditiveMask = Rent(batch * encoderLength);
+                CrossKeyLayer = Rent(encoderActivations);
+                CrossValueLayer = Rent(encoderActivations);
+                EncoderScratch = Rent(encoderActivations);
+            }
+            InputIds = new int[tokens];
+            TokenTypeIds = new int[tokens];
+            PositionIds = new int[tokens];
+            AttentionMask = new int[maskLength];
+            MaskStage = new float[maskLength];
+            EncoderMaskStage = new float[batch * encoderLength];
         }
-        else
+        catch
         {
-            QueryLayer = Rent(activations);
-            KeyLayer = Rent(activations);
-            ValueLayer = Rent(activations);
-            ContextLayer = Rent(activations);
-            attention = QueryLayer;
+            // a size refused part-way: the buffers rented so far go back to the pool
+            Dispose();
+            throw;
         }
-        // at most MaxElements / intermediate_size rows, so the chunk fits one buffer whatever intermediate_size is
-        FeedForwardChunkRows = (int)Math.Max(1, Math.Min(Math.Min(tokens, MaxFeedForwardChunkRows), TensorSize.MaxElements / config.IntermediateSize));
-        int chunk = TensorSize.ForInput("intermediate", "[rows, intermediate_size]", Advice, FeedForwardChunkRows, config.IntermediateSize);
-        Intermediate = chunk <= attention.Length ? attention.Slice(0, chunk) : Rent(chunk);
-        FeedForwardOutput = Rent(TensorSize.ForInput("feed_forward_output", "[rows, hidden_size]", Advice, FeedForwardChunkRows, hidden));
-        AdditiveMask = Rent(maskLength);
-        BlockMask = Rent(tokens);
-        First = Rent(batch * hidden);
-        Pooled = Rent(batch * hidden);
-        if (encoderLength > 0)
-        {
-            int encoderActivations = TensorSize.ForInput("encoder_hidden_states", "[batch, encoder_seq, hidden_size]", Advice,
-                                                         batch, encoderLength, hidden);
-            EncoderHidden = Rent(encoderActivations);
-            EncoderAdditiveMask = Rent(batch * encoderLength);
-            CrossKeyLayer = Rent(encoderActivations);
-            CrossValueLayer = Rent(encoderActivations);
-            EncoderScratch = Rent(encoderActivations);
-        }
-        InputIds = new int[tokens];
-        TokenTypeIds = new int[tokens];
-        PositionIds = new int[tokens];
-        AttentionMask = new int[maskLength];
-        MaskStage = new float[maskLength];
-        EncoderMaskStage = new float[batch * encoderLength];
     }
 
     private const string Advice = "run fewer rows per call or a shorter input.";
