@@ -98,6 +98,8 @@ internal static class TokenizerJson
 
     private static void ReadNormalizer(JsonElement n, string path, ref byte[] charsMap, ref bool removeExtra)
     {
+        if (n.ValueKind != JsonValueKind.Object)
+            throw new TokenizerFormatException(path, $"a normalizer must be a JSON object, found {n.ValueKind}");
         string type = n.TryGetProperty("type", out var t) ? Text(t) ?? "" : "";
         switch (type)
         {
