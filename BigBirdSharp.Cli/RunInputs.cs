@@ -25,6 +25,9 @@ public static class RunInputs
     {
         JsonDocument doc;
         CliInput.CheckRegularFile(path, "--inputs");
+        // bounded like every input read whole: a file past the bound is a BigBirdInputException, not OutOfMemory
+        if (new FileInfo(path).Length > 3 * Utf8Text.MaxWholeChars) // UTF-8 takes at most 3 bytes per UTF-16 character
+            throw Utf8Text.TooLarge(path);
         try
         {
             doc = JsonDocument.Parse(File.ReadAllText(path));

@@ -403,6 +403,15 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void A_run_inputs_file_past_the_bound_is_refused_before_it_is_read()
+    {
+        string path = File("inputs.json", "{}");
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write)) stream.SetLength(3 * BigBirdSharp.Cli.Utf8Text.MaxWholeChars + 1); // sparse
+        var e = Assert.Throws<BigBirdInputException>(() => RunInputs.Read(path));
+        Assert.Contains($"{path} holds more than", e.Message);
+    }
+
+    [Fact]
     public void PipelineEncoding_reads_further_when_the_first_characters_give_too_few_tokens()
     {
         // runs of spaces collapse: 8,192 characters of this give far fewer than 128 tokens, so the prefix must grow
