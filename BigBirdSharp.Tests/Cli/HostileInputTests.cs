@@ -428,6 +428,8 @@ public sealed class HostileInputTests : IDisposable
         string spaces = "x" + new string(' ', 128 * PipelineEncoding.MaxCharactersPerToken + 1000) + "y";
         var capped = PipelineEncoding.Encode(tokenizer, config, spaces, null, OverlongInput.Truncate, "the text");
         Assert.Equal(spaces.Length - 128L * PipelineEncoding.MaxCharactersPerToken, capped.DroppedCharacters);
+        var refused = Assert.Throws<BigBirdInputException>(() => PipelineEncoding.Encode(tokenizer, config, spaces, null, OverlongInput.Reject, "the text"));
+        Assert.Contains($"at most {128L * PipelineEncoding.MaxCharactersPerToken} characters of a text are tokenized", refused.Message);
     }
 
     [Fact]

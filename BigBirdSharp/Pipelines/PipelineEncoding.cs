@@ -79,11 +79,15 @@ public sealed record PipelineEncoding(TokenizerEncoding Encoding, int OriginalLe
         }
         if (full.Length <= max && dropped == 0) return new PipelineEncoding(full, full.Length);
         if (overlong == OverlongInput.Reject)
-            throw new BigBirdInputException(dropped > 0
-                ? $"{what} is {text.Length + (pair?.Length ?? 0)} characters, more than the model's max_position_embeddings ({max} tokens) can take " +
-                  $"(its first {head.Length + (pair is null ? 0 : pairHead.Length)} characters already give {full.Length} tokens); shorten it, or allow truncation (drop --no-truncate)."
-                : $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
-                  "shorten it, or allow truncation (drop --no-truncate).");
+            throw new BigBirdInputException(
+                dropped == 0
+                    ? $"{what} is {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +
+                      "shorten it, or allow truncation (drop --no-truncate)."
+                : full.Length > max
+                    ? $"{what} is {text.Length + (pair?.Length ?? 0)} characters, more than the model's max_position_embeddings ({max} tokens) can take " +
+                      $"(its first {head.Length + (pair is null ? 0 : pairHead.Length)} characters already give {full.Length} tokens); shorten it, or allow truncation (drop --no-truncate)."
+                    : $"{what} is {text.Length + (pair?.Length ?? 0)} characters; at most {bound} characters of a text are tokenized for a model of " +
+                      $"{max} positions ({MaxCharactersPerToken} per position); shorten it, or allow truncation (drop --no-truncate).");
         var cut = full.Length <= max ? full
             : tokenizer.Encode(head, pair is null ? null : pairHead, new TokenizerEncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = max });
         return new PipelineEncoding(cut, full.Length) { DroppedCharacters = dropped };
