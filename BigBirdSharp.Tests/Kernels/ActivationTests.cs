@@ -174,6 +174,60 @@ public class ActivationTests
         CheckAllPaths(values ?? []);
     }
 
+    [Fact]
+    public void TanhGeluVectorPathsEqualScalarPathOnEdgeLengths()
+    {
+        var rng = new System.Random(19);
+        foreach (int len in Lengths)
+        {
+            CheckTanhGeluPaths(ActivationInputs(rng, len));
+        }
+    }
+
+    [Property(MaxTest = 60)]
+    public void TanhGeluVectorPathsEqualScalarPathOnRandomData(float[] values)
+    {
+        // FsCheck supplies arbitrary floats, including NaN, infinities and subnormals.
+        CheckTanhGeluPaths(values ?? []);
+    }
+
+    [Fact]
+    public void TanhGeluKeepsItsRelativeAccuracyOnTheNegativeSide()
+    {
+        // the exp form has no 1 + tanh cancellation: on the negative side, where a float tanh form keeps only a few
+        // digits, its relative error stays that of exp(−2u) in float, a few ulp times |2u| (the conditioning of exp; a
+        // tanh form has an absolute error of an ulp of 1 there instead). The oracle is the same identity in double,
+        // x / (1 + exp(−2u)), because double's 1 + tanh(u) itself rounds to 0 below about u = −19.
+        for (int i = 0; i <= 8000; i++)
+        {
+            float x = -9f + 18f * i / 8000;
+            double u = Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x * x * x);
+            double exact = x / (1.0 + Math.Exp(-2.0 * u));
+            float ours = TanhGeluKernels.GeluNew(x);
+            AssertClose(exact, ours, 0, 2.4e-7 * (4 + Math.Abs(2 * u)), $"gelu_new({x:R})");
+        }
+    }
+
+    private static void CheckTanhGeluPaths(float[] x)
+    {
+        foreach (bool fast in new[] { false, true })
+        {
+            var scalar = new float[x.Length];
+            TanhGeluKernels.Run(x, scalar, KernelPath.Scalar, fast);
+            for (int i = 0; i < x.Length; i++)
+            {
+                float one = fast ? TanhGeluKernels.GeluFast(x[i]) : TanhGeluKernels.GeluNew(x[i]);
+                AssertSameFloats([one], [scalar[i]], "scalar span path vs scalar function");
+            }
+            foreach (KernelPath path in VectorPaths)
+            {
+                var y = (float[])x.Clone();
+                TanhGeluKernels.Run(y, y, path, fast); // in place
+                AssertSameFloats(scalar, y, $"{(fast ? "gelu_fast" : "gelu_new")} {path} length {x.Length}");
+            }
+        }
+    }
+
     private static void CheckAllPaths(float[] x)
     {
         var erfScalar = new float[x.Length];

@@ -15,7 +15,11 @@ public class PackedGemmTests
     private static readonly KernelPath[] AllPaths = [KernelPath.Scalar, KernelPath.Vector128, KernelPath.Vector256, KernelPath.Vector512];
 
     /// <summary>Activations the micro-kernel epilogue evaluates itself (in vector registers on full tiles).</summary>
-    private static readonly ActivationKind[] RegisterKinds = [ActivationKind.Linear, ActivationKind.Relu, ActivationKind.Gelu, ActivationKind.Gelu10];
+    private static readonly ActivationKind[] RegisterKinds =
+    [
+        ActivationKind.Linear, ActivationKind.Relu, ActivationKind.Gelu, ActivationKind.Gelu10,
+        ActivationKind.GeluNew, ActivationKind.GeluPytorchTanh, ActivationKind.GeluFast,
+    ];
 
     /// <summary>
     /// Checks y against act(x·Wᵀ + bias) (+ y₀) computed in double. The pre-activation carries the fp32 dot-product

@@ -35,11 +35,10 @@ public static class Activations
             case ActivationKind.GeluNew:
             case ActivationKind.GeluPytorchTanh:
                 // gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); torch's tanh gelu is the same formula
-                // with kBeta = √2·(2/√π)·0.5 = √(2/π).
-                TanhGelu(x, MathF.Sqrt(2f / MathF.PI), fastForm: false);
+                TanhGeluKernels.GeluNew(x, x);
                 break;
             case ActivationKind.GeluFast:
-                TanhGelu(x, 0.7978845608f, fastForm: true);
+                TanhGeluKernels.GeluFast(x, x);
                 break;
             case ActivationKind.QuickGelu:
                 SigmoidGated(x, 1.702f);
@@ -91,37 +90,6 @@ public static class Activations
     {
         double u = 1.0 + e;
         return u == 1.0 ? e : Math.Log(u) * e / (u - 1.0);
-    }
-
-    /// <summary>x = 0.5·x·(1 + tanh(inner)) for the two tanh-GELU spellings, in chunks.</summary>
-    private static void TanhGelu(Span<float> x, float beta, bool fastForm)
-    {
-        Span<float> t = stackalloc float[Chunk];
-        for (int start = 0; start < x.Length; start += Chunk)
-        {
-            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
-            Span<float> ts = t[..xs.Length];
-            TensorPrimitives.Multiply(xs, xs, ts);                  // x²
-            if (fastForm)
-            {
-                // x·β·(1 + 0.044715·x²)
-                TensorPrimitives.Multiply(ts, 0.044715f, ts);
-                TensorPrimitives.Add(ts, 1f, ts);
-                TensorPrimitives.Multiply(ts, xs, ts);
-                TensorPrimitives.Multiply(ts, beta, ts);
-            }
-            else
-            {
-                // β·(x + 0.044715·x³)
-                TensorPrimitives.Multiply(ts, xs, ts);
-                TensorPrimitives.MultiplyAdd(ts, 0.044715f, xs, ts);
-                TensorPrimitives.Multiply(ts, beta, ts);
-            }
-            TensorPrimitives.Tanh(ts, ts);
-            TensorPrimitives.Add(ts, 1f, ts);
-            TensorPrimitives.Multiply(ts, xs, ts);
-            TensorPrimitives.Multiply(ts, 0.5f, xs);
-        }
     }
 
     /// <summary>

@@ -84,7 +84,7 @@ internal static unsafe partial class AttentionKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp256(Vector256<float> x)
+    internal static Vector256<float> Exp256(Vector256<float> x)
     {
         Vector256<float> tooSmall = Vector256.LessThan(x, Vector256.Create(ExpLow));
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(ExpLow)), Vector256.Create(ExpHigh));
@@ -103,7 +103,7 @@ internal static unsafe partial class AttentionKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Exp128(Vector128<float> x)
+    internal static Vector128<float> Exp128(Vector128<float> x)
     {
         Vector128<float> tooSmall = Vector128.LessThan(x, Vector128.Create(ExpLow));
         x = Vector128.Min(Vector128.Max(x, Vector128.Create(ExpLow)), Vector128.Create(ExpHigh));
@@ -122,7 +122,7 @@ internal static unsafe partial class AttentionKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Exp512(Vector512<float> x)
+    internal static Vector512<float> Exp512(Vector512<float> x)
     {
         Vector512<float> tooSmall = Vector512.LessThan(x, Vector512.Create(ExpLow));
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh));

@@ -37,7 +37,8 @@ internal unsafe struct GemmEpilogue
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => Activation is ActivationKind.Linear or ActivationKind.Relu or ActivationKind.Gelu
-            or ActivationKind.GeluPython or ActivationKind.Gelu10;
+            or ActivationKind.GeluPython or ActivationKind.Gelu10 or ActivationKind.GeluNew or ActivationKind.GeluPytorchTanh
+            or ActivationKind.GeluFast;
     }
 
     /// <summary>Whether <paramref name="kind"/> is the identity.</summary>
@@ -282,6 +283,15 @@ internal static unsafe class GemmMicroKernels
                 v0 = Vector512.Min(Vector512.Max(ErfKernels.Gelu512(v0), Vector512.Create(-10f)), Vector512.Create(10f));
                 v1 = Vector512.Min(Vector512.Max(ErfKernels.Gelu512(v1), Vector512.Create(-10f)), Vector512.Create(10f));
                 break;
+            case ActivationKind.GeluNew:
+            case ActivationKind.GeluPytorchTanh:
+                v0 = TanhGeluKernels.GeluNew512(v0);
+                v1 = TanhGeluKernels.GeluNew512(v1);
+                break;
+            case ActivationKind.GeluFast:
+                v0 = TanhGeluKernels.GeluFast512(v0);
+                v1 = TanhGeluKernels.GeluFast512(v1);
+                break;
             default:
                 break;
         }
@@ -489,6 +499,15 @@ internal static unsafe class GemmMicroKernels
             case ActivationKind.Gelu10:
                 v0 = Vector256.Min(Vector256.Max(ErfKernels.Gelu256(v0), Vector256.Create(-10f)), Vector256.Create(10f));
                 v1 = Vector256.Min(Vector256.Max(ErfKernels.Gelu256(v1), Vector256.Create(-10f)), Vector256.Create(10f));
+                break;
+            case ActivationKind.GeluNew:
+            case ActivationKind.GeluPytorchTanh:
+                v0 = TanhGeluKernels.GeluNew256(v0);
+                v1 = TanhGeluKernels.GeluNew256(v1);
+                break;
+            case ActivationKind.GeluFast:
+                v0 = TanhGeluKernels.GeluFast256(v0);
+                v1 = TanhGeluKernels.GeluFast256(v1);
                 break;
             default:
                 break;
@@ -698,6 +717,15 @@ internal static unsafe class GemmMicroKernels
                 v0 = Vector128.Min(Vector128.Max(ErfKernels.Gelu128(v0), Vector128.Create(-10f)), Vector128.Create(10f));
                 v1 = Vector128.Min(Vector128.Max(ErfKernels.Gelu128(v1), Vector128.Create(-10f)), Vector128.Create(10f));
                 break;
+            case ActivationKind.GeluNew:
+            case ActivationKind.GeluPytorchTanh:
+                v0 = TanhGeluKernels.GeluNew128(v0);
+                v1 = TanhGeluKernels.GeluNew128(v1);
+                break;
+            case ActivationKind.GeluFast:
+                v0 = TanhGeluKernels.GeluFast128(v0);
+                v1 = TanhGeluKernels.GeluFast128(v1);
+                break;
             default:
                 break;
         }
@@ -795,6 +823,19 @@ internal static unsafe class GemmMicroKernels
                     for (int j = 0; j < nr; j++)
                     {
                         trow[j] = MathF.Min(MathF.Max(ErfKernels.Gelu(trow[j]), -10f), 10f);
+                    }
+                    break;
+                case ActivationKind.GeluNew:
+                case ActivationKind.GeluPytorchTanh:
+                    for (int j = 0; j < nr; j++)
+                    {
+                        trow[j] = TanhGeluKernels.GeluNew(trow[j]);
+                    }
+                    break;
+                case ActivationKind.GeluFast:
+                    for (int j = 0; j < nr; j++)
+                    {
+                        trow[j] = TanhGeluKernels.GeluFast(trow[j]);
                     }
                     break;
                 default:
