@@ -361,33 +361,8 @@ public static unsafe class Gemm
         }
 
         /// <summary>Packs A[ic.., pc..] into panels of MR rows: panel r holds kc groups of MR consecutive row values (zero past m).</summary>
-        private void PackA(float* dst, int ic, int mc, int pc, int kc)
-        {
-            const int mr = GemmMicroKernels.MR;
-            for (int ir = 0; ir < mc; ir += mr)
-            {
-                float* panel = dst + (long)ir * kc;
-                for (int i = 0; i < mr; i++)
-                {
-                    int row = ir + i;
-                    if (row < mc)
-                    {
-                        float* src = _a + (long)(ic + row) * _k + pc;
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[p * mr + i] = src[p];
-                        }
-                    }
-                    else
-                    {
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[p * mr + i] = 0f;
-                        }
-                    }
-                }
-            }
-        }
+        private void PackA(float* dst, int ic, int mc, int pc, int kc) =>
+            AttentionKernels.PackRows(dst, _a + (long)ic * _k + pc, mc, kc, _k);
     }
 }
 
