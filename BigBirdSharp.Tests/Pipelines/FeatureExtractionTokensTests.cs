@@ -51,5 +51,15 @@ public sealed class FeatureExtractionTokensTests : IDisposable
         var result = Pipeline.RunTokens("Moses");
         Assert.Throws<ArgumentOutOfRangeException>(() => result.Token(result.SequenceLength).Length);
         Assert.Throws<ArgumentOutOfRangeException>(() => result.Token(-1).Length);
+        Assert.Throws<ArgumentNullException>(() => Pipeline.RunTokens(null!));
+    }
+
+    [Fact]
+    public void A_disposed_model_is_refused()
+    {
+        var other = BigBirdPreTrainedModel.Load(PipelineFixtures.Model("tokcls"));
+        var pipeline = new FeatureExtractionPipeline(other.bert, PipelineFixtures.Tokenizer);
+        other.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pipeline.RunTokens("Moses"));
     }
 }

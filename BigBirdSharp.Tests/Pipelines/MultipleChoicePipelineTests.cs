@@ -82,6 +82,24 @@ public sealed class MultipleChoicePipelineTests : IDisposable
     }
 
     [Fact]
+    public void Null_arguments_are_refused()
+    {
+        Assert.Throws<ArgumentNullException>(() => new MultipleChoicePipeline(null!, PipelineFixtures.Tokenizer));
+        Assert.Throws<ArgumentNullException>(() => new MultipleChoicePipeline(model, null!));
+        Assert.Throws<ArgumentNullException>(() => Pipeline.Run(null!, ["Moses"]));
+        Assert.Throws<ArgumentNullException>(() => Pipeline.Run("Who?", null!));
+    }
+
+    [Fact]
+    public void A_disposed_model_is_refused()
+    {
+        var head = BigBirdPreTrainedModel.Load(PipelineFixtures.Model("multichoice"));
+        var pipeline = new MultipleChoicePipeline(head, PipelineFixtures.Tokenizer);
+        head.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pipeline.Run("Who?", ["Moses", "Aaron"]));
+    }
+
+    [Fact]
     public void Another_head_is_refused()
     {
         using var tok = BigBirdPreTrainedModel.Load(PipelineFixtures.Model("tokcls"));

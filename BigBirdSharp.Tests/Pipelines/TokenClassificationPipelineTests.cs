@@ -160,6 +160,14 @@ public sealed class TokenClassificationPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Null_arguments_are_refused()
+    {
+        Assert.Throws<ArgumentNullException>(() => new TokenClassificationPipeline(null!, PipelineFixtures.Tokenizer));
+        Assert.Throws<ArgumentNullException>(() => new TokenClassificationPipeline(model, null!));
+        Assert.Throws<ArgumentNullException>(() => Pipeline.Run(null!));
+    }
+
+    [Fact]
     public void An_undefined_strategy_is_refused() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => Pipeline.Run("John lives in Geneva.", (AggregationStrategy)7));
 }
