@@ -44,17 +44,32 @@ public sealed class BigBirdPegasusDecoder
                                 DeviceSpan encoder_hidden_states, int encoderLength, int[]? encoder_attention_mask,
                                 BigBirdPegasusKeyValueCache? past_key_values)
     {
-        var backend = call.Backend;
-        int d = _config.DModel, rows = batch * seq;
         int past = past_key_values?.Length ?? 0;
-        // inputs_embeds = embed_tokens(input_ids) * embed_scale; hidden_states = inputs_embeds + embed_positions(input_shape, past)
-        var hidden_states = call.Rent(TensorSize.ForInput("hidden_states", "[batch, seq, d_model]", "run fewer rows per call.", batch, seq, d));
-        backend.EmbeddingSum(hidden_states, d, _embedTokens.Table.All, input_ids, default, _config.EmbedScale, call.ZeroRow, call.ZeroIds(rows),
-                             EmbedPositions.Table, BigBirdPegasusLearnedPositionalEmbedding.Positions(batch, seq, past));
         // _prepare_decoder_attention_mask: the causal part runs inside attention, the padding part is this additive mask
         var self_mask = call.AdditiveMask(attention_mask, batch * (past + seq));
         var cross_mask = call.AdditiveMask(encoder_attention_mask, batch * encoderLength);
-        var scratch = BigBirdPegasusScratch.Rent(call, rows, batch * encoderLength, d, _config.DecoderFfnDim);
+        var scratch = BigBirdPegasusScratch.Rent(call, batch * seq, batch * encoderLength, _config.DModel, _config.DecoderFfnDim);
+        var hidden_states = call.Rent(TensorSize.ForInput("hidden_states", "[batch, seq, d_model]", "run fewer rows per call.", batch, seq, _config.DModel));
+        Forward(call, scratch, hidden_states, input_ids, BigBirdPegasusLearnedPositionalEmbedding.Positions(batch, seq, past), batch, seq, self_mask,
+                encoder_hidden_states, encoderLength, cross_mask, past_key_values);
+        return hidden_states;
+    }
+
+    /// <summary>
+    /// The decoder over buffers the caller prepared (generation reuses them every step): hidden_states [batch·seq, d] ←
+    /// the decoder of input_ids at <paramref name="positions"/>, under the additive masks self_mask [batch, past + seq] and
+    /// cross_mask [batch, encoder_seq].
+    /// </summary>
+    internal void Forward(BigBirdPegasusCall call, in BigBirdPegasusScratch scratch, DeviceSpan hidden_states, ReadOnlySpan<int> input_ids,
+                          ReadOnlySpan<int> positions, int batch, int seq, DeviceSpan self_mask, DeviceSpan encoder_hidden_states, int encoderLength,
+                          DeviceSpan cross_mask, BigBirdPegasusKeyValueCache? past_key_values)
+    {
+        int d = _config.DModel, rows = batch * seq;
+        int past = past_key_values?.Length ?? 0;
+        hidden_states = hidden_states.Slice(0, rows * d);
+        // inputs_embeds = embed_tokens(input_ids) * embed_scale; hidden_states = inputs_embeds + embed_positions(input_shape, past)
+        call.Backend.EmbeddingSum(hidden_states, d, _embedTokens.Table.All, input_ids, default, _config.EmbedScale, call.ZeroRow, call.ZeroIds(rows),
+                                  EmbedPositions.Table, positions);
         for (int i = 0; i < Layers.Count; i++)
         {
             call.Cancellation.ThrowIfCancellationRequested();
@@ -63,6 +78,5 @@ public sealed class BigBirdPegasusDecoder
         }
         past_key_values?.Advance(seq);
         LayernormEmbedding.Forward(hidden_states, hidden_states, default, rows);
-        return hidden_states;
     }
 }

@@ -63,6 +63,16 @@ public sealed partial class BigBirdPegasusForConditionalGeneration
         Array.Fill(unfinished, true);
         var cache = generation.UseCache ? new BigBirdPegasusKeyValueCache(Config, batch, maxLength, Model.Backend) : null;
         var sampler = generation.DoSample ? new Random(generation.Seed) : null;
+        // the work space of every step, prepared once: with a cache each step feeds one token per row; without one the
+        // whole sequence so far, at most maxLength tokens
+        int stepRows = batch * (cache is null ? maxLength : 1);
+        var scratch = BigBirdPegasusScratch.Rent(call, stepRows, batch * inputs.SequenceLength, d, Config.DecoderFfnDim);
+        var hidden = call.Rent(stepRows * d);
+        // no decoder_attention_mask in generation: the self-attention mask is zeros over whatever the keys are
+        var self_mask = call.Upload(new float[batch * maxLength]);
+        var cross_mask = call.AdditiveMask(inputs.AttentionMask, batch * inputs.SequenceLength);
+        var ids = new int[stepRows];
+        var positions = new int[stepRows];
         var last = call.Rent(batch * d);
         var next_token_logits = call.Rent(batch * vocab);
         var scores = new float[batch * vocab];
@@ -71,16 +81,17 @@ public sealed partial class BigBirdPegasusForConditionalGeneration
         {
             cancellationToken.ThrowIfCancellationRequested();
             // prepare_inputs_for_generation: with a cache only the last token goes in
-            int newTokens = cache is null ? length : 1;
-            var ids = new int[batch * newTokens];
-            for (int b = 0; b < batch; b++) sequences.AsSpan(b * maxLength + length - newTokens, newTokens).CopyTo(ids.AsSpan(b * newTokens));
-            // each step's decoder works in its own space, so a long generation does not hold every step's buffers
-            using (var stepCall = Model.NewCall(cancellationToken))
-            {
-                var hidden = Model.Decoder.Forward(stepCall, ids, null, batch, newTokens, encoder, inputs.SequenceLength, inputs.AttentionMask, cache);
-                // outputs.logits[:, -1, :]
-                Model.Backend.Copy(last, d, hidden.Slice((newTokens - 1) * d), newTokens * d, batch, d);
-            }
+            int newTokens = cache is null ? length : 1, past = cache?.Length ?? 0;
+            for (int b = 0; b < batch; b++)
+                for (int t = 0; t < newTokens; t++)
+                {
+                    ids[b * newTokens + t] = sequences[b * maxLength + length - newTokens + t];
+                    positions[b * newTokens + t] = past + t;
+                }
+            Model.Decoder.Forward(call, scratch, hidden, ids.AsSpan(0, batch * newTokens), positions.AsSpan(0, batch * newTokens), batch, newTokens,
+                                  self_mask.Slice(0, batch * (past + newTokens)), encoder, inputs.SequenceLength, cross_mask, cache);
+            // outputs.logits[:, -1, :]
+            Model.Backend.Copy(last, d, hidden.Slice((newTokens - 1) * d), newTokens * d, batch, d);
             LmHead.Forward(next_token_logits, last, batch);
             Model.Backend.Download(next_token_logits, scores);
             bool any = false;
