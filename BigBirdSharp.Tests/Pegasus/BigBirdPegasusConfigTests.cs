@@ -43,6 +43,29 @@ public sealed class BigBirdPegasusConfigTests
         Assert.Equal(["BigBirdPegasusForConditionalGeneration"], c.Architectures);
     }
 
+    [Fact]
+    public void ALargeCheckpointStyleConfigIsRead()
+    {
+        // the shape of the google/bigbird-pegasus-large-* config.json files: the large sizes, generation defaults, and
+        // keys BigBirdSharp has no use for (_name_or_path, gradient_checkpointing, tokenizer_class), which are ignored
+        const string json = """
+            {"_name_or_path": "google/bigbird-pegasus-large-arxiv", "activation_dropout": 0.1, "activation_function": "gelu_new",
+             "architectures": ["BigBirdPegasusForConditionalGeneration"], "attention_dropout": 0.1, "attention_type": "block_sparse",
+             "block_size": 64, "bos_token_id": 2, "classifier_dropout": 0.0, "d_model": 1024, "decoder_attention_heads": 16,
+             "decoder_ffn_dim": 4096, "decoder_layerdrop": 0.0, "decoder_layers": 16, "decoder_start_token_id": 0, "dropout": 0.1,
+             "encoder_attention_heads": 16, "encoder_ffn_dim": 4096, "encoder_layerdrop": 0.0, "encoder_layers": 16, "eos_token_id": 1,
+             "gradient_checkpointing": false, "init_std": 0.02, "is_encoder_decoder": true, "length_penalty": 0.8, "max_length": 256,
+             "max_position_embeddings": 4096, "model_type": "bigbird_pegasus", "num_beams": 5, "num_hidden_layers": 16,
+             "num_random_blocks": 3, "pad_token_id": 0, "scale_embedding": true, "tokenizer_class": "PegasusTokenizer",
+             "use_bias": false, "use_cache": true, "vocab_size": 96103}
+            """;
+        var c = BigBirdPegasusConfig.FromJson(json);
+        Assert.Equal((1024, 16, 16, 4096), (c.DModel, c.EncoderLayers, c.DecoderLayers, c.DecoderFfnDim));
+        Assert.Equal((256, 5, 0.8), (c.MaxLength, c.NumBeams, c.LengthPenalty));
+        Assert.Equal(0, c.DecoderStartTokenId);
+        Assert.Equal((0.1, 0.1), (c.AttentionDropout, c.ActivationDropout));
+    }
+
     [Theory]
     [InlineData("{\"vocab_size\": 0}", "vocab_size")]
     [InlineData("{\"d_model\": -4}", "d_model")]
