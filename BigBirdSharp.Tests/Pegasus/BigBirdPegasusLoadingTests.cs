@@ -190,6 +190,28 @@ public sealed class BigBirdPegasusLoadingTests : IDisposable
     }
 
     [Fact]
+    public void ConcurrentCallsOnOneModelGiveTheSerialResults()
+    {
+        var c = PegasusFixture.Load("cg_bs_padbatch_labels");
+        using var model = BigBirdPegasusForConditionalGeneration.FromPretrained(c.ModelPath);
+        var serial = model.Forward(c.Inputs(), c.Options);
+        var inputs = new BigBirdPegasusInputs(c.Batch, c.Seq) { InputIds = c.InputIds, AttentionMask = c.AttentionMask };
+        var serialIds = model.Generate(inputs, new GenerationConfig { MaxNewTokens = 6 }, c.Options);
+        var logits = new float[8][];
+        var ids = new int[8][];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            if (i % 2 == 0) logits[i] = model.Forward(c.Inputs(), c.Options).Logits.Data;
+            else ids[i] = model.Generate(inputs, new GenerationConfig { MaxNewTokens = 6 }, c.Options);
+        });
+        for (int i = 0; i < 8; i++)
+        {
+            if (i % 2 == 0) Assert.Equal(serial.Logits.Data, logits[i]);
+            else Assert.Equal(serialIds, ids[i]);
+        }
+    }
+
+    [Fact]
     public void DisposedModelRefusesCalls()
     {
         var m = BigBirdPegasusForConditionalGeneration.FromPretrained(PegasusFixture.ModelDir("cg_full"));
