@@ -105,6 +105,14 @@ public sealed class ProfilingBackend : IComputeBackend
     }
 
     /// <inheritdoc />
+    public void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b)
+    {
+        long t = Stopwatch.GetTimestamp();
+        _inner.Add(y, a, b);
+        Add("Add", t);
+    }
+
+    /// <inheritdoc />
     public void Activate(DeviceSpan x, ActivationKind kind)
     {
         long t = Stopwatch.GetTimestamp();

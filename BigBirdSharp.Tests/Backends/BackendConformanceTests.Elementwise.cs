@@ -211,6 +211,36 @@ public abstract partial class BackendConformanceTests
             Backend.EmbeddingSum(y.All, 0, words.All, [0, 0], default, 1f, types.All, [0, 0], positions.All, [0, 1])); // hidden 0
     }
 
+    [Theory]
+    [MemberData(nameof(PositiveLengths))]
+    public void Add_sums_elementwise_into_a_new_buffer_or_either_operand(int length)
+    {
+        // one fp32 addition per element, as torch's residual + hidden_states: exact to the bit
+        float[] a = Normal(length * 3 + 1, length), b = Normal(length * 3 + 2, length, std: 10);
+        var expected = a.Zip(b, (x, y) => x + y).ToArray();
+        using var left = Writable(a);
+        using var right = Writable(b);
+        using var y = Filled(length, float.NaN);
+        Backend.Add(y.All, left.All, right.All);
+        AssertBitwise(expected, Download(y), $"Add into a new buffer, length {length}");
+        AssertBitwise(a, Download(left), "a after Add into another buffer");
+        Backend.Add(right.All, left.All, right.All);
+        AssertBitwise(expected, Download(right), $"Add into b, length {length}");
+        Backend.Add(left.All, left.All, y.All);
+        AssertBitwise(a.Zip(expected, (x, e) => x + e).ToArray(), Download(left), $"Add into a, length {length}");
+    }
+
+    [Fact]
+    public void Add_rejects_views_of_different_lengths_and_views_of_another_backend()
+    {
+        using var a = Writable(Normal(3, 8));
+        using var b = Writable(Normal(4, 8));
+        using var foreign = ForeignBackend.Instance.Allocate(8);
+        Assert.ThrowsAny<ArgumentException>(() => Backend.Add(a.All, a.All, b.Slice(0, 7)));
+        Assert.ThrowsAny<ArgumentException>(() => Backend.Add(a.Slice(0, 7), a.Slice(0, 7), b.All));
+        Assert.ThrowsAny<ArgumentException>(() => Backend.Add(a.All, foreign.All, b.All));
+    }
+
     [Fact]
     public void Copy_moves_strided_rows_and_nothing_else()
     {

@@ -77,11 +77,30 @@ public abstract partial class BackendConformanceTests
             }
             ExpectedTensors.Compare($"{isolated.Name}/{c.Name}", c.ExpectedPath, SafeTensorsWriter.Entries(head.Forward(c.Inputs(), c.Options())).ToList());
         }
-        foreach (var op in Enum.GetValues<BackendOp>())
+        foreach (var op in BigBirdModel.RequiredOps)
             Assert.True(isolated.Calls[(int)op] > 0, $"the fixtures never ran {op}");
     }
 
-    public static TheoryData<BackendOp> Ops() => new(Enum.GetValues<BackendOp>());
+    /// <summary>The operations BigBird loads with; BigBirdPegasus needs <see cref="BackendOp.Add"/> as well.</summary>
+    public static TheoryData<BackendOp> Ops() => new(BigBirdModel.RequiredOps);
+
+    [Fact]
+    public void Every_operation_is_needed_by_some_model()
+    {
+        var needed = BigBirdModel.RequiredOps.Concat(BigBirdSharp.Modeling.Pegasus.BigBirdPegasusModel.RequiredOps).ToHashSet();
+        Assert.Equal(Enum.GetValues<BackendOp>().ToHashSet(), needed);
+    }
+
+    [Fact]
+    public void Loading_BigBirdPegasus_on_a_backend_without_Add_fails_naming_it()
+    {
+        var backend = new MissingOpBackend(Backend, BackendOp.Add);
+        string dir = Path.Combine(RepoPaths.Fixtures, "pegasus", "models", "cg_bs");
+        var e = Assert.Throws<BigBirdException>(() => BigBirdSharp.Modeling.Pegasus.BigBirdPegasusForConditionalGeneration.FromPretrained(dir, Options(backend)));
+        Assert.Contains("Add", e.Message);
+        Assert.Contains("BigBirdPegasus", e.Message);
+        Assert.Contains(backend.Name, e.Message);
+    }
 
     [Theory]
     [MemberData(nameof(Ops))]

@@ -31,6 +31,7 @@ internal sealed class ForeignBackend : IComputeBackend
     public void EmbeddingSum(DeviceSpan y, int hidden, DeviceSpan wordTable, ReadOnlySpan<int> inputIds, DeviceSpan inputsEmbeds, float wordScale,
                              DeviceSpan tokenTypeTable, ReadOnlySpan<int> tokenTypeIds, DeviceSpan positionTable, ReadOnlySpan<int> positionIds) =>
         throw new NotSupportedException();
+    public void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b) => throw new NotSupportedException();
     public void Activate(DeviceSpan x, ActivationKind kind) => throw new NotSupportedException();
     public void Copy(DeviceSpan dst, int dstStride, DeviceSpan src, int srcStride, int rows, int rowLength) => throw new NotSupportedException();
     public void SplitHeads(DeviceSpan dst, DeviceSpan src, int batch, int seq, int heads, int headDim) => throw new NotSupportedException();
@@ -72,6 +73,7 @@ internal sealed class MissingOpBackend(IComputeBackend inner, BackendOp missing)
     public void EmbeddingSum(DeviceSpan y, int hidden, DeviceSpan wordTable, ReadOnlySpan<int> inputIds, DeviceSpan inputsEmbeds, float wordScale,
                              DeviceSpan tokenTypeTable, ReadOnlySpan<int> tokenTypeIds, DeviceSpan positionTable, ReadOnlySpan<int> positionIds) =>
         inner.EmbeddingSum(y, hidden, wordTable, inputIds, inputsEmbeds, wordScale, tokenTypeTable, tokenTypeIds, positionTable, positionIds);
+    public void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b) => inner.Add(y, a, b);
     public void Activate(DeviceSpan x, ActivationKind kind) => inner.Activate(x, kind);
     public void Copy(DeviceSpan dst, int dstStride, DeviceSpan src, int srcStride, int rows, int rowLength) =>
         inner.Copy(dst, dstStride, src, srcStride, rows, rowLength);
@@ -136,6 +138,12 @@ internal sealed class IsolatingBackend : IComputeBackend
         Count(BackendOp.EmbeddingSum);
         _inner.EmbeddingSum(Inner(y), hidden, Inner(wordTable), inputIds, Inner(inputsEmbeds), wordScale, Inner(tokenTypeTable), tokenTypeIds,
                             Inner(positionTable), positionIds);
+    }
+
+    public void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b)
+    {
+        Count(BackendOp.Add);
+        _inner.Add(Inner(y), Inner(a), Inner(b));
     }
 
     public void Activate(DeviceSpan x, ActivationKind kind)

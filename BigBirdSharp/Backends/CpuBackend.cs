@@ -151,6 +151,17 @@ public sealed class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc />
+    public void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b)
+    {
+        var output = Writable(y, nameof(y));
+        var left = Read(a, nameof(a));
+        var right = Read(b, nameof(b));
+        if (left.Length != output.Length || right.Length != output.Length)
+            throw new ArgumentException($"Add of views of {left.Length} and {right.Length} floats into {output.Length}.");
+        System.Numerics.Tensors.TensorPrimitives.Add(left, right, output);
+    }
+
+    /// <inheritdoc />
     public void Activate(DeviceSpan x, ActivationKind kind) => Activations.Apply(Writable(x, nameof(x)), kind);
 
     /// <inheritdoc />

@@ -75,6 +75,10 @@ public interface IComputeBackend
     void EmbeddingSum(DeviceSpan y, int hidden, DeviceSpan wordTable, ReadOnlySpan<int> inputIds, DeviceSpan inputsEmbeds, float wordScale,
                       DeviceSpan tokenTypeTable, ReadOnlySpan<int> tokenTypeIds, DeviceSpan positionTable, ReadOnlySpan<int> positionIds);
 
+    /// <summary>PyTorch <c>a + b</c>, elementwise: y[i] = a[i] + b[i] (equal lengths; y may be a or b).</summary>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b);
+
     /// <summary>In-place elementwise activation (HF's ACT2FN).</summary>
     void Activate(DeviceSpan x, ActivationKind kind);
 

@@ -67,12 +67,16 @@ public sealed class BigBirdModel : IDisposable
 
     /// <summary>The backend of <paramref name="options"/> (the CPU backend by default), once it is known to support every operation.</summary>
     /// <exception cref="BigBirdException">The backend lacks an operation; the message names it.</exception>
-    internal static IComputeBackend CheckBackend(BigBirdModelOptions? options)
+    internal static IComputeBackend CheckBackend(BigBirdModelOptions? options) => CheckBackend(options, RequiredOps, "BigBird");
+
+    /// <summary>As <see cref="CheckBackend(BigBirdModelOptions?)"/>, for a model that needs <paramref name="required"/>.</summary>
+    /// <exception cref="BigBirdException">The backend lacks an operation; the message names it and the model.</exception>
+    internal static IComputeBackend CheckBackend(BigBirdModelOptions? options, BackendOp[] required, string model)
     {
         var backend = options?.Backend ?? CpuBackend.Instance;
-        foreach (var op in RequiredOps)
+        foreach (var op in required)
             if (!backend.Supports(op))
-                throw new BigBirdException($"backend '{backend.Name}' does not support the operation {op}, which BigBird needs; choose another backend.");
+                throw new BigBirdException($"backend '{backend.Name}' does not support the operation {op}, which {model} needs; choose another backend.");
         return backend;
     }
 

@@ -5,12 +5,12 @@ namespace BigBirdSharp.Modeling.Pegasus;
 
 /// <summary>
 /// The work space of one BigBirdPegasus call: buffers rented from the backend's pool (returned when the call ends), the
-/// call's cancellation token, and the residual sum <c>residual + hidden_states</c>, which runs on the backend too.
+/// call's cancellation token, and the residual sum <c>residual + hidden_states</c> (the backend's Add).
 /// </summary>
 internal sealed class BigBirdPegasusCall(IComputeBackend backend, DeviceSpan zeroRow, CancellationToken cancellation) : IDisposable
 {
     private readonly HostStage _stage = new(backend);
-    private int[] _zeroIds = [], _rowIds = [];
+    private int[] _zeroIds = [];
 
     public IComputeBackend Backend => backend;
     public CancellationToken Cancellation => cancellation;
@@ -34,19 +34,11 @@ internal sealed class BigBirdPegasusCall(IComputeBackend backend, DeviceSpan zer
         return _zeroIds.AsSpan(0, n);
     }
 
-    /// <summary>
-    /// y[rows, width] = a + b, elementwise, on the backend. The backend's embedding sum computes (x + type) + position per
-    /// row; with <paramref name="a"/> as the rows, the zero row as the type and <paramref name="b"/> as a position table
-    /// read at 0..rows−1, it is exactly PyTorch's <c>residual + hidden_states</c>. y may be a or b.
-    /// </summary>
+    /// <summary>y[rows, width] = a + b (PyTorch's <c>residual + hidden_states</c>) on the backend; y may be a or b.</summary>
     public void Add(DeviceSpan y, DeviceSpan a, DeviceSpan b, int rows, int width)
     {
-        if (_rowIds.Length < rows)
-        {
-            _rowIds = new int[rows];
-            for (int i = 0; i < rows; i++) _rowIds[i] = i;
-        }
-        backend.EmbeddingSum(y, width, default, ReadOnlySpan<int>.Empty, a, 1f, zeroRow, ZeroIds(rows), b, _rowIds.AsSpan(0, rows));
+        int n = rows * width;
+        backend.Add(y.Slice(0, n), a.Slice(0, n), b.Slice(0, n));
     }
 
     /// <summary>HF's <c>_expand_mask</c> as the backend's additive mask: 0 where attended, float.MinValue where

@@ -28,6 +28,9 @@ public sealed class BigBirdPegasusModel : IDisposable
     private readonly DeviceBuffer _zeroRow;
     private readonly ModelLifetime _lifetime;
 
+    /// <summary>The backend operations BigBirdPegasus runs on: BigBird's, and the elementwise Add of its residual connections.</summary>
+    internal static readonly BackendOp[] RequiredOps = [.. BigBirdModel.RequiredOps, BackendOp.Add];
+
     internal BigBirdPegasusModel(BigBirdPegasusConfig config, WeightLoader w, string prefix, ModelLifetime lifetime)
     {
         config.Validate();
@@ -57,7 +60,7 @@ public sealed class BigBirdPegasusModel : IDisposable
         if (!Directory.Exists(directory))
             throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
         var config = BigBirdPegasusConfig.FromFile(Path.Combine(directory, "config.json"));
-        var backend = BigBirdModel.CheckBackend(options);
+        var backend = BigBirdModel.CheckBackend(options, RequiredOps, "BigBirdPegasus");
         var reader = CheckpointLoader.Open(directory);
         try
         {
