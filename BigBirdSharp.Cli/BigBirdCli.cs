@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.Modeling.Heads;
@@ -76,7 +77,7 @@ public static partial class BigBirdCli
                 throw new UsageException($"unknown command '{args[0]}'; the commands are {string.Join(", ", CliSchema.Commands.Select(c => c.Name))}");
             var parsed = CliSchema.Root.Parse(args);
             command = parsed.CommandResult.Command is RootCommand ? "" : parsed.CommandResult.Command.Name;
-            if (parsed.Errors.Count > 0) throw new UsageException(parsed.Errors[0].Message);
+            if (parsed.Errors.Count > 0) throw new UsageException(Friendly(parsed.Errors[0]));
             if (parsed.Action is not null) // --help or --version: no command has an action of its own
                 return parsed.Invoke(new InvocationConfiguration { Output = io.Stdout, Error = io.Stderr, EnableDefaultExceptionHandler = false });
             var o = new Options(parsed);
@@ -99,6 +100,37 @@ public static partial class BigBirdCli
         {
             return Report(e, io.Stderr, command);
         }
+    }
+
+    /// <summary>
+    /// The parser's message for <paramref name="error"/> in the words of the rest of the CLI, naming the option
+    /// (<c>--top-k must be an integer, not 'x'</c>; <c>--model needs a value</c>; <c>unknown option --colour</c>). A message
+    /// it does not know (another language's, say) is passed on as it is, on one line.
+    /// </summary>
+    internal static string Friendly(ParseError error)
+    {
+        string m = Regex.Replace(error.Message, @"\s+", " ").Trim();
+        string? option = error.SymbolResult switch
+        {
+            OptionResult o => o.Option.Name,
+            ArgumentResult { Parent: OptionResult o } => o.Option.Name,
+            _ => null,
+        };
+        Match x;
+        if ((x = Regex.Match(m, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type '(.*)'\.$")).Success)
+            return $"{x.Groups[2].Value} must be {(x.Groups[3].Value.Contains("Int", StringComparison.Ordinal) ? "an integer" : "a number")}, not '{x.Groups[1].Value}'";
+        if ((x = Regex.Match(m, @"^Required argument missing for option: '(.*)'\.$")).Success)
+            return $"{x.Groups[1].Value} needs a value";
+        if ((x = Regex.Match(m, @"^Option '(.*)' expects a single argument but (\d+) were provided\.$")).Success)
+            return $"{x.Groups[1].Value} given {(x.Groups[2].Value == "2" ? "twice" : x.Groups[2].Value + " times")} (it takes one value)";
+        if ((x = Regex.Match(m, @"^Unrecognized command or argument '(.*)'\.$")).Success)
+            return x.Groups[1].Value.StartsWith('-') ? $"unknown option {x.Groups[1].Value}" : $"unexpected argument '{x.Groups[1].Value}'";
+        if ((x = Regex.Match(m, @"^Argument '(.*)' not recognized\. Must be one of: (.*)$")).Success && option is not null)
+        {
+            var values = Regex.Matches(x.Groups[2].Value, "'([^']*)'").Select(v => v.Groups[1].Value).ToArray();
+            return $"{option} must be {string.Join(", ", values[..^1])} or {values[^1]}, not '{x.Groups[1].Value}'";
+        }
+        return m;
     }
 
     /// <summary>

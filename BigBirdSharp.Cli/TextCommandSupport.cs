@@ -194,6 +194,9 @@ internal sealed class TextCommandContext : IDisposable
     /// of a batch that fails gives an error record and the others still run.</summary>
     public bool IsBatch { get; private set; }
 
+    /// <summary>True when the command writes <c>--output</c> itself (embed's matrix files); then <see cref="Out"/> is stdout.</summary>
+    public bool CommandWritesOutput { get; set; }
+
     /// <summary>Where results go: <c>--output FILE</c> (created on first use), or stdout (no --output, or <c>-</c>).</summary>
     public TextWriter Out
     {
@@ -201,7 +204,7 @@ internal sealed class TextCommandContext : IDisposable
         {
             if (_out is not null) return _out;
             string? output = Options.Get("--output");
-            if (output is null or "-") return _out = Stdout;
+            if (output is null or "-" || CommandWritesOutput) return _out = Stdout;
             if (Directory.Exists(output)) throw new BigBirdInputException($"{output} is a folder; --output takes a file (or - for standard output).");
             _outIsFile = true;
             return _out = new StreamWriter(output, append: false, new UTF8Encoding(false));
@@ -299,11 +302,11 @@ internal sealed class TextCommandContext : IDisposable
     /// A single plain-text file or stdin is read only as far as the model can take: <paramref name="maxPositions"/>
     /// (called only then) gives the model's max_position_embeddings, and reading stops after
     /// <see cref="PipelineEncoding.MaxCharactersPerToken"/> characters per position (null: read it all, as qa does).
-    /// A document of a batch that cannot be read (bad JSON, a missing key, empty text) carries its error and is reported
+    /// A document of a batch that cannot be read (bad JSON, a missing key, empty text unless <paramref name="allowEmpty"/>) carries its error and is reported
     /// when its turn comes; a single document's error is thrown here, before any model is loaded.
     /// </summary>
     public IReadOnlyList<TextDocument> ReadDocuments(string textKey, string? pairKey, bool pairRequired, string? pairFromOption,
-                                                     Func<int>? maxPositions)
+                                                     Func<int>? maxPositions, bool allowEmpty = false)
     {
         var docs = new List<TextDocument>();
         foreach (var (p, i) in Options.Positionals.Select((p, i) => (p, i)))
@@ -342,12 +345,15 @@ internal sealed class TextCommandContext : IDisposable
         }
         if (pairRequired && pairFromOption is null && !json)
             throw new BigBirdCli.UsageException($"this command needs --{pairKey} (or a JSON batch whose documents have \"{textKey}\" and \"{pairKey}\")");
+        foreach (var doc in docs)
+            if (pairRequired && doc.Pair is null && doc.Error is null)
+                throw new BigBirdCli.UsageException($"{doc.Label} has no {pairKey}; give --{pairKey}, or put \"{pairKey}\" on every JSON document");
         IsBatch |= docs.Count > 1;
         // checked before any model is loaded
         for (int i = 0; i < docs.Count; i++)
         {
             var doc = docs[i];
-            if (doc.Error is not null) continue;
+            if (doc.Error is not null || allowEmpty) continue;
             string? error = string.IsNullOrWhiteSpace(doc.Text) ? $"the {textKey} is empty; give some text."
                 : doc.Pair is not null && string.IsNullOrWhiteSpace(doc.Pair) ? $"the {pairKey} is empty; give some text."
                 : null;
@@ -469,7 +475,9 @@ internal sealed class TextCommandContext : IDisposable
         catch (BigBirdInputException e)
         {
             string? id = element.ValueKind == JsonValueKind.Object && element.TryGetProperty("id", out var idValue) ? idValue.GetRawText() : null;
-            string message = e.Message.StartsWith(where + ": ", StringComparison.Ordinal) ? e.Message[(where.Length + 2)..] : e.Message;
+            // the record names the document already
+            string message = e.Message.StartsWith(where + ": ", StringComparison.Ordinal) || e.Message.StartsWith(where + ", ", StringComparison.Ordinal)
+                ? e.Message[(where.Length + 2)..] : e.Message;
             return new TextDocument(id is null ? where : $"{where} (id {id})", "", null, id, message);
         }
     }

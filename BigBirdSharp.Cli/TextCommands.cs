@@ -93,6 +93,7 @@ internal static class TextCommands
         using var model = c.Load("BigBirdModel", () => BigBirdModel.Load(folder.Directory, c.ModelOptions()));
         var pipeline = new FeatureExtractionPipeline(model, tokenizer);
         var options = c.ForwardOptions();
+        c.CommandWritesOutput = output is not null;
         var results = new List<EmbeddingResult>();
         var sources = new List<string>();
         // a matrix holds no error records: those go to stderr

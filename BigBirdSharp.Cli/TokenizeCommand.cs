@@ -15,7 +15,7 @@ public static class TokenizeCommand
     /// <summary>Runs the command; returns the exit code.</summary>
     internal static int Run(TextCommandContext c)
     {
-        var docs = c.ReadDocuments("text", "text_pair", false, null, null);
+        var docs = c.ReadDocuments("text", "text_pair", false, null, null, allowEmpty: true); // HF tokenizes "" as [CLS] [SEP]
         string model = BigBirdCli.ModelOrDefault(c.Options, c.Stderr);
         var tokenizer = BigBirdTokenizer.FromFolder(model);
         int code = c.ForEach(docs, doc =>
