@@ -76,7 +76,7 @@ public static partial class BigBirdCli
             if (!args[0].StartsWith('-') && !CliSchema.Commands.Any(c => c.Name == args[0]))
                 throw new UsageException($"unknown command '{args[0]}'; the commands are {string.Join(", ", CliSchema.Commands.Select(c => c.Name))}");
             var parsed = CliSchema.Root.Parse(args);
-            command = parsed.CommandResult.Command is RootCommand ? "" : parsed.CommandResult.Command.Name;
+            command = parsed.CommandResult.Command == CliSchema.Root ? "" : parsed.CommandResult.Command.Name;
             if (parsed.Errors.Count > 0) throw new UsageException(Friendly(parsed.Errors[0]));
             if (parsed.Action is not null) // --help or --version: no command has an action of its own
                 return parsed.Invoke(new InvocationConfiguration { Output = io.Stdout, Error = io.Stderr, EnableDefaultExceptionHandler = false });

@@ -184,7 +184,7 @@ internal static class CliSchema
             IntOption("--repeat", "R", "Timed passes.", 5),
         ]);
 
-    public static readonly RootCommand Root = BuildRoot();
+    public static readonly Command Root = BuildRoot();
 
     /// <summary>Every command, in the order help lists them.</summary>
     public static IEnumerable<Command> Commands => Root.Subcommands;
@@ -194,9 +194,11 @@ internal static class CliSchema
         "Exit codes: 0 success; 1 a model, checkpoint or input problem, or an internal error; 2 a usage error; " +
         "3 trace --compare found a divergence; 4 some documents of a batch failed (each has an error record in the output).";
 
-    private static RootCommand BuildRoot()
+    private static Command BuildRoot()
     {
-        var root = new RootCommand(
+        // a Command named bigbird rather than a RootCommand, which takes the name and version of the process's entry
+        // assembly (the test host's, under a test)
+        var root = new Command("bigbird",
             "BigBird (Hugging Face's transformers 4.27.1) in pure managed C#: long documents with block-sparse attention. " +
             "Without --model every command uses the embedded default model (a small BigBird trained on the King James Bible). " +
             "Text commands read their documents from arguments, --text, --input FILE|- or stdin; .jsonl, .ndjson and .json inputs " +
@@ -204,10 +206,26 @@ internal static class CliSchema
         {
             FillMask, Embed, Classify, Qa, Generate, Tokenize, RunModel, Trace, Bench,
         };
-        foreach (var option in root.Options)
-            if (option is HelpOption { Action: HelpAction help } helpOption)
-                helpOption.Action = new HelpWithExitCodes(help);
+        var help = new HelpOption();
+        help.Action = new HelpWithExitCodes((HelpAction)help.Action!);
+        root.Add(help);
+        root.Add(new VersionOption { Action = new PrintVersion() });
         return root;
+    }
+
+    /// <summary>The version of this assembly (the informational version: the package version and the commit).</summary>
+    public static string Version =>
+        typeof(CliSchema).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion
+        ?? typeof(CliSchema).Assembly.GetName().Version?.ToString() ?? "unknown";
+
+    private sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(Version);
+            return 0;
+        }
     }
 
     /// <summary>The parser's help, followed by the exit codes.</summary>
