@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.Modeling.Heads;
@@ -82,6 +83,7 @@ public static partial class BigBirdCli
                 return parsed.Invoke(new InvocationConfiguration { Output = io.Stdout, Error = io.Stderr, EnableDefaultExceptionHandler = false });
             var o = new Options(parsed);
             o.RejectOptionLikeTexts();
+            Backend(o); // a bad --threads is a usage error before anything is read or loaded
             return command switch
             {
                 "run" => RunCommand(o, io),
@@ -427,7 +429,7 @@ public static partial class BigBirdCli
             ["random_attention"] = forwardOptions.RandomAttention == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic",
             ["backend"] = bigbird.Backend.Name,
             ["simd"] = BigBirdSharp.Kernels.KernelInfo.Describe(),
-            ["threads"] = BigBirdSharp.Kernels.KernelInfo.Threads,
+            ["threads"] = bigbird.Backend is CpuBackend cpu ? cpu.Threads : BigBirdSharp.Kernels.KernelInfo.Threads,
             ["median_s"] = median,
             ["min_s"] = times[0],
             ["tokens_per_s"] = batch * seqLen.Value / median,
@@ -440,7 +442,19 @@ public static partial class BigBirdCli
 
     /// <summary>Load-time settings of run, trace and bench: weight warnings on stderr; --strict refuses non-finite weights.</summary>
     internal static BigBirdModelOptions LoadOptions(Options o, TextWriter stderr) =>
-        new() { Warning = line => stderr.WriteLine($"warning: {line}"), RejectNonFiniteWeights = o.Flag("--strict") };
+        new() { Warning = line => stderr.WriteLine($"warning: {line}"), RejectNonFiniteWeights = o.Flag("--strict"), Backend = Backend(o) };
+
+    /// <summary>The most threads <c>--threads</c> takes.</summary>
+    public const int MaxThreads = 256;
+
+    /// <summary>The backend <c>--threads N</c> asks for (<see cref="CpuBackend.Create"/>), or null for the default one.</summary>
+    /// <exception cref="UsageException">N is not in [1, <see cref="MaxThreads"/>].</exception>
+    internal static IComputeBackend? Backend(Options o) => o.Value<int?>("--threads") switch
+    {
+        null => null,
+        int n and >= 1 and <= MaxThreads => CpuBackend.Create(n),
+        int n => throw new UsageException($"--threads must be between 1 and {MaxThreads}, not {n}"),
+    };
 
     private static RandomAttentionSemantics ParseSemantics(string value) => value switch
     {

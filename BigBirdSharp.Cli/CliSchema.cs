@@ -59,6 +59,13 @@ internal static class CliSchema
         DefaultValueFactory = _ => "deterministic",
     }.Accepting("deterministic", "seeded");
 
+    public static readonly Option<int?> Threads = new("--threads")
+    {
+        HelpName = "N",
+        Description = "Run each of the model's operations on N threads (a CPU backend with a pool of its own). " +
+                      "[default: the shared pool, one thread per processor]",
+    };
+
     public static readonly Option<bool> Strict = new("--strict")
     {
         Description = "Refuse bad data instead of warning: non-finite weights, invalid UTF-8 and lone surrogates in the input.",
@@ -94,7 +101,7 @@ internal static class CliSchema
     // ------------------------------------------------------------------------------------------------
 
     /// <summary>The options of every command that runs a model.</summary>
-    private static readonly Option[] ModelOptions = [Model, Quiet, Json, AttentionType, RandomAttention, Strict];
+    private static readonly Option[] ModelOptions = [Model, Quiet, Json, AttentionType, RandomAttention, Threads, Strict];
 
     /// <summary>Where the text commands and tokenize read and write.</summary>
     private static readonly Option[] TextInputOptions = [Text, Input, InputsAlias, Output, Jsonl, Lines, FailFast];

@@ -229,7 +229,7 @@ internal sealed class TextCommandContext : IDisposable
     };
 
     /// <summary>Load-time settings: weight warnings are logged, and --strict refuses non-finite weights.</summary>
-    public BigBirdModelOptions ModelOptions() => new() { Warning = Warn, RejectNonFiniteWeights = Strict };
+    public BigBirdModelOptions ModelOptions() => new() { Warning = Warn, RejectNonFiniteWeights = Strict, Backend = BigBirdCli.Backend(Options) };
 
     public void Info(string line)
     {

@@ -130,7 +130,7 @@ public sealed class CommandLineTests : IDisposable
         foreach (var option in new[] { "-i, --input <FILE>", "-o, --output <FILE>", "-q, --quiet", "--model <DIR>", "--strict" })
             Assert.Contains(option, help);
         if (ModelCommands.Contains(command))
-            foreach (var option in new[] { "--json", "--attention-type <original_full|block_sparse>", "--random-attention <deterministic|seeded>" })
+            foreach (var option in new[] { "--json", "--attention-type <original_full|block_sparse>", "--random-attention <deterministic|seeded>", "--threads <N>" })
                 Assert.Contains(option, help);
         if (command is not ("run" or "trace" or "bench"))
             foreach (var option in new[] { "--text <TEXT>", "--jsonl", "--lines", "--fail-fast" })
@@ -180,6 +180,31 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(output, lines[0].GetProperty("output").GetString());
         Assert.All(lines[1..^1], l => Assert.Equal("ok", l.GetProperty("status").GetString()));
         Assert.True(lines[^1].GetProperty("match").GetBoolean());
+    }
+
+    [Fact]
+    public void Threads_runs_the_model_on_a_backend_with_its_own_pool_and_the_same_results()
+    {
+        var r = Cli(["bench", "--model", TinyModel, "--seq-len", "16", "--repeat", "1", "--threads", "1"]);
+        Assert.True(r.Code == BigBirdCli.Ok, r.Err);
+        using (var doc = JsonDocument.Parse(r.Out))
+        {
+            Assert.Equal(1, doc.RootElement.GetProperty("threads").GetInt32());
+            Assert.Equal("cpu", doc.RootElement.GetProperty("backend").GetString());
+        }
+        r = Cli(["bench", "--model", TinyModel, "--seq-len", "16", "--repeat", "1", "--threads", "3"]);
+        using (var doc = JsonDocument.Parse(r.Out))
+            Assert.Equal(3, doc.RootElement.GetProperty("threads").GetInt32());
+
+        var shared = Cli(["fill-mask", "--json", "-q", "And the children of [MASK] went out of the land."]);
+        var own = Cli(["fill-mask", "--json", "-q", "--threads", "2", "And the children of [MASK] went out of the land."]);
+        Assert.True(own.Code == BigBirdCli.Ok, own.Err);
+        Assert.Equal(shared.Out, own.Out);
+
+        string inputs = File("in.json", """{"input_ids": [[65, 5, 6, 7, 66]]}""");
+        var run = Cli(["run", "--model", TinyModel, "-i", inputs, "-o", "-", "--threads", "2"]);
+        Assert.True(run.Code == BigBirdCli.Ok, run.Err);
+        Assert.Equal(Cli(["run", "--model", TinyModel, "-i", inputs, "-o", "-"]).Binary, run.Binary);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -246,6 +271,8 @@ public sealed class CommandLineTests : IDisposable
         { ["bench", "--seq-len", "0"], "must be positive" },
         { ["bench", "--seq-len", "8", "-i", "i.json"], "--input gives the ids instead" },
         { ["bench", "--seq-len", "2000000000", "--batch", "2000"], "at most 16777216 tokens" },
+        { ["fill-mask", "--threads", "0", "x"], "--threads must be between 1 and 256, not 0" },
+        { ["run", "-i", "i.json", "-o", "o", "--threads", "many"], "--threads must be an integer, not 'many'" },
     };
 
     [Theory]
