@@ -289,6 +289,9 @@ public static partial class BigBirdCli
         writer.WriteLine(o.Flag("--json") ? JsonSerializer.Serialize(json) : text);
     }
 
+    /// <summary>An output path as the summary names it: <c>stdout</c> for <c>-</c>.</summary>
+    private static string Shown(string output) => output == "-" ? "stdout" : output;
+
     private static int RunCommand(Options o, CliConsole io)
     {
         string inputs = RequiredInputs(o, "a JSON object of forward arguments");
@@ -369,7 +372,7 @@ public static partial class BigBirdCli
             }
         }
         json["output"] = output;
-        Summary(o, io, output, $"{architecture}: batch {forwardInputs.BatchSize}, length {forwardInputs.SequenceLength}, {summary} → {output}", json);
+        Summary(o, io, output, $"{architecture}: batch {forwardInputs.BatchSize}, length {forwardInputs.SequenceLength}, {summary} → {Shown(output)}", json);
         return Ok;
     }
 

@@ -40,7 +40,7 @@ public static partial class BigBirdCli
         WriteBinaryOutput(output, io, path =>
         {
             SafeTensorsWriter.Write(path, traced.Select(t => new SafeTensorsWriter.Entry(t.Name, t.Tensor.Shape, t.Tensor.Data)));
-            Summary(o, io, output, $"traced {traced.Count} tensors (attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}) → {output}",
+            Summary(o, io, output, $"traced {traced.Count} tensors (attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}) → {Shown(output)}",
                     new() { ["tensors"] = traced.Count, ["attention_type"] = BigBirdConfig.AttentionTypeName(result.AttentionType), ["output"] = output });
             if (compare is not null) same = TraceComparison.Compare(path, compare, atol, rtol, report, o.Flag("--json"));
         });

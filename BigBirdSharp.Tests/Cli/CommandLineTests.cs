@@ -497,7 +497,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.True(r.Code == BigBirdCli.Ok, r.Err);
         Assert.Equal(["last_hidden_state", "pooler_output"], TensorNames(r.Binary, _dir));
         Assert.Equal("", r.Out);                                  // stdout held only the binary output
-        Assert.Contains("BigBirdModel: batch 1, length 5", r.Err); // and the summary went to stderr
+        Assert.Contains("BigBirdModel: batch 1, length 5, attention original_full → stdout", r.Err); // and the summary went to stderr
         Assert.False(System.IO.File.Exists("-"));
 
         // the same bytes as a file output
