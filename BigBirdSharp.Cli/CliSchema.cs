@@ -149,7 +149,7 @@ internal static class CliSchema
     public static readonly Command Tokenize = Build(new Command("tokenize",
         "HF's tokenizer output for each text: input_ids, token_type_ids, attention_mask, the tokens and their character offsets " +
         "(one JSON object per line). JSON batches hold {\"text\": ..., \"text_pair\": ..., \"id\": ...}."),
-        TextArgument("TEXT"), [Model, Quiet, Strict, .. TextInputOptions]);
+        TextArgument("TEXT"), [Model, Quiet, Json, Strict, .. TextInputOptions]); // --json: accepted, tokenize always writes JSON
 
     public static readonly Command RunModel = Build(new Command("run",
         "Any head on token ids: reads a JSON object of HF forward arguments ({\"input_ids\": [[...]], ...}) and writes HF's output " +

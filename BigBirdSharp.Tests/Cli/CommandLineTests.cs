@@ -127,10 +127,10 @@ public sealed class CommandLineTests : IDisposable
     public void Shared_options_have_the_same_names_on_every_command(string command)
     {
         string help = Cli([command, "--help"]).Out;
-        foreach (var option in new[] { "-i, --input <FILE>", "-o, --output <FILE>", "-q, --quiet", "--model <DIR>", "--strict" })
+        foreach (var option in new[] { "-i, --input <FILE>", "-o, --output <FILE>", "-q, --quiet", "--json", "--model <DIR>", "--strict" })
             Assert.Contains(option, help);
         if (ModelCommands.Contains(command))
-            foreach (var option in new[] { "--json", "--attention-type <original_full|block_sparse>", "--random-attention <deterministic|seeded>", "--threads <N>" })
+            foreach (var option in new[] { "--attention-type <original_full|block_sparse>", "--random-attention <deterministic|seeded>", "--threads <N>" })
                 Assert.Contains(option, help);
         if (command is not ("run" or "trace" or "bench"))
             foreach (var option in new[] { "--text <TEXT>", "--jsonl", "--lines", "--fail-fast" })
@@ -590,6 +590,8 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("\"text\" must be a string.", lines[1].GetProperty("error").GetString());
         // HF tokenizes an empty text as [CLS] [SEP]
         Assert.Equal(["[CLS]", "[SEP]"], lines[2].GetProperty("tokens").EnumerateArray().Select(t => t.GetString()));
+        // --json is accepted and changes nothing: tokenize always writes JSON
+        Assert.Equal(Cli(["tokenize", "-q", "light"]).Out, Cli(["tokenize", "-q", "--json", "light"]).Out);
         Assert.Contains("tokenized 1 document → stdout", Cli(["tokenize", "x"]).Err);
     }
 
