@@ -438,6 +438,11 @@ internal sealed class TextCommandContext : IDisposable
                     : Document(where, () => FromJsonObject(element, element.GetRawText(), where, textKey, pairKey, pairRequired, pairFromOption), element));
             }
         }
+        else if (SingleJsonObject(content) is { } single)
+        {
+            // one (pretty-printed) object: one document
+            docs.Add(Document(source, () => FromJsonObject(single, content, source, textKey, pairKey, pairRequired, pairFromOption), single));
+        }
         else
         {
             int number = 0;
@@ -463,6 +468,22 @@ internal sealed class TextCommandContext : IDisposable
         }
         if (docs.Count == 0) throw new BigBirdInputException($"{source} has no documents; write one JSON object per line, or a JSON array of objects.");
         return docs;
+    }
+
+    /// <summary>The object <paramref name="content"/> holds when it is one JSON object over several lines (JSON lines
+    /// hold one per line, and parsing stops at the second); null otherwise.</summary>
+    private static JsonElement? SingleJsonObject(string content)
+    {
+        if (!content.AsSpan().Trim().ContainsAny('\n', '\r')) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(content);
+            return doc.RootElement.ValueKind == JsonValueKind.Object ? doc.RootElement.Clone() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The document <paramref name="read"/> makes, or one that carries its error (and its id, when it has one).</summary>

@@ -347,6 +347,17 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void A_pretty_printed_json_object_is_one_document()
+    {
+        string path = File("one.json", "{\n  \"id\": \"x\",\n  \"text\": \"And God [MASK] the light.\"\n}\n");
+        var r = Cli(["fill-mask", "--json", "-q", "-i", path]);
+        Assert.True(r.Code == BigBirdCli.Ok, r.Err);
+        var line = Assert.Single(JsonLines(r.Out));
+        Assert.Equal("x", line.GetProperty("id").GetString());
+        Assert.Equal(Good1, line.GetProperty("text").GetString());
+    }
+
+    [Fact]
     public void Lines_from_a_file_or_stdin_are_a_batch()
     {
         string lines = $"{Good1}\n\n{Bad}\r\n{Good2}\n";
