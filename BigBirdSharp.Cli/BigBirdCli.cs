@@ -1,6 +1,10 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using BigBirdSharp.Backends;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.Modeling.Heads;
@@ -11,8 +15,9 @@ namespace BigBirdSharp.Cli;
 
 /// <summary>
 /// The <c>bigbird</c> command: the text commands (<c>fill-mask</c>, <c>embed</c>, <c>classify</c>, <c>qa</c>,
-/// <c>generate</c>), and <c>run</c>, <c>trace</c>, <c>bench</c> and <c>tokenize</c>. Exit codes: 0 ok, 1 bad input or
-/// model, 2 bad usage, 3 <c>trace --compare</c> found a divergence.
+/// <c>generate</c>), <c>tokenize</c>, and <c>run</c>, <c>trace</c> and <c>bench</c>, parsed by System.CommandLine (see
+/// <see cref="CliSchema"/>). Exit codes: 0 ok, 1 bad input or model, 2 bad usage, 3 <c>trace --compare</c> found a
+/// divergence, 4 some documents of a batch failed.
 /// </summary>
 public static partial class BigBirdCli
 {
@@ -24,33 +29,8 @@ public static partial class BigBirdCli
     public const int Usage = 2;
     /// <summary>Exit code of <c>trace --compare</c> when some tensor differs beyond tolerance or is missing.</summary>
     public const int Diverged = 3;
-
-    private const string UsageText = """
-        usage (TEXT: an argument, --text TEXT, --input FILE|- (a .jsonl FILE or --jsonl: one JSON object per line), or stdin;
-               without --model every command uses the embedded default model):
-          bigbird fill-mask [TEXT] [--model DIR] [--top-k K]
-          bigbird embed [TEXT] [--model DIR] [--pooling mean|pooler|cls] [--output FILE.safetensors|FILE.json]
-          bigbird classify [TEXT] [--model DIR] [--text-pair TEXT] [--top-k K]
-          bigbird qa [CONTEXT] --question Q [--model DIR] [--top-k K] [--max-answer-length N] [--doc-stride N]
-              (JSONL lines: {"question": ..., "context": ...})
-          bigbird generate [PROMPT] [--model DIR] [--max-new-tokens N] [--repetition-penalty R] [--no-repeat-ngram-size N]
-                           [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]
-            every text command also takes: --json (one JSON line per document), --quiet (no progress or model line),
-            --no-truncate (refuse input longer than max_position_embeddings instead of truncating it, or for qa
-            reading the context in overlapping windows), --strict (refuse invalid UTF-8, lone surrogates and NaN/Inf
-            weights instead of warning),
-            --attention-type original_full|block_sparse, --random-attention deterministic|seeded
-          bigbird run [--model DIR] --inputs FILE.json --output FILE.safetensors
-                      [--architecture NAME] [--attention-type original_full|block_sparse]
-                      [--random-attention deterministic|seeded] [--output-hidden-states] [--output-attentions]
-                      [--generate N [--eos-token-id ID] [--do-sample [--temperature T] [--top-k K] [--top-p P] [--seed S]]]
-          bigbird trace [--model DIR] --inputs FILE.json --output FILE.safetensors [--compare OTHER.safetensors]
-                        [--atol A] [--rtol R] [--attention-type T] [--random-attention deterministic|seeded]
-          bigbird bench [--model DIR] --seq-len N [--batch B] [--repeat R] [--attention-type T] [--random-attention deterministic|seeded]
-          bigbird tokenize [--model DIR] --input FILE.jsonl --output FILE.jsonl [--strict]
-          run, trace and bench take --strict too (refuse NaN/Inf weights). Input files must be regular files (- is stdin).
-        exit codes: 0 ok; 1 bad model, checkpoint or input; 2 bad usage; 3 trace --compare found a divergence
-        """;
+    /// <summary>Exit code when some documents of a batch failed (each has an error record in the output) and the rest ran.</summary>
+    public const int SomeDocumentsFailed = 4;
 
     /// <summary>The architectures this build can run.</summary>
     public static readonly IReadOnlyList<string> SupportedArchitectures = ["BigBirdModel", .. BigBirdPreTrainedModel.HeadArchitectures];
@@ -65,47 +45,103 @@ public static partial class BigBirdCli
 
     /// <summary>
     /// Runs the command line; returns the process exit code and never throws: a typed error prints one
-    /// <c>bigbird: …</c> line (exit 1, or 2 for a usage error), and anything unexpected prints one
-    /// <c>bigbird: internal error (Type): …</c> line asking for a report (exit 1). <paramref name="stdin"/> holds the
-    /// UTF-8 bytes the text commands read when no text is given and <paramref name="stdinRedirected"/> is true.
+    /// <c>bigbird: …</c> line (exit 1, or 2 for a usage error, which also says where help is), and anything unexpected
+    /// prints one <c>bigbird: internal error (Type): …</c> line asking for a report (exit 1). <paramref name="stdin"/>
+    /// holds the UTF-8 bytes read for <c>--input -</c>, or when no text is given and <paramref name="stdinRedirected"/>.
     /// </summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Stream stdin, bool stdinRedirected)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Stream stdin, bool stdinRedirected) =>
+        Run(args, new CliConsole
+        {
+            Stdout = stdout,
+            Stderr = stderr,
+            Stdin = stdin,
+            StdinRedirected = stdinRedirected,
+            StderrIsTerminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
+            StdoutIsTerminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected,
+            StdoutStream = ReferenceEquals(stdout, Console.Out) ? Console.OpenStandardOutput
+                         : stdout is StreamWriter writer ? () => writer.BaseStream : null,
+        });
+
+    /// <summary>Runs the command line on <paramref name="io"/>; see <see cref="Run(string[], TextWriter, TextWriter, Stream, bool)"/>.</summary>
+    internal static int Run(string[] args, CliConsole io)
     {
+        string command = "";
         try
         {
-            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            if (args.Length == 0)
             {
-                stdout.WriteLine(UsageText);
-                return args.Length == 0 ? Usage : Ok;
+                CliSchema.Root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = io.Stdout, Error = io.Stderr });
+                return Usage;
             }
-            var opts = Options.Parse(args.AsSpan(1));
-            return args[0] switch
+            if (args[0] == "help") args = args.Length > 1 ? [args[1], "--help"] : ["--help"];
+            if (!args[0].StartsWith('-') && !CliSchema.Commands.Any(c => c.Name == args[0]))
+                throw new UsageException($"unknown command '{args[0]}'; the commands are {string.Join(", ", CliSchema.Commands.Select(c => c.Name))}");
+            var parsed = CliSchema.Root.Parse(args);
+            command = parsed.CommandResult.Command == CliSchema.Root ? "" : parsed.CommandResult.Command.Name;
+            if (parsed.Errors.Count > 0) throw new UsageException(Friendly(parsed.Errors[0]));
+            if (parsed.Action is not null) // --help or --version: no command has an action of its own
+                return parsed.Invoke(new InvocationConfiguration { Output = io.Stdout, Error = io.Stderr, EnableDefaultExceptionHandler = false });
+            var o = new Options(parsed);
+            o.RejectOptionLikeTexts();
+            Backend(o); // a bad --threads is a usage error before anything is read or loaded
+            return command switch
             {
-                "run" => RunCommand(opts, stdout, stderr),
-                "bench" => BenchCommand(opts, stdout, stderr),
-                "trace" => TraceCommand(opts, stdout, stderr),
-                "tokenize" => TokenizeCommand.Run(opts, stdout, stderr),
-                "fill-mask" => TextCommands.FillMask(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
-                "embed" => TextCommands.Embed(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
-                "classify" => TextCommands.Classify(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
-                "qa" => TextCommands.Qa(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
-                "generate" => TextCommands.Generate(TextContext(opts, stdout, stderr, stdin, stdinRedirected)),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
+                "run" => RunCommand(o, io),
+                "bench" => BenchCommand(o, io),
+                "trace" => TraceCommand(o, io),
+                "tokenize" => Text(o, io, TokenizeCommand.Run),
+                "fill-mask" => Text(o, io, TextCommands.FillMask),
+                "embed" => Text(o, io, TextCommands.Embed),
+                "classify" => Text(o, io, TextCommands.Classify),
+                "qa" => Text(o, io, TextCommands.Qa),
+                "generate" => Text(o, io, TextCommands.Generate),
+                _ => throw new UsageException("give a command"),
             };
         }
         catch (Exception e)
         {
-            return Report(e, stderr);
+            return Report(e, io.Stderr, command);
         }
     }
 
     /// <summary>
-    /// Prints <paramref name="error"/> as the CLI reports errors and returns the exit code: a usage error with the usage
-    /// text (2); a BigBirdSharp, I/O or argument error as one line (1); anything else as one internal-error line that asks
+    /// The parser's message for <paramref name="error"/> in the words of the rest of the CLI, naming the option
+    /// (<c>--top-k must be an integer, not 'x'</c>; <c>--model needs a value</c>; <c>unknown option --colour</c>). A message
+    /// it does not know (another language's, say) is passed on as it is, on one line.
+    /// </summary>
+    internal static string Friendly(ParseError error)
+    {
+        string m = Regex.Replace(error.Message, @"\s+", " ").Trim();
+        string? option = error.SymbolResult switch
+        {
+            OptionResult o => o.Option.Name,
+            ArgumentResult { Parent: OptionResult o } => o.Option.Name,
+            _ => null,
+        };
+        Match x;
+        if ((x = Regex.Match(m, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type '(.*)'\.$")).Success)
+            return $"{x.Groups[2].Value} must be {(x.Groups[3].Value.Contains("Int", StringComparison.Ordinal) ? "an integer" : "a number")}, not '{x.Groups[1].Value}'";
+        if ((x = Regex.Match(m, @"^Required argument missing for option: '(.*)'\.$")).Success)
+            return $"{x.Groups[1].Value} needs a value";
+        if ((x = Regex.Match(m, @"^Option '(.*)' expects a single argument but (\d+) were provided\.$")).Success)
+            return $"{x.Groups[1].Value} given {(x.Groups[2].Value == "2" ? "twice" : x.Groups[2].Value + " times")} (it takes one value)";
+        if ((x = Regex.Match(m, @"^Unrecognized command or argument '(.*)'\.$")).Success)
+            return x.Groups[1].Value.StartsWith('-') ? $"unknown option {x.Groups[1].Value}" : $"unexpected argument '{x.Groups[1].Value}'";
+        if ((x = Regex.Match(m, @"^Argument '(.*)' not recognized\. Must be one of: (.*)$")).Success && option is not null)
+        {
+            var values = Regex.Matches(x.Groups[2].Value, "'([^']*)'").Select(v => v.Groups[1].Value).ToArray();
+            return $"{option} must be {string.Join(", ", values[..^1])} or {values[^1]}, not '{x.Groups[1].Value}'";
+        }
+        return m;
+    }
+
+    /// <summary>
+    /// Prints <paramref name="error"/> as the CLI reports errors and returns the exit code: a usage error with a pointer
+    /// to <c>--help</c> (2); a BigBirdSharp, I/O or argument error as one line (1); anything else as one internal-error line that asks
     /// for a report (1). An AggregateException (or a reflection wrapper) is reported as the first exception inside it.
     /// Never throws.
     /// </summary>
-    internal static int Report(Exception error, TextWriter stderr)
+    internal static int Report(Exception error, TextWriter stderr, string command = "")
     {
         var e = Unwrap(error);
         try
@@ -114,7 +150,7 @@ public static partial class BigBirdCli
             {
                 case UsageException:
                     stderr.WriteLine($"bigbird: {OneLine(e.Message)}");
-                    stderr.WriteLine(UsageText);
+                    stderr.WriteLine($"Run 'bigbird {(command.Length == 0 ? "" : command + " ")}--help' for the options and their defaults.");
                     return Usage;
                 case BigBirdException or IOException or ArgumentException or UnauthorizedAccessException:
                     stderr.WriteLine($"bigbird: {OneLine(e.Message)}");
@@ -157,17 +193,26 @@ public static partial class BigBirdCli
         return line.Length == 0 ? "(no message)" : line;
     }
 
-    private static TextCommandContext TextContext(Options o, TextWriter stdout, TextWriter stderr, Stream stdin, bool redirected) => new()
+
+    /// <summary>Runs a text command; its output file is closed and its warnings written however it ends.</summary>
+    private static int Text(Options o, CliConsole io, Func<TextCommandContext, int> command)
+    {
+        using var context = TextContext(o, io);
+        return command(context);
+    }
+
+    private static TextCommandContext TextContext(Options o, CliConsole io) => new()
     {
         Options = o,
-        Stdout = stdout,
-        Stderr = stderr,
-        Stdin = stdin,
-        StdinRedirected = redirected,
-        Interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected,
+        Stdout = io.Stdout,
+        Stderr = io.Stderr,
+        Stdin = io.Stdin,
+        StdinRedirected = io.StdinRedirected,
+        Interactive = io.StderrIsTerminal,
+        StdoutIsTerminal = io.StdoutIsTerminal,
     };
 
-    /// <summary><c>--model</c>, or the embedded default model, which is then named on stderr.</summary>
+    /// <summary><c>--model</c>, or the embedded default model, which is then named on stderr (unless <c>--quiet</c>).</summary>
     internal static string ModelOrDefault(Options o, TextWriter stderr)
     {
         if (o.Get("--model") is { } model)
@@ -175,17 +220,83 @@ public static partial class BigBirdCli
             if (Directory.Exists(model)) CliInput.CheckModelFolder(model);
             return model;
         }
-        stderr.WriteLine($"model: {ModelFolder.Resolve(null, causal: false).Description}");
+        if (!o.Flag("--quiet")) stderr.WriteLine($"model: {ModelFolder.Resolve(null, causal: false).Description}");
         return ModelFolder.DefaultDirectory;
     }
 
-    private static int RunCommand(Options o, TextWriter stdout, TextWriter stderr)
+    /// <summary>Reads the run-style inputs file that <c>--input</c> names (<c>-</c>: standard input).</summary>
+    /// <exception cref="BigBirdInputException">No such file, or not valid inputs (see <see cref="RunInputs"/>).</exception>
+    internal static BigBirdInputs ReadRunInputs(string inputs, CliConsole io)
     {
-        string model = ModelOrDefault(o, stderr), inputs = o.Required("--inputs"), output = o.Required("--output");
-        o.RejectUnknown("--model", "--inputs", "--output", "--architecture", "--attention-type", "--random-attention",
-                        "--output-hidden-states", "--output-attentions", "--generate", "--eos-token-id",
-                        "--do-sample", "--temperature", "--top-k", "--top-p", "--seed", "--strict");
-        var modelOptions = LoadOptions(o, stderr);
+        if (inputs == "-")
+        {
+            var text = Utf8Text.Read(io.Stdin, "stdin", Utf8Text.MaxWholeChars, strict: false, line => io.Stderr.WriteLine($"warning: {line}"));
+            if (!text.Complete) throw Utf8Text.TooLarge("stdin");
+            return RunInputs.Parse(text.Text, "stdin");
+        }
+        if (!File.Exists(inputs) && !Directory.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
+        return RunInputs.Read(inputs);
+    }
+
+    /// <summary>The <c>--input</c> of run, trace and bench (or its old name <c>--inputs</c>).</summary>
+    private static string RequiredInputs(Options o, string what) =>
+        o.Input ?? throw new UsageException($"--input is required ({what}; - reads standard input)");
+
+    /// <summary>
+    /// Refuses <c>--output -</c> for binary output (safetensors) when standard output is a terminal, or when this caller's
+    /// standard output takes text only.
+    /// </summary>
+    private static void CheckBinaryOutput(string output, CliConsole io)
+    {
+        if (output != "-") return;
+        if (io.StdoutIsTerminal)
+            throw new UsageException("--output - would write binary safetensors to the terminal; redirect standard output to a file or a pipe");
+        if (io.StdoutStream is null)
+            throw new UsageException("--output -: this standard output takes text only; give --output a file");
+    }
+
+    /// <summary>Writes binary output through <paramref name="write"/> to the file <paramref name="output"/>, or for
+    /// <c>-</c> to a temporary file that is then copied to standard output (the writers need a seekable file).</summary>
+    internal static void WriteBinaryOutput(string output, CliConsole io, Action<string> write)
+    {
+        if (output != "-")
+        {
+            write(output);
+            return;
+        }
+        string temp = Path.Combine(Path.GetTempPath(), $"bigbird-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            write(temp);
+            io.Stdout.Flush();
+            var stdout = io.StdoutStream!();
+            using (var file = new FileStream(temp, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
+                file.CopyTo(stdout);
+            stdout.Flush();
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>The summary line of run and trace: on stdout, or on stderr when stdout holds the binary output; in JSON
+    /// with <c>--json</c>; none with <c>--quiet</c>.</summary>
+    private static void Summary(Options o, CliConsole io, string output, string text, Dictionary<string, object?> json)
+    {
+        if (o.Flag("--quiet")) return;
+        var writer = output == "-" ? io.Stderr : io.Stdout;
+        writer.WriteLine(o.Flag("--json") ? JsonSerializer.Serialize(json) : text);
+    }
+
+    /// <summary>An output path as the summary names it: <c>stdout</c> for <c>-</c>.</summary>
+    private static string Shown(string output) => output == "-" ? "stdout" : output;
+
+    private static int RunCommand(Options o, CliConsole io)
+    {
+        string inputs = RequiredInputs(o, "a JSON object of forward arguments");
+        string output = o.Get("--output") ?? throw new UsageException("--output is required (a .safetensors file, or - for standard output)");
+        CheckBinaryOutput(output, io);
         var forwardOptions = new BigBirdForwardOptions
         {
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
@@ -193,11 +304,13 @@ public static partial class BigBirdCli
             OutputHiddenStates = o.Flag("--output-hidden-states"),
             OutputAttentions = o.Flag("--output-attentions"),
         };
-        int? generate = o.Get("--generate") is null ? null : o.Int("--generate", null);
+        int? generate = o.Value<int?>("--generate");
         if (generate is < 0) throw new UsageException("--generate must be a non-negative number of tokens");
-        if (generate is null && (o.Get("--eos-token-id") ?? o.Get("--temperature") ?? o.Get("--top-k") ?? o.Get("--top-p") ?? o.Get("--seed")) is not null
-            || generate is null && o.Flag("--do-sample"))
+        if (generate is null && (o.Given("--eos-token-id") || o.Given("--temperature") || o.Given("--top-k") || o.Given("--top-p") ||
+                                 o.Given("--seed") || o.Flag("--do-sample")))
             throw new UsageException("--eos-token-id, --do-sample, --temperature, --top-k, --top-p and --seed go with --generate N");
+        string model = ModelOrDefault(o, io.Stderr);
+        var modelOptions = LoadOptions(o, io.Stderr);
         if (!Directory.Exists(model))
             throw new BigBirdException($"{model}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
         var config = BigBirdConfig.FromFile(Path.Combine(model, "config.json"));
@@ -206,19 +319,23 @@ public static partial class BigBirdCli
             throw new BigBirdException(
                 $"architecture '{architecture}' is not supported; supported: {string.Join(", ", SupportedArchitectures)}. " +
                 "Pass --architecture to choose one, e.g. BigBirdModel for the bare encoder of any BigBird checkpoint.");
-        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
-        var forwardInputs = RunInputs.Read(inputs);
+        var forwardInputs = ReadRunInputs(inputs, io);
         if (forwardInputs.NumChoices > 0 && architecture != "BigBirdForMultipleChoice")
             throw new BigBirdInputException($"{inputs}: input_ids is [batch][choices][seq], which only BigBirdForMultipleChoice takes; {architecture} takes [batch][seq].");
 
         string summary;
+        var json = new Dictionary<string, object?>
+        {
+            ["architecture"] = architecture, ["batch"] = forwardInputs.BatchSize, ["length"] = forwardInputs.SequenceLength,
+        };
         if (architecture == "BigBirdModel")
         {
             using var bigbird = BigBirdModel.Load(model, modelOptions);
             if (generate is not null) throw new UsageException("--generate needs a BigBirdForCausalLM checkpoint (or --architecture BigBirdForCausalLM)");
             var result = bigbird.Forward(forwardInputs, forwardOptions);
-            SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
+            WriteBinaryOutput(output, io, path => SafeTensorsWriter.Write(path, SafeTensorsWriter.Entries(result)));
             summary = $"attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}";
+            json["attention_type"] = BigBirdConfig.AttentionTypeName(result.AttentionType);
         }
         else
         {
@@ -230,53 +347,72 @@ public static partial class BigBirdCli
                 var generation = new GenerationConfig
                 {
                     MaxNewTokens = n,
-                    EosTokenId = o.Get("--eos-token-id") is null ? null : o.Int("--eos-token-id", null),
+                    EosTokenId = o.Value<int?>("--eos-token-id"),
                     DoSample = o.Flag("--do-sample"),
-                    Temperature = o.Float("--temperature", 1f),
-                    TopK = o.Int("--top-k", 50),
-                    TopP = o.Float("--top-p", 1f),
-                    Seed = o.Int("--seed", 0),
+                    Temperature = o.Float("--temperature"),
+                    TopK = o.Value<int>("--top-k"),
+                    TopP = o.Float("--top-p"),
+                    Seed = o.Value<int>("--seed"),
                 };
                 var sequences = causal.Generate(forwardInputs, generation, forwardOptions);
                 int rows = forwardInputs.BatchSize, length = sequences.Length / rows;
-                SafeTensorsWriter.Write(output, [new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(x => (long)x).ToArray())]);
+                WriteBinaryOutput(output, io, path =>
+                    SafeTensorsWriter.Write(path, [new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(x => (long)x).ToArray())]));
                 summary = $"generated {length - forwardInputs.SequenceLength} tokens per row";
+                json["generated_tokens_per_row"] = length - forwardInputs.SequenceLength;
             }
             else
             {
                 var result = head.Forward(forwardInputs, forwardOptions);
-                SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
+                WriteBinaryOutput(output, io, path => SafeTensorsWriter.Write(path, SafeTensorsWriter.Entries(result)));
                 summary = $"attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}" +
                           (result.Loss is float loss ? $", loss {loss.ToString("G6", CultureInfo.InvariantCulture)}" : "");
+                json["attention_type"] = BigBirdConfig.AttentionTypeName(result.AttentionType);
+                if (result.Loss is float l) json["loss"] = float.IsFinite(l) ? l : null;
             }
         }
-        stdout.WriteLine($"{architecture}: batch {forwardInputs.BatchSize}, length {forwardInputs.SequenceLength}, {summary} → {output}");
+        json["output"] = output;
+        Summary(o, io, output, $"{architecture}: batch {forwardInputs.BatchSize}, length {forwardInputs.SequenceLength}, {summary} → {Shown(output)}", json);
         return Ok;
     }
 
-    private static int BenchCommand(Options o, TextWriter stdout, TextWriter stderr)
+    private static int BenchCommand(Options o, CliConsole io)
     {
-        string model = ModelOrDefault(o, stderr);
-        int seqLen = o.Int("--seq-len", null);
-        int batch = o.Int("--batch", 1), repeat = o.Int("--repeat", 5);
+        int? seqLen = o.Value<int?>("--seq-len");
+        int batch = o.Value<int>("--batch"), repeat = o.Value<int>("--repeat");
+        string? input = o.Input;
+        if (input is not null && (seqLen is not null || o.Given("--batch")))
+            throw new UsageException("--seq-len and --batch make synthetic ids; --input gives the ids instead: pass one or the other");
+        if (input is null && seqLen is null) throw new UsageException("--seq-len is required (or --input FILE of token ids)");
+        if (seqLen <= 0 || batch <= 0 || repeat <= 0) throw new UsageException("--seq-len, --batch and --repeat must be positive");
+        if (seqLen is int s && (long)batch * s > 1 << 24) throw new UsageException("--batch × --seq-len must be at most 16777216 tokens");
         var forwardOptions = new BigBirdForwardOptions
         {
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
             RandomAttention = ParseSemantics(o.Get("--random-attention") ?? "deterministic"),
         };
-        o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat", "--attention-type", "--random-attention", "--strict");
-        if (seqLen <= 0 || batch <= 0 || repeat <= 0) throw new UsageException("--seq-len, --batch and --repeat must be positive");
-        if ((long)batch * seqLen > 1 << 24) throw new UsageException("--batch × --seq-len must be at most 16777216 tokens");
-        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, stderr));
-        // synthetic ids: a fixed pseudo-random sequence away from the special tokens
-        var ids = new int[batch * seqLen];
-        uint x = 2463534242;
-        for (int i = 0; i < ids.Length; i++)
+        string model = ModelOrDefault(o, io.Stderr);
+        var given = input is null ? null : ReadRunInputs(input, io);
+        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, io.Stderr));
+        BigBirdInputs inputs;
+        if (given is not null)
         {
-            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-            ids[i] = (int)(x % (uint)bigbird.config.VocabSize);
+            inputs = given;
+            batch = given.BatchSize;
+            seqLen = given.SequenceLength;
         }
-        var inputs = new BigBirdInputs(batch, seqLen) { InputIds = ids };
+        else
+        {
+            // synthetic ids: a fixed pseudo-random sequence away from the special tokens
+            var ids = new int[batch * seqLen!.Value];
+            uint x = 2463534242;
+            for (int i = 0; i < ids.Length; i++)
+            {
+                x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+                ids[i] = (int)(x % (uint)bigbird.config.VocabSize);
+            }
+            inputs = new BigBirdInputs(batch, seqLen.Value) { InputIds = ids };
+        }
         bigbird.Forward(inputs, forwardOptions); // warm-up
         var times = new double[repeat];
         for (int r = 0; r < repeat; r++)
@@ -289,25 +425,39 @@ public static partial class BigBirdCli
         double median = repeat % 2 == 1 ? times[repeat / 2] : (times[repeat / 2 - 1] + times[repeat / 2]) / 2;
         var line = new Dictionary<string, object>
         {
-            ["seq_len"] = seqLen,
+            ["seq_len"] = seqLen.Value,
             ["batch"] = batch,
             ["repeat"] = repeat,
-            ["attention_type"] = BigBirdConfig.AttentionTypeName(bigbird.EffectiveAttentionType(seqLen, forwardOptions.AttentionType)),
+            ["attention_type"] = BigBirdConfig.AttentionTypeName(bigbird.EffectiveAttentionType(seqLen.Value, forwardOptions.AttentionType)),
             ["random_attention"] = forwardOptions.RandomAttention == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic",
             ["backend"] = bigbird.Backend.Name,
             ["simd"] = BigBirdSharp.Kernels.KernelInfo.Describe(),
-            ["threads"] = BigBirdSharp.Kernels.KernelInfo.Threads,
+            ["threads"] = bigbird.Backend is CpuBackend cpu ? cpu.Threads : BigBirdSharp.Kernels.KernelInfo.Threads,
             ["median_s"] = median,
             ["min_s"] = times[0],
-            ["tokens_per_s"] = batch * seqLen / median,
+            ["tokens_per_s"] = batch * seqLen.Value / median,
         };
-        stdout.WriteLine(JsonSerializer.Serialize(line));
+        string output = o.Get("--output") ?? "-";
+        if (output == "-") io.Stdout.WriteLine(JsonSerializer.Serialize(line));
+        else File.WriteAllText(output, JsonSerializer.Serialize(line) + "\n");
         return Ok;
     }
 
     /// <summary>Load-time settings of run, trace and bench: weight warnings on stderr; --strict refuses non-finite weights.</summary>
     internal static BigBirdModelOptions LoadOptions(Options o, TextWriter stderr) =>
-        new() { Warning = line => stderr.WriteLine($"warning: {line}"), RejectNonFiniteWeights = o.Flag("--strict") };
+        new() { Warning = line => stderr.WriteLine($"warning: {line}"), RejectNonFiniteWeights = o.Flag("--strict"), Backend = Backend(o) };
+
+    /// <summary>The most threads <c>--threads</c> takes.</summary>
+    public const int MaxThreads = 256;
+
+    /// <summary>The backend <c>--threads N</c> asks for (<see cref="CpuBackend.Create"/>), or null for the default one.</summary>
+    /// <exception cref="UsageException">N is not in [1, <see cref="MaxThreads"/>].</exception>
+    internal static IComputeBackend? Backend(Options o) => o.Value<int?>("--threads") switch
+    {
+        null => null,
+        int n and >= 1 and <= MaxThreads => CpuBackend.Create(n),
+        int n => throw new UsageException($"--threads must be between 1 and {MaxThreads}, not {n}"),
+    };
 
     private static RandomAttentionSemantics ParseSemantics(string value) => value switch
     {
@@ -323,62 +473,96 @@ public static partial class BigBirdCli
     /// <summary>A command-line usage error.</summary>
     internal sealed class UsageException(string message) : Exception(message);
 
-    /// <summary>Parsed <c>--name value</c> and <c>--flag</c> options.</summary>
-    internal sealed class Options
+    /// <summary>The parsed command line of one command: typed option values by name, and its texts.</summary>
+    internal sealed class Options(ParseResult parsed)
     {
-        private static readonly HashSet<string> Flags =
-            ["--output-hidden-states", "--output-attentions", "--do-sample", "--quiet", "--json", "--no-truncate", "--jsonl", "--strict"];
-        private readonly Dictionary<string, string?> _values = new();
-        private readonly List<string> _positionals = new();
-
-        /// <summary>Arguments that are not options, in order (texts of the text commands).</summary>
-        public IReadOnlyList<string> Positionals => _positionals;
-
-        public static Options Parse(ReadOnlySpan<string> args)
+        /// <summary>Parses <paramref name="args"/> as the options of <paramref name="command"/>.</summary>
+        /// <exception cref="UsageException">The arguments do not parse.</exception>
+        public static Options Parse(ReadOnlySpan<string> args, string command = "fill-mask")
         {
-            var o = new Options();
-            for (int i = 0; i < args.Length; i++)
-            {
-                string a = args[i];
-                if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--")
-                {
-                    if (a == "--") { o._positionals.AddRange(args[(i + 1)..].ToArray()); break; }
-                    o._positionals.Add(a);
-                    continue;
-                }
-                if (o._values.ContainsKey(a)) throw new UsageException($"{a} given twice");
-                if (Flags.Contains(a)) { o._values[a] = null; continue; }
-                if (i + 1 >= args.Length) throw new UsageException($"{a} needs a value");
-                o._values[a] = args[++i];
-            }
+            var result = CliSchema.Root.Parse([command, .. args]);
+            if (result.Errors.Count > 0) throw new UsageException(result.Errors[0].Message);
+            var o = new Options(result);
+            o.RejectOptionLikeTexts();
             return o;
         }
 
-        public string? Get(string name) => _values.TryGetValue(name, out var v) ? v : null;
-        public bool Flag(string name) => _values.ContainsKey(name);
-        public string Required(string name) => Get(name) ?? throw new UsageException($"{name} is required");
+        /// <summary>The command's name.</summary>
+        public string Command => parsed.CommandResult.Command.Name;
 
-        public int Int(string name, int? fallback)
+        /// <summary>The texts given as arguments, in order.</summary>
+        public IReadOnlyList<string> Positionals =>
+            parsed.CommandResult.Command.Arguments.FirstOrDefault() is Argument<string[]> texts ? parsed.GetValue(texts) ?? [] : [];
+
+        /// <summary><c>--input</c>, or its hidden old name <c>--inputs</c>; giving both is a usage error.</summary>
+        public string? Input
         {
-            string? v = Get(name);
-            if (v is null) return fallback ?? throw new UsageException($"{name} is required");
-            return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x)
-                ? x : throw new UsageException($"{name} must be an integer, not '{v}'");
+            get
+            {
+                string? input = Get("--input"), inputs = Get("--inputs");
+                if (input is not null && inputs is not null) throw new UsageException("--input and --inputs are the same option; give it once");
+                return input ?? inputs;
+            }
         }
 
-        public float Float(string name, float fallback)
+        private Option? Find(string name) => parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == name);
+
+        /// <summary>True when the command has the option <paramref name="name"/> and the command line gives it.</summary>
+        public bool Given(string name) => Find(name) is { } option && parsed.GetResult(option) is { Implicit: false };
+
+        /// <summary>The value of <paramref name="name"/> (its default when not given; default(T) when the command lacks it).</summary>
+        public T? Value<T>(string name) => Find(name) is null ? default : parsed.GetValue<T>(name);
+
+        public string? Get(string name) => Value<string?>(name);
+        public bool Flag(string name) => Value<bool>(name);
+
+        /// <summary>A float option, which must be finite.</summary>
+        public float Float(string name)
         {
-            string? v = Get(name);
-            if (v is null) return fallback;
-            return float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) && float.IsFinite(x)
-                ? x : throw new UsageException($"{name} must be a number, not '{v}'");
+            float x = Value<float>(name);
+            return float.IsFinite(x) ? x : throw new UsageException($"{name} must be a number, not '{x.ToString(CultureInfo.InvariantCulture)}'");
         }
 
-        public void RejectUnknown(params string[] known)
+        /// <summary>
+        /// Refuses a text argument that looks like an option (<c>-z</c>, <c>--colour</c>) unless it comes after <c>--</c>:
+        /// the parser passes an unknown option through to the texts, where it would be read as a document.
+        /// </summary>
+        public void RejectOptionLikeTexts()
         {
-            if (_positionals.Count > 0 && !known.Contains("TEXT")) throw new UsageException($"unexpected argument '{_positionals[0]}'");
-            foreach (var k in _values.Keys)
-                if (!known.Contains(k)) throw new UsageException($"unknown option {k}");
+            if (parsed.CommandResult.Command.Arguments.FirstOrDefault() is not { } argument || parsed.GetResult(argument) is not { } result) return;
+            var tokens = parsed.Tokens;
+            int doubleDash = -1;
+            for (int i = 0; i < tokens.Count; i++)
+                if (tokens[i].Type == TokenType.DoubleDash) { doubleDash = i; break; }
+            foreach (var token in result.Tokens)
+            {
+                if (token.Value.Length < 2 || token.Value[0] != '-') continue;
+                int at = -1;
+                for (int i = 0; i < tokens.Count; i++)
+                    if (ReferenceEquals(tokens[i], token)) { at = i; break; }
+                if (doubleDash < 0 || at < doubleDash)
+                    throw new UsageException($"unknown option {token.Value} (a text that starts with - goes after --: bigbird {Command} -- \"{token.Value}\")");
+            }
         }
     }
+}
+
+/// <summary>The streams and terminals one run of the CLI works with.</summary>
+internal sealed class CliConsole
+{
+    /// <summary>Results (text).</summary>
+    public required TextWriter Stdout { get; init; }
+    /// <summary>Messages, warnings and progress.</summary>
+    public required TextWriter Stderr { get; init; }
+    /// <summary>Standard input, as bytes.</summary>
+    public required Stream Stdin { get; init; }
+    /// <summary>True when standard input is a file or a pipe (read when no text is given).</summary>
+    public required bool StdinRedirected { get; init; }
+    /// <summary>True when stderr is a terminal: only then is there a progress bar.</summary>
+    public bool StderrIsTerminal { get; init; }
+    /// <summary>True when stdout is a terminal.</summary>
+    public bool StdoutIsTerminal { get; init; }
+    /// <summary>Standard output as bytes, for binary output (<c>--output -</c> of run and trace); null when the caller's
+    /// stdout takes text only.</summary>
+    public Func<Stream>? StdoutStream { get; init; }
 }

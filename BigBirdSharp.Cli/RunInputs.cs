@@ -23,14 +23,22 @@ public static class RunInputs
     /// <exception cref="BigBirdInputException">Not JSON, unknown keys, ragged or mis-shaped arrays, or wrong element types.</exception>
     public static BigBirdInputs Read(string path)
     {
-        JsonDocument doc;
-        CliInput.CheckRegularFile(path, "--inputs");
+        CliInput.CheckRegularFile(path, "--input");
         // bounded like every input read whole: a file past the bound is a BigBirdInputException, not OutOfMemory
         if (new FileInfo(path).Length > 3 * Utf8Text.MaxWholeChars) // UTF-8 takes at most 3 bytes per UTF-16 character
             throw Utf8Text.TooLarge(path);
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses the inputs <paramref name="json"/>, read from <paramref name="path"/> (a file, or <c>stdin</c>),
+    /// which the messages name.</summary>
+    /// <exception cref="BigBirdInputException">Not JSON, unknown keys, ragged or mis-shaped arrays, or wrong element types.</exception>
+    public static BigBirdInputs Parse(string json, string path)
+    {
+        JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllText(path));
+            doc = JsonDocument.Parse(json);
         }
         catch (JsonException e)
         {

@@ -6,6 +6,7 @@ using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.Pipelines;
 using BigBirdSharp.Tokenization;
+using Spectre.Console;
 
 namespace BigBirdSharp.Cli;
 
@@ -105,27 +106,110 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
     }
 }
 
-/// <summary>One document of a text command: its text, optional second text or question, and where it came from.</summary>
-internal sealed record TextDocument(string Label, string Text, string? Pair, string? Id = null);
+/// <summary>One document of a text command: its text, optional second text or question, where it came from, its JSON
+/// <c>id</c> (raw JSON) when it had one, and the error that keeps it from running when it could not be read.</summary>
+internal sealed record TextDocument(string Label, string Text, string? Pair, string? Id = null, string? Error = null);
 
-/// <summary>Shared plumbing of the text commands: inputs, options, progress and output.</summary>
-internal sealed class TextCommandContext
+/// <summary>
+/// Warnings (and notes) of one command, grouped: a warning given once prints as it was given (<c>warning: WHERE: …</c>);
+/// one given for several documents prints once, with <c>×N</c> and where it happened. They are written when
+/// <see cref="Flush"/> is called, never while the progress bar is drawn.
+/// </summary>
+internal sealed class WarningLog
+{
+    private sealed record Entry(string Prefix, string Group, List<(string? Where, string Message)> Items);
+
+    private readonly List<Entry> _entries = [];
+    private readonly Dictionary<(string, string), Entry> _byGroup = [];
+    private readonly Lock _lock = new();
+
+    /// <summary>Adds a message. <paramref name="where"/> names the document or file (null: none);
+    /// <paramref name="group"/> is the text printed once for all messages of the same kind (null: the message itself,
+    /// so only identical messages group).</summary>
+    public void Add(string prefix, string? where, string message, string? group = null)
+    {
+        lock (_lock)
+        {
+            var key = (prefix, group ?? message);
+            if (!_byGroup.TryGetValue(key, out var entry))
+            {
+                _byGroup[key] = entry = new Entry(prefix, group ?? message, []);
+                _entries.Add(entry);
+            }
+            entry.Items.Add((where, message));
+        }
+    }
+
+    /// <summary>Writes and forgets what was added.</summary>
+    public void Flush(TextWriter writer)
+    {
+        Entry[] entries;
+        lock (_lock)
+        {
+            entries = [.. _entries];
+            _entries.Clear();
+            _byGroup.Clear();
+        }
+        foreach (var e in entries)
+        {
+            if (e.Items.Count == 1)
+            {
+                var (where, message) = e.Items[0];
+                writer.WriteLine(where is null ? $"{e.Prefix}{message}" : $"{e.Prefix}{where}: {message}");
+                continue;
+            }
+            const int named = 5;
+            var wheres = e.Items.Select(i => i.Where).OfType<string>().ToList();
+            string list = wheres.Count == 0 ? ""
+                : $" ({string.Join(", ", wheres.Take(named))}{(wheres.Count > named ? $" and {wheres.Count - named} more" : "")})";
+            writer.WriteLine($"{e.Prefix}{e.Group} ×{e.Items.Count}{list}");
+        }
+    }
+}
+
+/// <summary>Shared plumbing of the text commands and tokenize: inputs and batches, options, warnings, progress and output.</summary>
+internal sealed class TextCommandContext : IDisposable
 {
     public required BigBirdCli.Options Options { get; init; }
     public required TextWriter Stdout { get; init; }
     public required TextWriter Stderr { get; init; }
     public required Stream Stdin { get; init; }
     public required bool StdinRedirected { get; init; }
+    /// <summary>True when stderr is a terminal: the load clock and the progress bar are drawn only then.</summary>
     public required bool Interactive { get; init; }
+    /// <summary>True when stdout is a terminal (then results on stdout show the progress, and there is no bar).</summary>
+    public bool StdoutIsTerminal { get; init; }
+
+    private readonly WarningLog _log = new();
+    private TextWriter? _out;
+    private bool _outIsFile;
 
     public bool Quiet => Options.Flag("--quiet");
     public bool Json => Options.Flag("--json");
     public bool Strict => Options.Flag("--strict");
+    public bool FailFast => Options.Flag("--fail-fast");
     public OverlongInput Overlong => Options.Flag("--no-truncate") ? OverlongInput.Reject : OverlongInput.Truncate;
 
-    /// <summary>Options every text command takes.</summary>
-    public static readonly string[] CommonOptions =
-        ["TEXT", "--model", "--text", "--input", "--jsonl", "--quiet", "--json", "--no-truncate", "--strict", "--attention-type", "--random-attention"];
+    /// <summary>True when the documents are a batch: a JSON batch, <c>--lines</c>, or more than one document. A document
+    /// of a batch that fails gives an error record and the others still run.</summary>
+    public bool IsBatch { get; private set; }
+
+    /// <summary>True when the command writes <c>--output</c> itself (embed's matrix files); then <see cref="Out"/> is stdout.</summary>
+    public bool CommandWritesOutput { get; set; }
+
+    /// <summary>Where results go: <c>--output FILE</c> (created on first use), or stdout (no --output, or <c>-</c>).</summary>
+    public TextWriter Out
+    {
+        get
+        {
+            if (_out is not null) return _out;
+            string? output = Options.Get("--output");
+            if (output is null or "-" || CommandWritesOutput) return _out = Stdout;
+            if (Directory.Exists(output)) throw new BigBirdInputException($"{output} is a folder; --output takes a file (or - for standard output).");
+            _outIsFile = true;
+            return _out = new StreamWriter(output, append: false, new UTF8Encoding(false));
+        }
+    }
 
     public BigBirdForwardOptions ForwardOptions() => new()
     {
@@ -144,15 +228,36 @@ internal sealed class TextCommandContext
         },
     };
 
-    /// <summary>Load-time settings: weight warnings go to stderr, and --strict refuses non-finite weights.</summary>
-    public BigBirdModelOptions ModelOptions() => new() { Warning = Warn, RejectNonFiniteWeights = Strict };
+    /// <summary>Load-time settings: weight warnings are logged, and --strict refuses non-finite weights.</summary>
+    public BigBirdModelOptions ModelOptions() => new() { Warning = Warn, RejectNonFiniteWeights = Strict, Backend = BigBirdCli.Backend(Options) };
 
     public void Info(string line)
     {
         if (!Quiet) Stderr.WriteLine(line);
     }
 
-    public void Warn(string line) => Stderr.WriteLine($"warning: {line}");
+    /// <summary>A note about one document (shown unless <c>--quiet</c>), grouped like the warnings.</summary>
+    public void Note(string where, string message, string group)
+    {
+        if (!Quiet) _log.Add("", where, message, group);
+    }
+
+    /// <summary>A warning, written with the others at the next <see cref="FlushWarnings"/>.</summary>
+    public void Warn(string line) => _log.Add("warning: ", null, line);
+
+    /// <summary>A warning about <paramref name="where"/>; <paramref name="group"/> is what prints once when several
+    /// documents give it.</summary>
+    public void Warn(string where, string message, string group) => _log.Add("warning: ", where, message, group);
+
+    /// <summary>Writes the warnings logged so far, grouped.</summary>
+    public void FlushWarnings() => _log.Flush(Stderr);
+
+    public void Dispose()
+    {
+        if (_outIsFile) _out?.Dispose();
+        else _out?.Flush();
+        FlushWarnings();
+    }
 
     /// <summary>Loads something with a "loading …" line and its time.</summary>
     public T Load<T>(string what, Func<T> load)
@@ -181,31 +286,55 @@ internal sealed class TextCommandContext
             if (!Quiet) Stderr.WriteLine("failed");
             throw;
         }
+        finally
+        {
+            FlushWarnings(); // what the load warned about, after its line
+        }
     }
 
     /// <summary>
-    /// The documents: each positional argument, <c>--text</c>, or <c>--input FILE</c> (<c>-</c> for stdin; the whole file
-    /// is one document unless it ends in <c>.jsonl</c> or <c>--jsonl</c> is given, when each non-blank line is a JSON
-    /// object with <paramref name="textKey"/> and optionally <paramref name="pairKey"/>). With none of these, stdin when
-    /// it is redirected. <paramref name="pairKey"/> is required on JSONL lines when <paramref name="pairRequired"/>.
-    /// A plain-text file or stdin is read only as far as the model can take: <paramref name="maxPositions"/> (called only
-    /// then) gives the model's max_position_embeddings, and reading stops after
+    /// The documents: each positional argument, <c>--text</c>, and <c>--input FILE</c> (<c>-</c> for stdin). A file
+    /// ending in <c>.jsonl</c>, <c>.ndjson</c> or <c>.json</c>, or any input with <c>--jsonl</c>, is a JSON batch: one
+    /// JSON object per line, or one JSON array of objects (or strings), each with <paramref name="textKey"/>, optionally
+    /// <paramref name="pairKey"/> and <c>id</c>. With <c>--lines</c> each non-blank line is a document. Without
+    /// <c>--input</c>, a batch format or no text at all reads stdin when it is redirected.
+    /// <paramref name="pairKey"/> is required on JSON documents when <paramref name="pairRequired"/>.
+    /// A single plain-text file or stdin is read only as far as the model can take: <paramref name="maxPositions"/>
+    /// (called only then) gives the model's max_position_embeddings, and reading stops after
     /// <see cref="PipelineEncoding.MaxCharactersPerToken"/> characters per position (null: read it all, as qa does).
+    /// A document of a batch that cannot be read (bad JSON, a missing key, empty text unless <paramref name="allowEmpty"/>) carries its error and is reported
+    /// when its turn comes; a single document's error is thrown here, before any model is loaded.
     /// </summary>
     public IReadOnlyList<TextDocument> ReadDocuments(string textKey, string? pairKey, bool pairRequired, string? pairFromOption,
-                                                     Func<int>? maxPositions)
+                                                     Func<int>? maxPositions, bool allowEmpty = false)
     {
         var docs = new List<TextDocument>();
         foreach (var (p, i) in Options.Positionals.Select((p, i) => (p, i)))
             docs.Add(new TextDocument($"argument {i + 1}", p, pairFromOption));
         if (Options.Get("--text") is { } text) docs.Add(new TextDocument("--text", text, pairFromOption));
-        string? input = Options.Get("--input");
-        bool jsonl = Options.Flag("--jsonl") || input?.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) == true;
-        if (jsonl && input is null) throw new BigBirdCli.UsageException("--jsonl goes with --input FILE (or --input - for stdin)");
+        string? input = Options.Input;
+        bool lines = Options.Flag("--lines"), jsonFlag = Options.Flag("--jsonl");
+        if (lines && jsonFlag) throw new BigBirdCli.UsageException("--lines and --jsonl are two batch formats; give one");
+        bool json = !lines && (jsonFlag || input is not null && input != "-" && IsJsonBatchFile(input));
+        if ((json || lines) && input is null)
+        {
+            if (!StdinRedirected)
+                throw new BigBirdCli.UsageException($"{(lines ? "--lines" : "--jsonl")} goes with --input FILE (or --input - for stdin), or with text piped to stdin");
+            input = "-";
+        }
         if (input is not null)
         {
             string source = input == "-" ? "stdin" : input;
-            if (jsonl) docs.AddRange(ParseJsonl(source, ReadSource(input, source, null).Text, textKey, pairKey, pairRequired, pairFromOption));
+            if (json)
+            {
+                docs.AddRange(ParseJsonBatch(source, ReadSource(input, source, null).Text, textKey, pairKey, pairRequired, pairFromOption));
+                IsBatch = true;
+            }
+            else if (lines)
+            {
+                docs.AddRange(ParseLines(source, ReadSource(input, source, null).Text, pairFromOption));
+                IsBatch = true;
+            }
             else docs.Add(new TextDocument(source, ReadSource(input, source, maxPositions).Text, pairFromOption));
         }
         if (docs.Count == 0)
@@ -214,20 +343,30 @@ internal sealed class TextCommandContext
                 throw new BigBirdCli.UsageException("give the text as an argument, with --text TEXT, with --input FILE (.jsonl for a batch), or on stdin");
             docs.Add(new TextDocument("stdin", ReadSource("-", "stdin", maxPositions).Text, pairFromOption));
         }
-        if (pairRequired && pairFromOption is null && !jsonl)
-            throw new BigBirdCli.UsageException($"this command needs --{pairKey} (or a JSONL --input whose lines have \"{textKey}\" and \"{pairKey}\")");
-        // checked before any model is loaded
+        if (pairRequired && pairFromOption is null && !json)
+            throw new BigBirdCli.UsageException($"this command needs --{pairKey} (or a JSON batch whose documents have \"{textKey}\" and \"{pairKey}\")");
         foreach (var doc in docs)
+            if (pairRequired && doc.Pair is null && doc.Error is null)
+                throw new BigBirdCli.UsageException($"{doc.Label} has no {pairKey}; give --{pairKey}, or put \"{pairKey}\" on every JSON document");
+        IsBatch |= docs.Count > 1;
+        // checked before any model is loaded
+        for (int i = 0; i < docs.Count; i++)
         {
-            if (pairRequired && doc.Pair is null)
-                throw new BigBirdCli.UsageException($"{doc.Label} has no {pairKey}; give --{pairKey}, or put \"{pairKey}\" on every JSONL line");
-            if (string.IsNullOrWhiteSpace(doc.Text))
-                throw new BigBirdInputException($"{doc.Label}: the {textKey} is empty; give some text.");
-            if (doc.Pair is not null && string.IsNullOrWhiteSpace(doc.Pair))
-                throw new BigBirdInputException($"{doc.Label}: the {pairKey} is empty; give some text.");
+            var doc = docs[i];
+            if (doc.Error is not null || allowEmpty) continue;
+            string? error = string.IsNullOrWhiteSpace(doc.Text) ? $"the {textKey} is empty; give some text."
+                : doc.Pair is not null && string.IsNullOrWhiteSpace(doc.Pair) ? $"the {pairKey} is empty; give some text."
+                : null;
+            if (error is not null) docs[i] = doc with { Error = error };
         }
+        if (!IsBatch && docs[0].Error is { } only)
+            throw new BigBirdInputException($"{docs[0].Label}: {only}");
         return docs;
     }
+
+    private static bool IsJsonBatchFile(string path) =>
+        path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase) ||
+        path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Reads a file (a regular one: see <see cref="CliInput.CheckRegularFile"/>) or stdin as UTF-8, as far as
     /// <paramref name="maxPositions"/> allows, saying what was left unread.</summary>
@@ -259,90 +398,251 @@ internal sealed class TextCommandContext
         return result;
     }
 
-    private IEnumerable<TextDocument> ParseJsonl(string source, string content, string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
+    private static List<TextDocument> ParseLines(string source, string content, string? pairFromOption)
     {
-        int number = 0;
         var docs = new List<TextDocument>();
+        int number = 0;
         foreach (var raw in content.Split('\n'))
         {
             number++;
             string line = raw.TrimEnd('\r');
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{source}:{number}";
-            JsonElement root;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                root = doc.RootElement.Clone();
-            }
-            catch (JsonException e)
-            {
-                throw new BigBirdInputException($"{where}: not valid JSON ({e.Message}); each line holds one object like {{\"{textKey}\": \"...\"}}.");
-            }
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new BigBirdInputException($"{where}: expected a JSON object like {{\"{textKey}\": \"...\"}}.");
-            foreach (var prop in root.EnumerateObject())
-            {
-                string name;
-                try
-                {
-                    name = prop.Name;
-                }
-                catch (InvalidOperationException)
-                {
-                    throw new BigBirdInputException($"{where}: a key holds a lone surrogate escape (such as \\ud800), which is not Unicode text; " +
-                                                    $"lines hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
-                }
-                if (name != textKey && name != pairKey && name != "id")
-                    throw new BigBirdInputException($"{where}: unknown key \"{name}\"; lines hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
-            }
-            string text = root.TryGetProperty(textKey, out var t) && t.ValueKind == JsonValueKind.String
-                ? JsonText.GetString(t, line, where, textKey, Strict, Warn)
-                : throw new BigBirdInputException($"{where}: \"{textKey}\" must be a string.");
-            string? pair = pairFromOption;
-            if (pairKey is not null && root.TryGetProperty(pairKey, out var p) && p.ValueKind != JsonValueKind.Null)
-                pair = p.ValueKind == JsonValueKind.String ? JsonText.GetString(p, line, where, pairKey, Strict, Warn)
-                                                           : throw new BigBirdInputException($"{where}: \"{pairKey}\" must be a string.");
-            if (pairRequired && pair is null)
-                throw new BigBirdInputException($"{where}: \"{pairKey}\" is missing; give it on each line or with --{pairKey}.");
-            string? id = root.TryGetProperty("id", out var idValue) ? idValue.GetRawText() : null;
-            docs.Add(new TextDocument(id is null ? where : $"{where} (id {id})", text, pair, id));
+            if (!string.IsNullOrWhiteSpace(line)) docs.Add(new TextDocument($"{source}:{number}", line, pairFromOption));
         }
-        if (docs.Count == 0) throw new BigBirdInputException($"{source} has no lines; write one JSON object per line.");
+        if (docs.Count == 0) throw new BigBirdInputException($"{source} has no lines; --lines takes one document per line.");
         return docs;
     }
 
-    /// <summary>Runs <paramref name="process"/> over every document, with a progress bar (tokens/s) on an interactive
-    /// stderr and a summary line at the end. <paramref name="process"/> returns the tokens it ran.</summary>
-    public void ForEach(IReadOnlyList<TextDocument> docs, Func<TextDocument, int> process)
+    private List<TextDocument> ParseJsonBatch(string source, string content, string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
     {
-        var sw = Stopwatch.StartNew();
-        long tokens = 0;
-        bool bar = Interactive && !Quiet && docs.Count > 1;
-        for (int i = 0; i < docs.Count; i++)
+        var docs = new List<TextDocument>();
+        if (content.AsSpan().TrimStart().StartsWith("["))
         {
+            // one JSON array: each element one document
+            JsonElement array;
             try
             {
-                tokens += process(docs[i]);
+                using var doc = JsonDocument.Parse(content);
+                array = doc.RootElement.Clone();
             }
-            catch (BigBirdInputException e) when (docs.Count > 1)
+            catch (JsonException e)
             {
-                if (bar) Stderr.WriteLine();
-                throw new BigBirdInputException($"{docs[i].Label}: {e.Message}");
+                throw new BigBirdInputException($"{source}: not a valid JSON array ({e.Message}); a JSON batch is one array of objects like " +
+                                                $"{{\"{textKey}\": \"...\"}}, or one such object per line.");
             }
-            if (bar) Stderr.Write($"\r{Bar(i + 1, docs.Count)} {i + 1}/{docs.Count} documents, {Rate(tokens, sw.Elapsed)}   ");
+            int index = 0;
+            foreach (var element in array.EnumerateArray())
+            {
+                string where = $"{source}[{index++}]";
+                docs.Add(element.ValueKind == JsonValueKind.String && !pairRequired
+                    ? Document(where, () => new TextDocument(where, JsonText.GetString(element, element.GetRawText(), where, textKey, Strict, Warn), pairFromOption), element)
+                    : Document(where, () => FromJsonObject(element, element.GetRawText(), where, textKey, pairKey, pairRequired, pairFromOption), element));
+            }
         }
-        if (bar) Stderr.WriteLine();
-        Info($"{docs.Count} document{(docs.Count == 1 ? "" : "s")}, {tokens} tokens in " +
-             $"{sw.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Rate(tokens, sw.Elapsed)})");
+        else if (SingleJsonObject(content) is { } single)
+        {
+            // one (pretty-printed) object: one document
+            docs.Add(Document(source, () => FromJsonObject(single, content, source, textKey, pairKey, pairRequired, pairFromOption), single));
+        }
+        else
+        {
+            int number = 0;
+            foreach (var raw in content.Split('\n'))
+            {
+                number++;
+                string line = raw.TrimEnd('\r');
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                string where = $"{source}:{number}";
+                JsonElement root;
+                try
+                {
+                    using var doc = JsonDocument.Parse(line);
+                    root = doc.RootElement.Clone();
+                }
+                catch (JsonException e)
+                {
+                    docs.Add(new TextDocument(where, "", null, Error: $"not valid JSON ({e.Message}); each line holds one object like {{\"{textKey}\": \"...\"}}."));
+                    continue;
+                }
+                docs.Add(Document(where, () => FromJsonObject(root, line, where, textKey, pairKey, pairRequired, pairFromOption), root));
+            }
+        }
+        if (docs.Count == 0) throw new BigBirdInputException($"{source} has no documents; write one JSON object per line, or a JSON array of objects.");
+        return docs;
     }
 
-    private static string Bar(int done, int total)
+    /// <summary>The object <paramref name="content"/> holds when it is one JSON object over several lines (JSON lines
+    /// hold one per line, and parsing stops at the second); null otherwise.</summary>
+    private static JsonElement? SingleJsonObject(string content)
     {
-        const int width = 24;
-        int filled = (int)((long)done * width / total);
-        return "[" + new string('#', filled) + new string('.', width - filled) + "]";
+        if (!content.AsSpan().Trim().ContainsAny('\n', '\r')) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(content);
+            return doc.RootElement.ValueKind == JsonValueKind.Object ? doc.RootElement.Clone() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
+
+    /// <summary>The document <paramref name="read"/> makes, or one that carries its error (and its id, when it has one).</summary>
+    private static TextDocument Document(string where, Func<TextDocument> read, JsonElement element)
+    {
+        try
+        {
+            return read();
+        }
+        catch (BigBirdInputException e)
+        {
+            string? id = element.ValueKind == JsonValueKind.Object && element.TryGetProperty("id", out var idValue) ? idValue.GetRawText() : null;
+            // the record names the document already
+            string message = e.Message.StartsWith(where + ": ", StringComparison.Ordinal) || e.Message.StartsWith(where + ", ", StringComparison.Ordinal)
+                ? e.Message[(where.Length + 2)..] : e.Message;
+            return new TextDocument(id is null ? where : $"{where} (id {id})", "", null, id, message);
+        }
+    }
+
+    private TextDocument FromJsonObject(JsonElement root, string line, string where, string textKey, string? pairKey, bool pairRequired, string? pairFromOption)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new BigBirdInputException($"{where}: expected a JSON object like {{\"{textKey}\": \"...\"}}.");
+        foreach (var prop in root.EnumerateObject())
+        {
+            string name;
+            try
+            {
+                name = prop.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                throw new BigBirdInputException($"{where}: a key holds a lone surrogate escape (such as \\ud800), which is not Unicode text; " +
+                                                $"documents hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
+            }
+            if (name != textKey && name != pairKey && name != "id")
+                throw new BigBirdInputException($"{where}: unknown key \"{name}\"; documents hold \"{textKey}\"{(pairKey is null ? "" : $", \"{pairKey}\"")} and optionally \"id\".");
+        }
+        string text = root.TryGetProperty(textKey, out var t) && t.ValueKind == JsonValueKind.String
+            ? JsonText.GetString(t, line, where, textKey, Strict, Warn)
+            : throw new BigBirdInputException($"{where}: \"{textKey}\" must be a string.");
+        string? pair = pairFromOption;
+        if (pairKey is not null && root.TryGetProperty(pairKey, out var p) && p.ValueKind != JsonValueKind.Null)
+            pair = p.ValueKind == JsonValueKind.String ? JsonText.GetString(p, line, where, pairKey, Strict, Warn)
+                                                       : throw new BigBirdInputException($"{where}: \"{pairKey}\" must be a string.");
+        if (pairRequired && pair is null)
+            throw new BigBirdInputException($"{where}: \"{pairKey}\" is missing; give it on each document or with --{pairKey}.");
+        string? id = root.TryGetProperty("id", out var idValue) ? idValue.GetRawText() : null;
+        return new TextDocument(id is null ? where : $"{where} (id {id})", text, pair, id);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="process"/> over every document (it returns the tokens it ran) and returns the exit code. In a
+    /// batch, a document that fails (or could not be read) gives an error record in the output (<see cref="WriteError"/>)
+    /// and the others still run, unless <c>--fail-fast</c>; then the code is <see cref="BigBirdCli.SomeDocumentsFailed"/>.
+    /// A single document's error is thrown. On an interactive stderr, with stdout not a terminal, a Spectre.Console
+    /// progress bar (documents, tokens/s, time left) runs while the batch does; warnings wait until it is gone. A
+    /// summary line ends the run. <paramref name="onError"/> writes the error record (null: <see cref="WriteError"/>).
+    /// </summary>
+    public int ForEach(IReadOnlyList<TextDocument> docs, Func<TextDocument, int> process, Action<TextDocument, string>? onError = null)
+    {
+        onError ??= WriteError;
+        var sw = Stopwatch.StartNew();
+        long tokens = 0;
+        int failed = 0, done = 0;
+        FlushWarnings();
+        bool stdoutShows = StdoutIsTerminal && ReferenceEquals(Out, Stdout);
+        bool bar = Interactive && !Quiet && IsBatch && docs.Count > 1 && !stdoutShows;
+
+        bool Step(TextDocument doc)
+        {
+            done++;
+            string? error = doc.Error;
+            if (error is null)
+            {
+                try
+                {
+                    tokens += process(doc);
+                    return true;
+                }
+                catch (BigBirdException e) when (IsBatch)
+                {
+                    error = e.Message;
+                }
+            }
+            else if (!IsBatch) throw new BigBirdInputException($"{doc.Label}: {error}");
+            failed++;
+            onError(doc, error);
+            return !FailFast;
+        }
+
+        if (bar)
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Ansi = AnsiSupport.Yes,
+                ColorSystem = ColorSystemSupport.Detect,
+                Interactive = InteractionSupport.Yes,
+                Out = new AnsiConsoleOutput(Stderr),
+            });
+            console.Progress()
+                .AutoClear(true)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                         new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(progress =>
+                {
+                    var task = progress.AddTask($"0/{docs.Count} documents", maxValue: docs.Count);
+                    foreach (var doc in docs)
+                    {
+                        bool go = Step(doc);
+                        task.Increment(1);
+                        task.Description = Markup.Escape($"{done}/{docs.Count} documents, {Rate(tokens, sw.Elapsed)}" +
+                                                         (failed > 0 ? $", {failed} failed" : ""));
+                        if (!go) break;
+                    }
+                });
+        }
+        else
+        {
+            foreach (var doc in docs)
+                if (!Step(doc)) break;
+        }
+        Out.Flush();
+        FlushWarnings();
+        if (failed > 0 && FailFast && done < docs.Count)
+            Stderr.WriteLine($"bigbird: stopped at the first failure (--fail-fast): {docs.Count - done} of {docs.Count} documents not run.");
+        Info($"{done - failed} document{(done - failed == 1 ? "" : "s")}, {tokens} tokens in " +
+             $"{sw.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Rate(tokens, sw.Elapsed)})" +
+             (failed > 0 ? $"; {failed} failed (error records in the output)" : ""));
+        return failed > 0 ? BigBirdCli.SomeDocumentsFailed : BigBirdCli.Ok;
+    }
+
+    /// <summary>The error record of a document that failed: with <c>--json</c> (and for tokenize) a JSON line
+    /// <c>{"id": …, "source": …, "error": …}</c> (id null when the document had none), else <c>error: SOURCE: MESSAGE</c>.</summary>
+    public void WriteError(TextDocument doc, string message)
+    {
+        if (Json || Options.Command == "tokenize") WriteErrorJson(Out, doc, message);
+        else Out.WriteLine($"error: {doc.Label}: {OneLine(message)}");
+    }
+
+    /// <summary>The JSON error record of <paramref name="doc"/> on <paramref name="writer"/>.</summary>
+    public static void WriteErrorJson(TextWriter writer, TextDocument doc, string message)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("id");
+            if (doc.Id is not null) w.WriteRawValue(doc.Id);
+            else w.WriteNullValue();
+            w.WriteString("source", doc.Label);
+            w.WriteString("error", OneLine(message));
+            w.WriteEndObject();
+        }
+        writer.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split((char[])['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
 
     private static string Rate(long tokens, TimeSpan elapsed) =>
         $"{(tokens / Math.Max(elapsed.TotalSeconds, 1e-9)).ToString("#,0", CultureInfo.InvariantCulture)} tokens/s";
@@ -354,7 +654,10 @@ internal sealed class TextCommandContext
         string dropped = input.DroppedCharacters > 0
             ? $" (the last {input.DroppedCharacters} characters were never tokenized: the first ones already gave more tokens than the model takes)"
             : "";
-        Warn($"{doc.Label}: {input.OriginalLength} tokens{dropped}, truncated to {input.Length} (the model's max_position_embeddings is {maxPositions}); " +
+        Warn(doc.Label,
+             $"{input.OriginalLength} tokens{dropped}, truncated to {input.Length} (the model's max_position_embeddings is {maxPositions}); " +
+             "pass --no-truncate to refuse over-long input instead.",
+             $"documents truncated to {input.Length} tokens (the model's max_position_embeddings is {maxPositions}); " +
              "pass --no-truncate to refuse over-long input instead.");
     }
 
@@ -363,8 +666,9 @@ internal sealed class TextCommandContext
     public void WarnNonFinite(TextDocument doc, int count, string what)
     {
         if (count == 0) return;
-        Warn($"{doc.Label}: the {what} hold {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±Inf)" +
-             $"{(Json ? ", written as null" : ", shown as nan")}; the checkpoint's weights (see any load warning) or the input are at fault.");
+        string tail = $"{(Json ? ", written as null" : ", shown as nan")}; the checkpoint's weights (see any load warning) or the input are at fault.";
+        Warn(doc.Label, $"the {what} hold {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±Inf){tail}",
+             $"the {what} hold non-finite values (NaN or ±Inf){tail}");
     }
 
     /// <summary>How many of <paramref name="values"/> are NaN or ±Inf.</summary>
@@ -384,7 +688,7 @@ internal sealed class TextCommandContext
         else w.WriteNullValue();
     }
 
-    /// <summary>Writes one JSON line to stdout for <paramref name="doc"/>, starting with its JSONL <c>id</c> when it has one.</summary>
+    /// <summary>Writes one JSON line to the output for <paramref name="doc"/>, starting with its JSON <c>id</c> when it has one.</summary>
     public void WriteJson(TextDocument doc, Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
@@ -399,7 +703,7 @@ internal sealed class TextCommandContext
             write(w);
             w.WriteEndObject();
         }
-        Stdout.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+        Out.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
     public static string F(float x, string format = "0.0000") =>

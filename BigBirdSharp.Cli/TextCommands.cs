@@ -16,8 +16,7 @@ internal static class TextCommands
     public static int FillMask(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--top-k"]);
-        int topK = o.Int("--top-k", 5);
+        int topK = o.Value<int>("--top-k");
         if (topK <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
         var docs = c.ReadDocuments("text", null, false, null, () => ModelFolder.Resolve(o.Get("--model"), causal: false).Config.MaxPositionEmbeddings);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
@@ -26,7 +25,7 @@ internal static class TextCommands
         using var _ = head;
         var pipeline = new FillMaskPipeline(head, tokenizer);
         var options = c.ForwardOptions();
-        c.ForEach(docs, doc =>
+        return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, topK, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
@@ -59,24 +58,22 @@ internal static class TextCommands
                 });
             else
             {
-                c.Stdout.WriteLine(Shorten(doc.Text));
+                c.Out.WriteLine(Shorten(doc.Text));
                 for (int m = 0; m < r.Masks.Count; m++)
                 {
-                    if (r.Masks.Count > 1) c.Stdout.WriteLine($"  [MASK] {m + 1} of {r.Masks.Count}:");
+                    if (r.Masks.Count > 1) c.Out.WriteLine($"  [MASK] {m + 1} of {r.Masks.Count}:");
                     int rank = 0;
                     foreach (var x in r.Masks[m].Candidates)
-                        c.Stdout.WriteLine($"  {++rank,2}. {TextCommandContext.F(x.Score)}  {x.TokenStr,-14} {Shorten(x.Sequence)}");
+                        c.Out.WriteLine($"  {++rank,2}. {TextCommandContext.F(x.Score)}  {x.TokenStr,-14} {Shorten(x.Sequence)}");
                 }
             }
             return r.Input.Length;
         });
-        return BigBirdCli.Ok;
     }
 
     public static int Embed(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--pooling", "--output"]);
         var pooling = (o.Get("--pooling") ?? "mean") switch
         {
             "mean" => EmbeddingPooling.Mean,
@@ -84,11 +81,11 @@ internal static class TextCommands
             "cls" => EmbeddingPooling.Cls,
             var v => throw new BigBirdCli.UsageException($"--pooling must be mean, pooler or cls, not '{v}'"),
         };
-        string? output = o.Get("--output");
-        if (output is not null && !output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && !output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            throw new BigBirdCli.UsageException("--output must end in .safetensors or .json");
-        if (output is not null && Path.GetDirectoryName(Path.GetFullPath(output)) is { } outDir && !Directory.Exists(outDir))
-            throw new BigBirdInputException($"{output}: the folder {outDir} does not exist; create it first.");
+        // a .safetensors or .json --output gets every vector as one matrix; any other --output the lines printed
+        string? output = o.Get("--output") is { } given && (given.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ||
+                                                           given.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) ? given : null;
+        if (o.Get("--output") is { } target and not "-" && Path.GetDirectoryName(Path.GetFullPath(target)) is { } outDir && !Directory.Exists(outDir))
+            throw new BigBirdInputException($"{target}: the folder {outDir} does not exist; create it first.");
         var docs = c.ReadDocuments("text", null, false, null, () => ModelFolder.Resolve(o.Get("--model"), causal: false).Config.MaxPositionEmbeddings);
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         c.Info($"model: {folder.Description}");
@@ -96,13 +93,18 @@ internal static class TextCommands
         using var model = c.Load("BigBirdModel", () => BigBirdModel.Load(folder.Directory, c.ModelOptions()));
         var pipeline = new FeatureExtractionPipeline(model, tokenizer);
         var options = c.ForwardOptions();
+        c.CommandWritesOutput = output is not null;
         var results = new List<EmbeddingResult>();
-        c.ForEach(docs, doc =>
+        var sources = new List<string>();
+        // a matrix holds no error records: those go to stderr
+        Action<TextDocument, string>? onError = output is null ? null : (doc, message) => c.Stderr.WriteLine($"error: {doc.Label}: {message}");
+        int code = c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, pooling, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, model.config.MaxPositionEmbeddings);
             c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Vector), "embedding's values");
             results.Add(r);
+            sources.Add(doc.Label);
             if (output is not null) return r.Input.Length;
             if (c.Json)
                 c.WriteJson(doc, w =>
@@ -117,11 +119,11 @@ internal static class TextCommands
             else
             {
                 double norm = Math.Sqrt(r.Vector.Sum(x => (double)x * x));
-                c.Stdout.WriteLine($"{Shorten(doc.Text)}\n  {r.Vector.Length}-d {pooling.ToString().ToLowerInvariant()} embedding, norm {TextCommandContext.F((float)norm, "0.000")}: " +
+                c.Out.WriteLine($"{Shorten(doc.Text)}\n  {r.Vector.Length}-d {pooling.ToString().ToLowerInvariant()} embedding, norm {TextCommandContext.F((float)norm, "0.000")}: " +
                                    $"[{string.Join(", ", r.Vector.Take(6).Select(x => TextCommandContext.F(x)))}, …]");
             }
             return r.Input.Length;
-        });
+        }, onError);
         if (output is not null)
         {
             int hidden = model.config.HiddenSize;
@@ -133,6 +135,9 @@ internal static class TextCommands
                 w.WriteString("pooling", pooling.ToString().ToLowerInvariant());
                 w.WriteStartArray("texts");
                 foreach (var r in results) w.WriteStringValue(r.Text);
+                w.WriteEndArray();
+                w.WriteStartArray("sources");
+                foreach (var source in sources) w.WriteStringValue(source);
                 w.WriteEndArray();
                 w.WriteStartArray("embeddings");
                 foreach (var r in results)
@@ -152,14 +157,13 @@ internal static class TextCommands
             }
             c.Info($"wrote {results.Count} × {hidden} {pooling.ToString().ToLowerInvariant()} embeddings → {output}");
         }
-        return BigBirdCli.Ok;
+        return code;
     }
 
     public static int Classify(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--top-k", "--text-pair"]);
-        int? topK = o.Get("--top-k") is null ? null : o.Int("--top-k", null);
+        int? topK = o.Value<int?>("--top-k");
         if (topK is <= 0) throw new BigBirdCli.UsageException("--top-k must be positive");
         var docs = c.ReadDocuments("text", "text_pair", false, o.Get("--text-pair"),
                                   () => ModelFolder.Resolve(o.Get("--model"), causal: false).Config.MaxPositionEmbeddings);
@@ -168,7 +172,7 @@ internal static class TextCommands
         using var _ = head;
         var pipeline = new TextClassificationPipeline((BigBirdForSequenceClassification)head, tokenizer);
         var options = c.ForwardOptions();
-        c.ForEach(docs, doc =>
+        return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, doc.Pair, c.Overlong, options);
             c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
@@ -194,18 +198,16 @@ internal static class TextCommands
                     w.WriteEndArray();
                 });
             else
-                c.Stdout.WriteLine($"{labels[0].Label} ({TextCommandContext.F(labels[0].Score)})  {Shorten(doc.Text)}\n  " +
+                c.Out.WriteLine($"{labels[0].Label} ({TextCommandContext.F(labels[0].Score)})  {Shorten(doc.Text)}\n  " +
                                    string.Join(" | ", labels.Take(topK ?? 5).Select(l => $"{l.Label} {TextCommandContext.F(l.Score)}")));
             return r.Input.Length;
         });
-        return BigBirdCli.Ok;
     }
 
     public static int Qa(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--question", "--top-k", "--max-answer-length", "--doc-stride"]);
-        int topK = o.Int("--top-k", 1), maxAnswer = o.Int("--max-answer-length", 15), docStride = o.Int("--doc-stride", 128);
+        int topK = o.Value<int>("--top-k"), maxAnswer = o.Value<int>("--max-answer-length"), docStride = o.Value<int>("--doc-stride");
         if (topK <= 0 || maxAnswer <= 0) throw new BigBirdCli.UsageException("--top-k and --max-answer-length must be positive");
         if (docStride < 0) throw new BigBirdCli.UsageException("--doc-stride must not be negative");
         var docs = c.ReadDocuments("context", "question", true, o.Get("--question"), null); // qa reads the whole context in windows
@@ -214,13 +216,15 @@ internal static class TextCommands
         using var _ = head;
         var pipeline = new QuestionAnsweringPipeline((BigBirdForQuestionAnswering)head, tokenizer);
         var options = c.ForwardOptions();
-        c.ForEach(docs, doc =>
+        return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options, docStride);
             c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Answers.Select(a => a.Score)), "answer scores");
             if (r.Windows > 1)
-                c.Info($"{doc.Label}: {r.Input.Length} tokens, more than max_position_embeddings ({head.config.MaxPositionEmbeddings}): " +
-                       $"read in {r.Windows} windows overlapping by {r.WindowOverlap} tokens, each with the question.");
+                c.Note(doc.Label, $"{r.Input.Length} tokens, more than max_position_embeddings ({head.config.MaxPositionEmbeddings}): " +
+                                  $"read in {r.Windows} windows overlapping by {r.WindowOverlap} tokens, each with the question.",
+                       $"contexts longer than max_position_embeddings ({head.config.MaxPositionEmbeddings}) read in windows overlapping by " +
+                       $"{r.WindowOverlap} tokens, each with the question");
             if (c.Json)
                 c.WriteJson(doc, w =>
                 {
@@ -241,36 +245,33 @@ internal static class TextCommands
                 });
             else
             {
-                c.Stdout.WriteLine($"Q: {r.Question}  (context: {r.Context.Length} characters, {r.Input.Length} tokens" +
+                c.Out.WriteLine($"Q: {r.Question}  (context: {r.Context.Length} characters, {r.Input.Length} tokens" +
                                    (r.Windows > 1 ? $", {r.Windows} windows)" : ")"));
                 int rank = 0;
                 foreach (var a in r.Answers)
-                    c.Stdout.WriteLine($"  {++rank,2}. {a.Answer}  (score {TextCommandContext.F(a.Score)}, characters {a.Start}–{a.End})");
+                    c.Out.WriteLine($"  {++rank,2}. {a.Answer}  (score {TextCommandContext.F(a.Score)}, characters {a.Start}–{a.End})");
             }
             return r.Input.Length;
         });
-        return BigBirdCli.Ok;
     }
 
     public static int Generate(TextCommandContext c)
     {
         var o = c.Options;
-        o.RejectUnknown([.. TextCommandContext.CommonOptions, "--max-new-tokens", "--do-sample", "--temperature", "--top-k", "--top-p", "--seed",
-                         "--repetition-penalty", "--no-repeat-ngram-size"]);
-        int maxNew = o.Int("--max-new-tokens", 40);
+        int maxNew = o.Value<int>("--max-new-tokens");
         if (maxNew <= 0) throw new BigBirdCli.UsageException("--max-new-tokens must be positive");
-        if (!o.Flag("--do-sample") && (o.Get("--temperature") ?? o.Get("--top-k") ?? o.Get("--top-p") ?? o.Get("--seed")) is not null)
+        if (!o.Flag("--do-sample") && (o.Given("--temperature") || o.Given("--top-k") || o.Given("--top-p") || o.Given("--seed")))
             throw new BigBirdCli.UsageException("--temperature, --top-k, --top-p and --seed go with --do-sample");
         var generation = new GenerationConfig
         {
             MaxNewTokens = maxNew,
             DoSample = o.Flag("--do-sample"),
-            Temperature = o.Float("--temperature", 1f),
-            TopK = o.Int("--top-k", 50),
-            TopP = o.Float("--top-p", 1f),
-            Seed = o.Int("--seed", 0),
-            RepetitionPenalty = o.Float("--repetition-penalty", 1f),
-            NoRepeatNgramSize = o.Int("--no-repeat-ngram-size", 0),
+            Temperature = o.Float("--temperature"),
+            TopK = o.Value<int>("--top-k"),
+            TopP = o.Float("--top-p"),
+            Seed = o.Value<int>("--seed"),
+            RepetitionPenalty = o.Float("--repetition-penalty"),
+            NoRepeatNgramSize = o.Value<int>("--no-repeat-ngram-size"),
         };
         if (!(generation.RepetitionPenalty > 0) || !float.IsFinite(generation.RepetitionPenalty) || generation.NoRepeatNgramSize < 0)
             throw new BigBirdCli.UsageException("--repetition-penalty must be positive and --no-repeat-ngram-size non-negative");
@@ -282,15 +283,19 @@ internal static class TextCommands
         using var _ = head;
         var pipeline = new TextGenerationPipeline((BigBirdForCausalLM)head, tokenizer);
         var options = c.ForwardOptions();
-        c.ForEach(docs, doc =>
+        return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, generation, c.Overlong, options);
             if (r.PromptIds.Length + maxNew > head.config.MaxPositionEmbeddings)
-                c.Warn($"{doc.Label}: at most {head.config.MaxPositionEmbeddings - r.PromptIds.Length} tokens can follow this prompt " +
-                       $"(max_position_embeddings is {head.config.MaxPositionEmbeddings}), not --max-new-tokens {maxNew}.");
+                c.Warn(doc.Label, $"at most {head.config.MaxPositionEmbeddings - r.PromptIds.Length} tokens can follow this prompt " +
+                                  $"(max_position_embeddings is {head.config.MaxPositionEmbeddings}), not --max-new-tokens {maxNew}.",
+                       $"prompt and --max-new-tokens {maxNew} together exceed max_position_embeddings ({head.config.MaxPositionEmbeddings}); " +
+                       "generation stops there.");
             if (r.PromptTruncatedFrom is int from)
-                c.Warn($"{doc.Label}: the prompt is {from} tokens; only its last {r.PromptIds.Length} are kept (the model's max_position_embeddings is " +
-                       $"{head.config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.");
+                c.Warn(doc.Label, $"the prompt is {from} tokens; only its last {r.PromptIds.Length} are kept (the model's max_position_embeddings is " +
+                                  $"{head.config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.",
+                       $"prompts cut to their last tokens (the model's max_position_embeddings is {head.config.MaxPositionEmbeddings}); " +
+                       "pass --no-truncate to refuse over-long input instead.");
             if (c.Json)
                 c.WriteJson(doc, w =>
                 {
@@ -306,10 +311,9 @@ internal static class TextCommands
                     if (r.PromptTruncatedFrom is int truncatedFrom) w.WriteNumber("prompt_truncated_from", truncatedFrom);
                 });
             else
-                c.Stdout.WriteLine($"{doc.Text.TrimEnd()} » {r.GeneratedText}{(r.StoppedAtEos ? "" : " …")}");
+                c.Out.WriteLine($"{doc.Text.TrimEnd()} » {r.GeneratedText}{(r.StoppedAtEos ? "" : " …")}");
             return r.PromptIds.Length + r.GeneratedIds.Length;
         });
-        return BigBirdCli.Ok;
     }
 
     /// <summary>Loads the head a command needs, saying what to do when the checkpoint was not trained for it.</summary>

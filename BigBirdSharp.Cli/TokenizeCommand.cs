@@ -3,63 +3,48 @@ using BigBirdSharp.Tokenization;
 
 namespace BigBirdSharp.Cli;
 
-/// <summary><c>bigbird tokenize --model DIR --input FILE.jsonl --output FILE.jsonl</c>: each input line
-/// <c>{"text": ..., "text_pair": ...}</c> (<c>text_pair</c> optional) becomes an output line
-/// <c>{"input_ids": [...], "token_type_ids": [...], "attention_mask": [...]}</c> with <c>[CLS]</c>/<c>[SEP]</c>
-/// added as HF's BigBirdTokenizer adds them. Blank lines are skipped.</summary>
+/// <summary>
+/// <c>bigbird tokenize</c>: each document (an argument, <c>--text</c>, <c>--input FILE|-</c>, stdin, a JSON batch of
+/// <c>{"text": ..., "text_pair": ..., "id": ...}</c>, or <c>--lines</c>) becomes one JSON line
+/// <c>{"id"?, "input_ids", "token_type_ids", "attention_mask", "tokens", "offsets"}</c>, with <c>[CLS]</c>/<c>[SEP]</c>
+/// added as HF's BigBirdTokenizer adds them; <c>offsets</c> are [start, end) character spans in the text each token came
+/// from ([0, 0] for the added tokens). Written to stdout, or to <c>--output FILE</c>.
+/// </summary>
 public static class TokenizeCommand
 {
     /// <summary>Runs the command; returns the exit code.</summary>
-    internal static int Run(BigBirdCli.Options o, TextWriter stdout, TextWriter stderr)
+    internal static int Run(TextCommandContext c)
     {
-        string model = BigBirdCli.ModelOrDefault(o, stderr), input = o.Required("--input"), output = o.Required("--output");
-        o.RejectUnknown("--model", "--input", "--output", "--strict");
-        if (!File.Exists(input)) throw new BigBirdInputException($"{input}: input file not found.");
-        CliInput.CheckRegularFile(input, "--input");
+        var docs = c.ReadDocuments("text", "text_pair", false, null, null, allowEmpty: true); // HF tokenizes "" as [CLS] [SEP]
+        string model = BigBirdCli.ModelOrDefault(c.Options, c.Stderr);
         var tokenizer = BigBirdTokenizer.FromFolder(model);
-        int count = Tokenize(tokenizer, input, output, o.Flag("--strict"), line => stderr.WriteLine($"warning: {line}"));
-        stdout.WriteLine($"tokenized {count} line{(count == 1 ? "" : "s")} → {output}");
-        return BigBirdCli.Ok;
-    }
-
-    /// <summary>Tokenizes every line of <paramref name="inputPath"/> into <paramref name="outputPath"/>; returns the
-    /// number of lines written.</summary>
-    /// <exception cref="BigBirdInputException">A line is not a JSON object with a string <c>text</c>.</exception>
-    public static int Tokenize(BigBirdTokenizer tokenizer, string inputPath, string outputPath) =>
-        Tokenize(tokenizer, inputPath, outputPath, strict: false, warn: _ => { });
-
-    /// <summary>Tokenizes every line of <paramref name="inputPath"/> into <paramref name="outputPath"/>; returns the
-    /// number of lines written. Invalid UTF-8 and lone surrogate escapes are read as U+FFFD with a warning, or refused
-    /// under <paramref name="strict"/>.</summary>
-    /// <exception cref="BigBirdInputException">A line is not a JSON object with a string <c>text</c>, the file is not a
-    /// regular file, or (strict) it holds invalid text.</exception>
-    internal static int Tokenize(BigBirdTokenizer tokenizer, string inputPath, string outputPath, bool strict, Action<string> warn)
-    {
-        var lines = new List<(string Text, string? Pair)>();
-        int lineNumber = 0;
-        string content = CliInput.ReadAllText(inputPath, "--input", strict, warn);
-        foreach (var raw in content.Split('\n'))
+        int code = c.ForEach(docs, doc =>
         {
-            lineNumber++;
-            string line = raw.TrimEnd('\r');
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            lines.Add(ParseLine(line, inputPath, lineNumber, strict, warn));
-        }
-        using var stream = File.Create(outputPath);
-        using var writer = new Utf8JsonWriter(stream);
-        foreach (var (text, pair) in lines)
-        {
-            var enc = tokenizer.Encode(text, pair);
-            writer.Reset();
-            writer.WriteStartObject();
-            WriteArray(writer, "input_ids", enc.InputIds);
-            WriteArray(writer, "token_type_ids", enc.TokenTypeIds);
-            WriteArray(writer, "attention_mask", enc.AttentionMask);
-            writer.WriteEndObject();
-            writer.Flush();
-            stream.WriteByte((byte)'\n');
-        }
-        return lines.Count;
+            var enc = tokenizer.Encode(doc.Text, doc.Pair);
+            var tokens = tokenizer.ConvertIdsToTokens(enc.InputIds);
+            c.WriteJson(doc, w =>
+            {
+                WriteArray(w, "input_ids", enc.InputIds);
+                WriteArray(w, "token_type_ids", enc.TokenTypeIds);
+                WriteArray(w, "attention_mask", enc.AttentionMask);
+                w.WriteStartArray("tokens");
+                foreach (var token in tokens) w.WriteStringValue(token);
+                w.WriteEndArray();
+                w.WriteStartArray("offsets");
+                foreach (var offset in enc.Offsets)
+                {
+                    w.WriteStartArray();
+                    w.WriteNumberValue(offset.Start);
+                    w.WriteNumberValue(offset.End);
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+            });
+            return enc.Length;
+        });
+        string output = c.Options.Get("--output") ?? "-";
+        c.Info($"tokenized {docs.Count} document{(docs.Count == 1 ? "" : "s")} → {(output == "-" ? "stdout" : output)}");
+        return code;
     }
 
     private static void WriteArray(Utf8JsonWriter w, string name, int[] values)
@@ -67,35 +52,5 @@ public static class TokenizeCommand
         w.WriteStartArray(name);
         foreach (int v in values) w.WriteNumberValue(v);
         w.WriteEndArray();
-    }
-
-    private static (string, string?) ParseLine(string line, string path, int number, bool strict, Action<string> warn)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(line);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new BigBirdInputException($"{path}:{number}: expected a JSON object {{\"text\": ..., \"text_pair\": ...}}.");
-            if (!root.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
-                throw new BigBirdInputException($"{path}:{number}: \"text\" must be a string.");
-            string? pair = null;
-            if (root.TryGetProperty("text_pair", out var p) && p.ValueKind != JsonValueKind.Null)
-                pair = p.ValueKind == JsonValueKind.String
-                    ? JsonText.GetString(p, line, $"{path}:{number}", "text_pair", strict, warn)
-                    : throw new BigBirdInputException($"{path}:{number}: \"text_pair\" must be a string or null.");
-            foreach (var prop in root.EnumerateObject())
-                if (prop.Name is not ("text" or "text_pair"))
-                    throw new BigBirdInputException($"{path}:{number}: unknown key \"{prop.Name}\"; lines hold text and text_pair.");
-            return (JsonText.GetString(t, line, $"{path}:{number}", "text", strict, warn), pair);
-        }
-        catch (JsonException e)
-        {
-            throw new BigBirdInputException($"{path}:{number}: not valid JSON: {e.Message}");
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new BigBirdInputException($"{path}:{number}: {e.Message} (a key with a lone surrogate escape such as \\ud800 is not Unicode text)");
-        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using BigBirdSharp.Configuration;
 using BigBirdSharp.IO;
 using BigBirdSharp.Modeling;
@@ -13,29 +14,37 @@ public static partial class BigBirdCli
     /// (see <see cref="BigBirdForwardOptions.Trace"/>); with <c>--compare</c>, reports where another port's trace
     /// first leaves the tolerance.
     /// </summary>
-    private static int TraceCommand(Options o, TextWriter stdout, TextWriter stderr)
+    private static int TraceCommand(Options o, CliConsole io)
     {
-        string model = ModelOrDefault(o, stderr), inputs = o.Required("--inputs"), output = o.Required("--output");
-        o.RejectUnknown("--model", "--inputs", "--output", "--compare", "--atol", "--rtol", "--attention-type", "--random-attention", "--strict");
-        double atol = o.Float("--atol", 1e-4f), rtol = o.Float("--rtol", 1e-4f);
+        string inputs = RequiredInputs(o, "a JSON object of forward arguments, as run takes");
+        string output = o.Get("--output") ?? throw new UsageException("--output is required (a .safetensors file, or - for standard output)");
+        CheckBinaryOutput(output, io);
+        double atol = o.Float("--atol"), rtol = o.Float("--rtol");
         if (atol < 0 || rtol < 0) throw new UsageException("--atol and --rtol must be non-negative");
         string? compare = o.Get("--compare");
         if (compare is not null && !File.Exists(compare)) throw new BigBirdInputException($"{compare}: trace to compare with not found.");
         if (compare is not null) CliInput.CheckRegularFile(compare, "--compare");
-        if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
-        var forwardInputs = RunInputs.Read(inputs);
-        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, stderr));
-        var traced = new List<(string Name, FloatTensor Tensor)>();
-        var result = bigbird.Forward(forwardInputs, new BigBirdForwardOptions
+        var forwardOptions = new BigBirdForwardOptions
         {
             AttentionType = o.Get("--attention-type") is { } at ? BigBirdConfig.ParseAttentionType(at, "--attention-type") : null,
             RandomAttention = ParseSemantics(o.Get("--random-attention") ?? "deterministic"),
-            Trace = (name, tensor) => traced.Add((name, tensor)),
+        };
+        string model = ModelOrDefault(o, io.Stderr);
+        var forwardInputs = ReadRunInputs(inputs, io);
+        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, io.Stderr));
+        var traced = new List<(string Name, FloatTensor Tensor)>();
+        var result = bigbird.Forward(forwardInputs, forwardOptions with { Trace = (name, tensor) => traced.Add((name, tensor)) });
+        // the report goes where the summary goes: stderr when stdout holds the trace itself
+        var report = output == "-" ? io.Stderr : io.Stdout;
+        bool same = true;
+        WriteBinaryOutput(output, io, path =>
+        {
+            SafeTensorsWriter.Write(path, traced.Select(t => new SafeTensorsWriter.Entry(t.Name, t.Tensor.Shape, t.Tensor.Data)));
+            Summary(o, io, output, $"traced {traced.Count} tensors (attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}) → {Shown(output)}",
+                    new() { ["tensors"] = traced.Count, ["attention_type"] = BigBirdConfig.AttentionTypeName(result.AttentionType), ["output"] = output });
+            if (compare is not null) same = TraceComparison.Compare(path, compare, atol, rtol, report, o.Flag("--json"));
         });
-        SafeTensorsWriter.Write(output, traced.Select(t => new SafeTensorsWriter.Entry(t.Name, t.Tensor.Shape, t.Tensor.Data)));
-        stdout.WriteLine($"traced {traced.Count} tensors (attention {BigBirdConfig.AttentionTypeName(result.AttentionType)}) → {output}");
-        if (compare is null) return Ok;
-        return TraceComparison.Compare(output, compare, atol, rtol, stdout) ? Ok : Diverged;
+        return same ? Ok : Diverged;
     }
 }
 
@@ -47,7 +56,13 @@ public static class TraceComparison
     /// SHAPE, or MISSING) and then the first diverging tensor in forward order. <paramref name="theirsPath"/> plays b.
     /// Returns true when every tensor of both files matches.
     /// </summary>
-    public static bool Compare(string oursPath, string theirsPath, double atol, double rtol, TextWriter stdout)
+    public static bool Compare(string oursPath, string theirsPath, double atol, double rtol, TextWriter stdout) =>
+        Compare(oursPath, theirsPath, atol, rtol, stdout, json: false);
+
+    /// <summary><see cref="Compare(string, string, double, double, TextWriter)"/>; with <paramref name="json"/>, each line
+    /// is a JSON object (<c>name</c>, <c>status</c> ok|diff|shape|missing, and the numbers) and the last one says
+    /// <c>match</c> and <c>first_divergence</c>.</summary>
+    internal static bool Compare(string oursPath, string theirsPath, double atol, double rtol, TextWriter stdout, bool json)
     {
         using var ours = CheckpointLoader.Open(oursPath);
         using var theirs = CheckpointLoader.Open(theirsPath);
@@ -59,11 +74,13 @@ public static class TraceComparison
             string? problem = null;
             if (!inOurs || !inTheirs)
             {
-                problem = $"MISSING {name}: only in {(inOurs ? "ours" : "theirs")}";
+                problem = json ? Json(name, "missing", ("only_in", inOurs ? "ours" : "theirs"))
+                               : $"MISSING {name}: only in {(inOurs ? "ours" : "theirs")}";
             }
             else if (!a!.Shape.SequenceEqual(b!.Shape))
             {
-                problem = $"SHAPE   {name}: ours {a.ShapeText}, theirs {b.ShapeText}";
+                problem = json ? Json(name, "shape", ("ours", a.Shape), ("theirs", b.Shape))
+                               : $"SHAPE   {name}: ours {a.ShapeText}, theirs {b.ShapeText}";
             }
             else
             {
@@ -84,15 +101,27 @@ public static class TraceComparison
                 }
                 if (bad == 0)
                 {
-                    stdout.WriteLine($"OK      {name} {a.ShapeText} max |a-b| {F(maxDiff)}");
+                    stdout.WriteLine(json ? Json(name, "ok", ("shape", a.Shape), ("max_abs_diff", Finite(maxDiff)))
+                                          : $"OK      {name} {a.ShapeText} max |a-b| {F(maxDiff)}");
                     continue;
                 }
                 int at = (int)firstBad;
-                problem = $"DIFF    {name} {a.ShapeText}: {bad} of {x.Length} elements beyond tolerance; first at {Index(at, a.Shape)}: " +
+                problem = json
+                    ? Json(name, "diff", ("shape", a.Shape), ("beyond_tolerance", bad), ("elements", x.Length), ("first_at", Index(at, a.Shape)),
+                           ("ours", Finite(x[at])), ("theirs", Finite(y[at])), ("max_abs_diff", Finite(maxDiff)))
+                    : $"DIFF    {name} {a.ShapeText}: {bad} of {x.Length} elements beyond tolerance; first at {Index(at, a.Shape)}: " +
                           $"ours {F(x[at])}, theirs {F(y[at])}; max |a-b| {F(maxDiff)}";
             }
             stdout.WriteLine(problem);
             first ??= name;
+        }
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["match"] = first is null, ["tensors"] = names.Count, ["atol"] = atol, ["rtol"] = rtol, ["first_divergence"] = first,
+            }));
+            return first is null;
         }
         stdout.WriteLine(first is null
             ? $"all {names.Count} tensors match within |a-b| <= {F(atol)} + {F(rtol)}*|b|"
@@ -136,6 +165,16 @@ public static class TraceComparison
         }
         return "[" + string.Join(", ", idx) + "]";
     }
+
+    private static string Json(string name, string status, params (string Key, object? Value)[] fields)
+    {
+        var line = new Dictionary<string, object?> { ["name"] = name, ["status"] = status };
+        foreach (var (key, value) in fields) line[key] = value;
+        return JsonSerializer.Serialize(line);
+    }
+
+    /// <summary>A number JSON can hold: NaN and ±Inf become null.</summary>
+    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
     private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 }

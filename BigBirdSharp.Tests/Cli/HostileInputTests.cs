@@ -287,19 +287,24 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains($"{jsonl}:1: \"text\" holds 1 lone surrogate escape (the first, \\ud800, at byte offset {line1.IndexOf('\\')} in the line)", stderr);
         Assert.Contains($"{jsonl}:2: \"text\" holds 2 lone surrogate escapes (the first, \\udc00, at byte offset {line2.IndexOf("\\u", StringComparison.Ordinal)} in the line)", stderr);
 
-        (code, _, stderr) = Run(["embed", "--strict", "--quiet", "--model", DefaultModelSource, "--input", jsonl]);
-        Assert.Equal(BigBirdCli.Failed, code);
-        Assert.Contains($"bigbird: {jsonl}:1, byte offset {line1.IndexOf('\\')} in the line: \"text\" holds the lone surrogate escape \\ud800", stderr);
+        // in a batch each refused document is an error record, and the others still run
+        (code, stdout, stderr) = Run(["embed", "--strict", "--quiet", "--model", DefaultModelSource, "--input", jsonl]);
+        Assert.Equal(BigBirdCli.SomeDocumentsFailed, code);
+        Assert.Contains($"error: {jsonl}:1: byte offset {line1.IndexOf('\\')} in the line: \"text\" holds the lone surrogate escape \\ud800", stdout);
+        Assert.Contains($"error: {jsonl}:2 (id 2): byte offset", stdout);
 
         // the question of qa, and a key
         string qa = File("qa.jsonl", """{"question": "who \udfff?", "context": "God said let there be light"}""" + "\n");
-        (code, _, stderr) = Run(["qa", "--strict", "--quiet", "--model", DefaultModelSource, "--input", qa]);
-        Assert.Equal(BigBirdCli.Failed, code);
-        Assert.Contains("\"question\" holds the lone surrogate escape \\udfff", stderr);
+        (code, stdout, stderr) = Run(["qa", "--strict", "--quiet", "--json", "--model", DefaultModelSource, "--input", qa]);
+        Assert.Equal(BigBirdCli.SomeDocumentsFailed, code);
+        var record = Assert.Single(JsonLines(stdout));
+        Assert.Equal(JsonValueKind.Null, record.GetProperty("id").ValueKind);
+        Assert.Equal($"{qa}:1", record.GetProperty("source").GetString());
+        Assert.Contains("\"question\" holds the lone surrogate escape \\udfff", record.GetProperty("error").GetString());
         string key = File("k.jsonl", """{"te\ud800xt": "light"}""" + "\n");
-        (code, _, stderr) = Run(["embed", "--quiet", "--model", DefaultModelSource, "--input", key]);
-        Assert.Equal(BigBirdCli.Failed, code);
-        Assert.Contains($"bigbird: {key}:1: a key holds a lone surrogate escape", stderr);
+        (code, stdout, stderr) = Run(["embed", "--quiet", "--model", DefaultModelSource, "--input", key]);
+        Assert.Equal(BigBirdCli.SomeDocumentsFailed, code);
+        Assert.Contains($"error: {key}:1: a key holds a lone surrogate escape", stdout);
         Assert.DoesNotContain("internal error", stderr);
     }
 
@@ -311,7 +316,7 @@ public sealed class HostileInputTests : IDisposable
         string output = Path.Combine(_dir, "t.out.jsonl");
         var (code, stdout, stderr) = Run(["tokenize", "--model", DefaultModelSource, "--input", input, "--output", output]);
         Assert.True(code == BigBirdCli.Ok, stderr);
-        Assert.Contains("tokenized 2 lines", stdout);
+        Assert.Contains("tokenized 2 documents", stderr);
         Assert.Contains($"{input}: 1 invalid UTF-8 sequence read as U+FFFD (the first at line 2, byte offset {Array.IndexOf(bytes, (byte)0xFF)})", stderr);
         Assert.Contains($"{input}:1: \"text\" holds 1 lone surrogate escape", stderr);
         (code, _, stderr) = Run(["tokenize", "--strict", "--model", DefaultModelSource, "--input", input, "--output", output]);

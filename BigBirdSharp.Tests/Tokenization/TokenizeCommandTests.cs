@@ -33,31 +33,34 @@ public sealed class TokenizeCommandTests : IDisposable
         })).Append(""));
         var (code, stdout, stderr) = Run("tokenize", "--model", ModelDir(model), "--input", input, "--output", output);
         Assert.True(code == 0, stderr);
-        Assert.Contains($"tokenized {cases.Count} lines", stdout);
+        Assert.Contains($"tokenized {cases.Count} documents", stderr);
         var lines = File.ReadAllLines(output);
         Assert.Equal(cases.Count, lines.Length);
         for (int i = 0; i < lines.Length; i++)
         {
             using var got = JsonDocument.Parse(lines[i]);
-            Assert.Equal(["input_ids", "token_type_ids", "attention_mask"], got.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(["input_ids", "token_type_ids", "attention_mask", "tokens", "offsets"], got.RootElement.EnumerateObject().Select(p => p.Name));
             foreach (var key in new[] { "input_ids", "token_type_ids", "attention_mask" })
                 Assert.Equal(Ints(cases[i].GetProperty(key)), Ints(got.RootElement.GetProperty(key)));
         }
     }
 
     [Fact]
-    public void Bad_lines_and_bad_models_fail_with_code_1_and_usage_errors_with_2()
+    public void Bad_lines_are_error_records_bad_models_fail_with_code_1_and_usage_errors_with_2()
     {
         string input = Path.Combine(dir, "bad.jsonl"), output = Path.Combine(dir, "o.jsonl");
-        File.WriteAllText(input, "{\"text\": \"ok\"}\n{\"text\": 5}\n");
+        File.WriteAllText(input, "{\"text\": \"ok\"}\n{\"id\": \"b\", \"text\": 5}\n{\"text\": \"ok\"\n{\"text\": \"also ok\"}\n");
         var (code, _, stderr) = Run("tokenize", "--model", ModelDir("bigbird_gpt2"), "--input", input, "--output", output);
-        Assert.Equal(1, code);
-        Assert.Contains("bad.jsonl:2: \"text\" must be a string", stderr);
-
-        File.WriteAllText(input, "{\"text\": \"ok\"\n");
-        (code, _, stderr) = Run("tokenize", "--model", ModelDir("bigbird_gpt2"), "--input", input, "--output", output);
-        Assert.Equal(1, code);
-        Assert.Contains("bad.jsonl:1: not valid JSON", stderr);
+        Assert.True(code == 4, stderr);
+        var lines = File.ReadAllLines(output).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(4, lines.Length);
+        Assert.True(lines[0].TryGetProperty("input_ids", out _));
+        Assert.Equal("b", lines[1].GetProperty("id").GetString());
+        Assert.Equal($"{input}:2 (id \"b\")", lines[1].GetProperty("source").GetString());
+        Assert.Equal("\"text\" must be a string.", lines[1].GetProperty("error").GetString());
+        Assert.Equal(JsonValueKind.Null, lines[2].GetProperty("id").ValueKind);
+        Assert.StartsWith("not valid JSON", lines[2].GetProperty("error").GetString());
+        Assert.True(lines[3].TryGetProperty("input_ids", out _));
 
         File.WriteAllText(input, "{\"text\": \"ok\"}\n");
         string badModel = Path.Combine(dir, "model");
@@ -67,8 +70,8 @@ public sealed class TokenizeCommandTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("spiece.model: malformed SentencePiece model", stderr);
 
-        (code, _, stderr) = Run("tokenize", "--model", ModelDir("bigbird_gpt2"), "--input", input);
+        (code, _, stderr) = Run("tokenize", "--model", ModelDir("bigbird_gpt2"));
         Assert.Equal(2, code);
-        Assert.Contains("--output is required", stderr);
+        Assert.Contains("give the text as an argument", stderr);
     }
 }
