@@ -109,7 +109,7 @@ public sealed class BigBirdModel : IDisposable
     /// <summary>Builds the model over an open reader, which must outlive the model (the caller disposes it).</summary>
     /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
     /// <exception cref="BigBirdException">The backend lacks an operation the model needs.</exception>
-    public static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader, BigBirdModelOptions? options = null) =>
+    internal static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader, BigBirdModelOptions? options = null) =>
         new(config, reader, ownsReader: false, options);
 
     /// <summary>

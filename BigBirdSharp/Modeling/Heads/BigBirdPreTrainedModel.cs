@@ -74,7 +74,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     /// <param name="directory">A Hugging Face checkpoint folder.</param>
     /// <param name="architecture">The head to load; null for config.json's first architecture.</param>
     /// <param name="options">The backend and other load-time settings; null for the CPU backend.</param>
-    public static BigBirdPreTrainedModel Load(string directory, string? architecture = null, BigBirdModelOptions? options = null)
+    internal static BigBirdPreTrainedModel Load(string directory, string? architecture = null, BigBirdModelOptions? options = null)
     {
         if (!Directory.Exists(directory))
             throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
@@ -95,7 +95,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     }
 
     /// <summary>Builds a head over an open reader, which must outlive it (the caller disposes it).</summary>
-    public static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture, BigBirdModelOptions? options = null)
+    internal static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture, BigBirdModelOptions? options = null)
     {
         CheckArchitecture(architecture);
         return Create(config, reader, architecture, ownsReader: false, options);
