@@ -214,7 +214,7 @@ public static partial class BigBirdCli
         string summary;
         if (architecture == "BigBirdModel")
         {
-            using var bigbird = BigBirdModel.Load(model, modelOptions);
+            using var bigbird = BigBirdModel.FromPretrained(model, modelOptions);
             if (generate is not null) throw new UsageException("--generate needs a BigBirdForCausalLM checkpoint (or --architecture BigBirdForCausalLM)");
             var result = bigbird.Forward(forwardInputs, forwardOptions);
             SafeTensorsWriter.Write(output, SafeTensorsWriter.Entries(result));
@@ -267,14 +267,14 @@ public static partial class BigBirdCli
         o.RejectUnknown("--model", "--seq-len", "--batch", "--repeat", "--attention-type", "--random-attention", "--strict");
         if (seqLen <= 0 || batch <= 0 || repeat <= 0) throw new UsageException("--seq-len, --batch and --repeat must be positive");
         if ((long)batch * seqLen > 1 << 24) throw new UsageException("--batch × --seq-len must be at most 16777216 tokens");
-        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, stderr));
+        using var bigbird = BigBirdModel.FromPretrained(model, LoadOptions(o, stderr));
         // synthetic ids: a fixed pseudo-random sequence away from the special tokens
         var ids = new int[batch * seqLen];
         uint x = 2463534242;
         for (int i = 0; i < ids.Length; i++)
         {
             x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-            ids[i] = (int)(x % (uint)bigbird.config.VocabSize);
+            ids[i] = (int)(x % (uint)bigbird.Config.VocabSize);
         }
         var inputs = new BigBirdInputs(batch, seqLen) { InputIds = ids };
         bigbird.Forward(inputs, forwardOptions); // warm-up

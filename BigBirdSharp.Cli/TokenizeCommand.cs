@@ -16,7 +16,7 @@ public static class TokenizeCommand
         o.RejectUnknown("--model", "--input", "--output", "--strict");
         if (!File.Exists(input)) throw new BigBirdInputException($"{input}: input file not found.");
         CliInput.CheckRegularFile(input, "--input");
-        var tokenizer = BigBirdTokenizer.FromFolder(model);
+        var tokenizer = BigBirdTokenizer.FromPretrained(model);
         int count = Tokenize(tokenizer, input, output, o.Flag("--strict"), line => stderr.WriteLine($"warning: {line}"));
         stdout.WriteLine($"tokenized {count} line{(count == 1 ? "" : "s")} → {output}");
         return BigBirdCli.Ok;

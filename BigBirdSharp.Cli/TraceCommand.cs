@@ -24,7 +24,7 @@ public static partial class BigBirdCli
         if (compare is not null) CliInput.CheckRegularFile(compare, "--compare");
         if (!File.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
         var forwardInputs = RunInputs.Read(inputs);
-        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, stderr));
+        using var bigbird = BigBirdModel.FromPretrained(model, LoadOptions(o, stderr));
         var traced = new List<(string Name, FloatTensor Tensor)>();
         var result = bigbird.Forward(forwardInputs, new BigBirdForwardOptions
         {

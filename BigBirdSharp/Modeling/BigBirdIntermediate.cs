@@ -8,17 +8,17 @@ namespace BigBirdSharp.Modeling;
 public sealed class BigBirdIntermediate
 {
     /// <summary>[intermediate, hidden]</summary>
-    public Linear dense { get; }
+    public Linear Dense { get; }
     /// <summary>config.hidden_act.</summary>
-    public ActivationKind intermediate_act_fn { get; }
+    public ActivationKind IntermediateActFn { get; }
 
     internal BigBirdIntermediate(WeightLoader w, string path, BigBirdConfig config)
     {
-        dense = new Linear(w, $"{path}.dense", config.HiddenSize, config.IntermediateSize);
-        intermediate_act_fn = config.HiddenActKind;
+        Dense = new Linear(w, $"{path}.dense", config.HiddenSize, config.IntermediateSize);
+        IntermediateActFn = config.HiddenActKind;
     }
 
     /// <summary>output[rows, intermediate] = act(dense(hidden_states)), the activation fused into the product.</summary>
     internal void Forward(DeviceSpan output, DeviceSpan hidden_states, int rows) =>
-        dense.Forward(output, hidden_states, rows, intermediate_act_fn);
+        Dense.Forward(output, hidden_states, rows, IntermediateActFn);
 }

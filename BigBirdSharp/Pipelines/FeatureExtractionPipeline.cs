@@ -33,11 +33,11 @@ public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokeniz
                                OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
                                CancellationToken cancellationToken = default)
     {
-        if (pooling == EmbeddingPooling.Pooler && model.pooler is null)
+        if (pooling == EmbeddingPooling.Pooler && model.Pooler is null)
             throw new BigBirdInputException("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling.");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.Config, text, null, overlong, "the text");
         var output = model.Forward(input.ToInputs(), options, cancellationToken);
-        int hidden = model.config.HiddenSize, seq = input.Length;
+        int hidden = model.Config.HiddenSize, seq = input.Length;
         var states = output.LastHiddenState.Data; // [1, seq, hidden]
         var vector = new float[hidden];
         switch (pooling)

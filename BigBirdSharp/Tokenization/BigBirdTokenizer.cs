@@ -156,7 +156,7 @@ public sealed class BigBirdTokenizer
     /// <summary>Loads a Hugging Face tokenizer folder: <c>spiece.model</c> (or, without it, <c>tokenizer.json</c>),
     /// plus <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c> when present.</summary>
     /// <exception cref="TokenizerFormatException">A file is missing, malformed or unsupported.</exception>
-    public static BigBirdTokenizer FromFolder(string directory)
+    public static BigBirdTokenizer FromPretrained(string directory)
     {
         if (!Directory.Exists(directory)) throw new TokenizerFormatException(directory, "tokenizer folder not found");
         string spiece = Path.Combine(directory, "spiece.model");

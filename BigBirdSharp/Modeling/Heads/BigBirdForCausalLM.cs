@@ -13,7 +13,7 @@ namespace BigBirdSharp.Modeling.Heads;
 public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
 {
     /// <summary>cls (cls.predictions)</summary>
-    public BigBirdOnlyMLMHead cls { get; }
+    public BigBirdOnlyMLMHead Cls { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForCausalLM";
@@ -21,16 +21,16 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     internal BigBirdForCausalLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings, Lifetime);
+        Cls = new BigBirdOnlyMLMHead(heads, config, Bert.Embeddings.WordEmbeddings, Lifetime);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = Config.VocabSize;
         Reject(inputs.FloatLabels is not null, "float labels (causal-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var prediction_scores = cls.predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var prediction_scores = Cls.Predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
 
         float? lm_loss = null;
         if (inputs.Labels is { } labels)
@@ -54,11 +54,11 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     /// </summary>
     internal float[] NextTokenLogits(BigBirdInputs inputs, BigBirdForwardOptions options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, hidden = config.HiddenSize;
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, hidden = Config.HiddenSize;
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
         var last = new float[batch * hidden];
         for (int b = 0; b < batch; b++)
             outputs.LastHiddenState.Data.AsSpan(((b + 1) * seq - 1) * hidden, hidden).CopyTo(last.AsSpan(b * hidden));
-        return cls.predictions.ForwardLeased(last, batch);
+        return Cls.Predictions.ForwardLeased(last, batch);
     }
 }

@@ -10,7 +10,7 @@ namespace BigBirdSharp.Modeling.Heads;
 public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
 {
     /// <summary>cls (cls.predictions)</summary>
-    public BigBirdOnlyMLMHead cls { get; }
+    public BigBirdOnlyMLMHead Cls { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForMaskedLM";
@@ -18,17 +18,17 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
     internal BigBirdForMaskedLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings, Lifetime);
+        Cls = new BigBirdOnlyMLMHead(heads, config, Bert.Embeddings.WordEmbeddings, Lifetime);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = Config.VocabSize;
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
         var sequence_output = outputs.LastHiddenState;
-        var prediction_scores = cls.predictions.ForwardLeased(sequence_output.Data, batch * seq);
+        var prediction_scores = Cls.Predictions.ForwardLeased(sequence_output.Data, batch * seq);
         float? masked_lm_loss = inputs.Labels is { } labels ? Losses.CrossEntropy(prediction_scores, labels, vocab) : null;
         return Wrap(outputs, masked_lm_loss) with { Logits = new FloatTensor(prediction_scores, batch, seq, vocab) };
     }
@@ -42,7 +42,7 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
 public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
 {
     /// <summary>cls (predictions + seq_relationship)</summary>
-    public BigBirdPreTrainingHeads cls { get; }
+    public BigBirdPreTrainingHeads Cls { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForPreTraining";
@@ -50,19 +50,19 @@ public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
     internal BigBirdForPreTraining(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
-        cls = new BigBirdPreTrainingHeads(heads, config, bert.embeddings.word_embeddings, Lifetime);
+        Cls = new BigBirdPreTrainingHeads(heads, config, Bert.Embeddings.WordEmbeddings, Lifetime);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = Config.VocabSize;
         RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         CheckCount(inputs.NextSentenceLabel, batch, "next_sentence_label", $"[{batch}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var prediction_scores = cls.predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
-        var seq_relationship_score = cls.seq_relationship.Forward(outputs.PoolerOutput!.Data, batch);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var prediction_scores = Cls.Predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
+        var seq_relationship_score = Cls.SeqRelationship.Forward(outputs.PoolerOutput!.Data, batch);
 
         float? total_loss = null;
         if (inputs.Labels is { } labels)

@@ -19,20 +19,20 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     ];
 
     /// <summary>The configuration the head was built from.</summary>
-    public BigBirdConfig config { get; }
+    public BigBirdConfig Config { get; }
     /// <summary>The encoder (HF's <c>self.bert</c>).</summary>
-    public BigBirdModel bert { get; }
+    public BigBirdModel Bert { get; }
     /// <summary>The HF class this head ports, e.g. <c>BigBirdForMaskedLM</c>.</summary>
     public abstract string Architecture { get; }
 
-    /// <summary>The lifetime of the head's memory, shared with <see cref="bert"/> and the head modules.</summary>
+    /// <summary>The lifetime of the head's memory, shared with <see cref="Bert"/> and the head modules.</summary>
     private protected ModelLifetime Lifetime { get; }
 
     private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool addPoolingLayer, bool ownsReader)
     {
-        this.config = config;
+        this.Config = config;
         Lifetime = new ModelLifetime();
-        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads, Lifetime);
+        Bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads, Lifetime);
         if (ownsReader) Lifetime.OnRelease(reader.Dispose);
     }
 
@@ -69,7 +69,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     /// <c>architectures[0]</c>.
     /// </summary>
     /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
-    /// <exception cref="BigBirdException">The architecture is not a BigBird head (use <see cref="BigBirdModel.Load"/> for BigBirdModel).</exception>
+    /// <exception cref="BigBirdException">The architecture is not a BigBird head (use <see cref="BigBirdModel.FromPretrained"/> for BigBirdModel).</exception>
     /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
     /// <param name="directory">A Hugging Face checkpoint folder.</param>
     /// <param name="architecture">The head to load; null for config.json's first architecture.</param>
@@ -130,7 +130,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     /// <summary>
     /// Releases the memory-mapped weights of a head made by <see cref="Load"/> and its idle work space. Safe to call
     /// while other threads run <see cref="Forward"/>: calls already running finish normally and the memory is released
-    /// when the last of them returns; calls begun afterwards (on the head, its <see cref="bert"/> or its modules) throw
+    /// when the last of them returns; calls begun afterwards (on the head, its <see cref="Bert"/> or its modules) throw
     /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.
     /// </summary>
     public void Dispose()
