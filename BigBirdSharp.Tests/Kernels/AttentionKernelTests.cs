@@ -1,3 +1,5 @@
+using FsCheck;
+using FsCheck.Xunit;
 using BigBirdSharp.Backends;
 using BigBirdSharp.Kernels;
 using BigBirdSharp.RandomAttention;
@@ -268,5 +270,30 @@ public unsafe class AttentionKernelTests
             Tolerance.AssertAllClose(context, expectedContext, $"{path} full context", 2e-6, 1e-5);
             Tolerance.AssertAllClose(probs, expectedProbs, $"{path} full probabilities", 1e-7, 1e-5);
         }
+    }
+
+    [Property(MaxTest = 80)]
+    public void PackRows_lays_out_MR_row_panels_and_writes_nothing_past_them(PositiveInt rowsSeed, PositiveInt colsSeed, NonNegativeInt padSeed)
+    {
+        // rows and cols cover partial panels and every tail of the eight-column AVX transpose (cols ≡ 0..7 mod 8)
+        int rows = 1 + rowsSeed.Get % 20, cols = 1 + colsSeed.Get % 70, lda = cols + padSeed.Get % 5;
+        var rng = new Random(rows * 1000 + cols * 10 + lda);
+        var a = new float[rows * lda];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;
+        long packed = AttentionKernels.PackedRowsLength(rows, cols);
+        const int guard = 16;
+        var dst = new float[packed + guard];
+        Array.Fill(dst, float.NaN);
+        fixed (float* pa = a, pd = dst) AttentionKernels.PackRows(pd, pa, rows, cols, lda);
+        for (int panel = 0; panel * AttentionKernels.MR < rows; panel++)
+            for (int p = 0; p < cols; p++)
+                for (int i = 0; i < AttentionKernels.MR; i++)
+                {
+                    int row = panel * AttentionKernels.MR + i;
+                    float expected = row < rows ? a[row * lda + p] : 0f;
+                    Assert.Equal(expected, dst[(long)panel * AttentionKernels.MR * cols + p * AttentionKernels.MR + i]);
+                }
+        for (int g = 0; g < guard; g++)
+            Assert.True(float.IsNaN(dst[packed + g]), $"PackRows wrote past its {packed} floats (rows {rows}, cols {cols})");
     }
 }

@@ -76,7 +76,7 @@ internal static class CpuAttention
             for (int j = 0; j < penalty.Length; j++) penalty[j] = (1f - to_mask[j]) * attn_mask_penalty;
             // one item per (batch, head, group of query blocks): the head's keys and values are packed once per item, so
             // groups split a head only when there are too few heads to keep every thread busy
-            int items = args.Batch * args.Heads, threads = ComputePool.Shared.ThreadCount;
+            int items = args.Batch * args.Heads, threads = ComputePool.Current.ThreadCount;
             task.Groups = items >= 2 * threads ? 1 : Math.Clamp((2 * threads + items - 1) / items, 1, Math.Max(1, numBlocks));
             // HF's dense map is zero wherever the plan attends nothing; the tasks write only what each query block attends
             probs.Span.Clear();
@@ -173,7 +173,7 @@ internal static class CpuAttention
                     : $"full attention over {length} keys needs a per-thread scratch buffer of " +
                       $"{(largest < 0 ? "more" : largest.ToString(System.Globalization.CultureInfo.InvariantCulture))} floats, more than the " +
                       $"{Array.MaxLength} one buffer can hold (Array.MaxLength); use a shorter input.");
-            int slots = ComputePool.Shared.ThreadCount;
+            int slots = ComputePool.Current.ThreadCount;
             Grow(ref _scores, slots, (int)scores);
             Grow(ref _keys, slots, (int)keys);
             Grow(ref _values, slots, (int)values);

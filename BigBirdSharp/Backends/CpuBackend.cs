@@ -9,10 +9,45 @@ namespace BigBirdSharp.Backends;
 /// </summary>
 public sealed class CpuBackend : IComputeBackend
 {
-    /// <summary>The shared instance.</summary>
-    public static CpuBackend Instance { get; } = new();
+    /// <summary>The shared instance: its operations run on <see cref="ComputePool.Shared"/> (one thread per processor).</summary>
+    public static CpuBackend Instance { get; } = new(null);
 
-    private CpuBackend() => Workspace = new WorkspacePool(Allocate);
+    private static readonly Dictionary<int, CpuBackend> s_byThreads = [];
+    private static readonly Lock s_byThreadsLock = new();
+
+    /// <summary>This backend's own pool, or null for the shared one.</summary>
+    private readonly ComputePool? _pool;
+
+    private CpuBackend(ComputePool? pool)
+    {
+        _pool = pool;
+        Workspace = new WorkspacePool(Allocate);
+    }
+
+    /// <summary>
+    /// The CPU backend whose operations run on <paramref name="threads"/> threads (the calling thread included), for
+    /// <c>BigBirdModelOptions.Backend</c>. There is one such backend per thread count in the process, created on first
+    /// use; its pool's threads live as long as the process and block when idle, so asking again costs nothing.
+    /// </summary>
+    /// <param name="threads">Threads per operation, at least 1.</param>
+    /// <returns>The backend for that thread count.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
+    public static CpuBackend Create(int threads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        lock (s_byThreadsLock)
+        {
+            if (!s_byThreads.TryGetValue(threads, out var backend))
+                s_byThreads[threads] = backend = new CpuBackend(new ComputePool(threads));
+            return backend;
+        }
+    }
+
+    /// <summary>Threads each operation runs on, the calling thread included.</summary>
+    public int Threads => Pool.ThreadCount;
+
+    /// <summary>The pool this backend's operations dispatch to.</summary>
+    internal ComputePool Pool => _pool ?? ComputePool.Shared;
 
     /// <inheritdoc />
     public string Name => "cpu";
@@ -63,6 +98,7 @@ public sealed class CpuBackend : IComputeBackend
     {
         if (weight is not CpuLinear linear || !ReferenceEquals(weight.Backend, this))
             throw new ArgumentException($"a Linear bound to backend '{weight.Backend.Name}' cannot run on '{Name}'; bind it to this backend at load.", nameof(weight));
+        using var pool = ComputePool.Use(_pool);
         linear.Forward(Writable(y, nameof(y)), Read(x, nameof(x)), rows, activation);
     }
 
@@ -71,6 +107,7 @@ public sealed class CpuBackend : IComputeBackend
     {
         var output = Writable(y, nameof(y));
         var input = Read(x, nameof(x));
+        using var pool = ComputePool.Use(_pool);
         if (residual.IsEmpty)
             Normalization.LayerNorm(output, input, Read(gamma, nameof(gamma)), Read(beta, nameof(beta)), rows, cols, eps);
         else
@@ -173,6 +210,7 @@ public sealed class CpuBackend : IComputeBackend
             || (!args.Probs.IsEmpty && args.Probs.Length != (long)args.Batch * args.Heads * args.Seq * args.Keys))
             throw new ArgumentException($"FullAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, value {value.Length}, " +
                                         $"mask {args.Mask.Length}, probs {args.Probs.Length}) do not fit {args}.");
+        using var pool = ComputePool.Use(_pool);
         CpuAttention.Full(WritableMemory(context, nameof(context)), ReadMemory(query, nameof(query)), ReadMemory(key, nameof(key)),
                           ReadMemory(value, nameof(value)), ReadMemory(args.Mask, "mask"),
                           args.Probs.IsEmpty ? default : WritableMemory(args.Probs, "probs"), args);
@@ -198,6 +236,7 @@ public sealed class CpuBackend : IComputeBackend
             throw new ArgumentException($"BlockSparseAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, " +
                                         $"value {value.Length}, mask {args.Mask.Length}, probs {args.Probs.Length}) do not fit batch {args.Batch}, " +
                                         $"heads {args.Heads}, seq {args.Seq}, head_dim {args.HeadDim}.");
+        using var pool = ComputePool.Use(_pool);
         CpuAttention.BlockSparse(WritableMemory(context, nameof(context)), ReadMemory(query, nameof(query)), ReadMemory(key, nameof(key)),
                                  ReadMemory(value, nameof(value)), ReadMemory(args.Mask, "mask"),
                                  args.Probs.IsEmpty ? default : WritableMemory(args.Probs, "probs"), args);

@@ -9,6 +9,6 @@ namespace BigBirdSharp.Backends;
 /// </summary>
 internal static class CpuParallel
 {
-    /// <summary>Runs tasks 0..count−1 on the shared pool; <paramref name="task"/> is a reused object, so nothing is allocated.</summary>
-    public static void For(int count, IComputeWork task) => ComputePool.Shared.Run(task, count);
+    /// <summary>Runs tasks 0..count−1 on this thread's current pool (the backend's); <paramref name="task"/> is a reused object, so nothing is allocated.</summary>
+    public static void For(int count, IComputeWork task) => ComputePool.Current.Run(task, count);
 }

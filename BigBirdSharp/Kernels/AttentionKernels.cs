@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BigBirdSharp.Kernels;
 
@@ -65,7 +66,8 @@ internal static unsafe partial class AttentionKernels
             if (valid == MR)
             {
                 float* a0 = a + (long)r0 * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
-                for (int p = 0; p < cols; p++)
+                int p = Avx.IsSupported ? PackSixRows8(panel, a0, a1, a2, a3, a4, a5, cols) : 0;
+                for (; p < cols; p++)
                 {
                     float* g = panel + (long)p * MR;
                     g[0] = a0[p]; g[1] = a1[p]; g[2] = a2[p]; g[3] = a3[p]; g[4] = a4[p]; g[5] = a5[p];
@@ -83,6 +85,43 @@ internal static unsafe partial class AttentionKernels
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The AVX part of packing six full rows: eight columns at a time, an 8 × 8 transpose of the six rows (and two zero
+    /// rows) stored as eight groups of six. Each group's store is eight floats wide; its two extra floats land on the next
+    /// group, which is stored after it, so the loop stops while at least one column is left for the scalar tail and
+    /// nothing is written past the panel. Returns the first column not packed.
+    /// </summary>
+    private static int PackSixRows8(float* panel, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int cols)
+    {
+        int p = 0;
+        Vector256<float> zero = Vector256<float>.Zero;
+        for (; p + 8 < cols; p += 8)
+        {
+            Vector256<float> t0 = Avx.UnpackLow(Avx.LoadVector256(a0 + p), Avx.LoadVector256(a1 + p));
+            Vector256<float> t1 = Avx.UnpackHigh(Avx.LoadVector256(a0 + p), Avx.LoadVector256(a1 + p));
+            Vector256<float> t2 = Avx.UnpackLow(Avx.LoadVector256(a2 + p), Avx.LoadVector256(a3 + p));
+            Vector256<float> t3 = Avx.UnpackHigh(Avx.LoadVector256(a2 + p), Avx.LoadVector256(a3 + p));
+            Vector256<float> t4 = Avx.UnpackLow(Avx.LoadVector256(a4 + p), Avx.LoadVector256(a5 + p));
+            Vector256<float> t5 = Avx.UnpackHigh(Avx.LoadVector256(a4 + p), Avx.LoadVector256(a5 + p));
+            // per 128-bit lane: u0 = rows 0–3 of columns 0 | 4, u1 of 1 | 5, u2 of 2 | 6, u3 of 3 | 7; u4..u7 rows 4–5 (and zeros)
+            Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+            Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> u4 = Avx.Shuffle(t4, zero, 0x44), u5 = Avx.Shuffle(t4, zero, 0xEE);
+            Vector256<float> u6 = Avx.Shuffle(t5, zero, 0x44), u7 = Avx.Shuffle(t5, zero, 0xEE);
+            float* g = panel + (long)p * MR;
+            // in address order: each store's last two floats are overwritten by the next
+            Avx.Store(g, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(g + 6, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(g + 12, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(g + 18, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(g + 24, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(g + 30, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(g + 36, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(g + 42, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        return p;
     }
 
     /// <summary>

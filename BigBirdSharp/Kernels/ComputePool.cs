@@ -89,6 +89,31 @@ internal sealed class ComputePool : IDisposable
         }
     }
 
+    /// <summary>Dispatches that ran on this pool's workers (not serially on the caller); for tests.</summary>
+    internal long ParallelDispatches { get; private set; }
+
+    [ThreadStatic] private static ComputePool? t_current;
+
+    /// <summary>
+    /// The pool the kernels dispatch to on this thread: the one a <see cref="Use"/> scope set (a CPU backend of its own
+    /// thread count sets it around each operation), else <see cref="Shared"/>.
+    /// </summary>
+    internal static ComputePool Current => t_current ?? Shared;
+
+    /// <summary>Makes <paramref name="pool"/> this thread's <see cref="Current"/> until the returned scope is disposed; null keeps it.</summary>
+    internal static Scope Use(ComputePool? pool)
+    {
+        ComputePool? previous = t_current;
+        if (pool is not null) t_current = pool;
+        return new Scope(previous);
+    }
+
+    /// <summary>Restores the previous <see cref="Current"/> (a struct, so a scope allocates nothing).</summary>
+    internal readonly struct Scope(ComputePool? previous) : IDisposable
+    {
+        public void Dispose() => t_current = previous;
+    }
+
     /// <summary>Threads per job, the caller included.</summary>
     public int ThreadCount { get; }
 
@@ -114,6 +139,7 @@ internal sealed class ComputePool : IDisposable
         }
         try
         {
+            ParallelDispatches++;
             _work = work;
             _count = count;
             _completed = 0;

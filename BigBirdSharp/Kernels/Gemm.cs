@@ -65,7 +65,7 @@ internal static unsafe class Gemm
     /// <summary>
     /// As the public overload, with the micro-kernel path forced and threading chosen:
     /// <paramref name="parallel"/> null decides by size, true uses the pool whenever there is more than one work
-    /// item, false keeps everything on the calling thread. <paramref name="pool"/> null is <see cref="ComputePool.Shared"/>.
+    /// item, false keeps everything on the calling thread. <paramref name="pool"/> null is <see cref="ComputePool.Current"/>.
     /// </summary>
     internal static void Multiply(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b,
                                   int m, int n, int k, bool transposeB, float alpha, bool accumulate,
@@ -95,7 +95,7 @@ internal static unsafe class Gemm
             // the multiplication then only reads it.
             float* packB = PackBuffer(ref t_packB, (long)panels * nr * k);
             bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && !KernelThreading.InParallelWorker);
-            ComputePool? packPool = goParallel ? pool ?? ComputePool.Shared : null;
+            ComputePool? packPool = goParallel ? pool ?? ComputePool.Current : null;
             int packParts = packPool is null ? 1 : Math.Min(panels, 4 * packPool.ThreadCount);
             PackWork packWork = t_packWork ??= new PackWork();
             packWork.Set(packB, pb, n, k, transposeB, nr, panels, packParts, resolved != KernelPath.Scalar);
@@ -184,7 +184,7 @@ internal static unsafe class Gemm
                             bool accumulate, float* bias, ActivationKind activation, bool? parallel, ComputePool? pool)
     {
         bool goParallel = parallel ?? ((long)m * n * k >= ParallelThreshold && !KernelThreading.InParallelWorker);
-        ComputePool? p = goParallel ? pool ?? ComputePool.Shared : null;
+        ComputePool? p = goParallel ? pool ?? ComputePool.Current : null;
         int threads = p?.ThreadCount ?? 1;
         GemmWork work = t_work ??= new GemmWork();
         work.Set(c, a, packedB, m, n, k, path, alpha, accumulate, bias, activation, threads);
@@ -361,33 +361,8 @@ internal static unsafe class Gemm
         }
 
         /// <summary>Packs A[ic.., pc..] into panels of MR rows: panel r holds kc groups of MR consecutive row values (zero past m).</summary>
-        private void PackA(float* dst, int ic, int mc, int pc, int kc)
-        {
-            const int mr = GemmMicroKernels.MR;
-            for (int ir = 0; ir < mc; ir += mr)
-            {
-                float* panel = dst + (long)ir * kc;
-                for (int i = 0; i < mr; i++)
-                {
-                    int row = ir + i;
-                    if (row < mc)
-                    {
-                        float* src = _a + (long)(ic + row) * _k + pc;
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[p * mr + i] = src[p];
-                        }
-                    }
-                    else
-                    {
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[p * mr + i] = 0f;
-                        }
-                    }
-                }
-            }
-        }
+        private void PackA(float* dst, int ic, int mc, int pc, int kc) =>
+            AttentionKernels.PackRows(dst, _a + (long)ic * _k + pc, mc, kc, _k);
     }
 }
 

@@ -7,7 +7,7 @@ namespace BigBirdSharp.Kernels;
 /// <summary>Fused row kernels: residual add + LayerNorm, and the scaled, masked softmax of attention rows.</summary>
 internal static unsafe partial class Normalization
 {
-    /// <summary>Rows·cols above which the row kernels fan out over <see cref="ComputePool.Shared"/>.</summary>
+    /// <summary>Rows·cols above which the row kernels fan out over <see cref="ComputePool.Current"/>.</summary>
     internal const long RowParallelThreshold = 1L << 16;
 
     [ThreadStatic]
@@ -110,7 +110,7 @@ internal static unsafe partial class Normalization
         {
             if (goParallel && rows > 1)
             {
-                ComputePool pool = ComputePool.Shared;
+                ComputePool pool = ComputePool.Current;
                 int chunks = Math.Min(rows, 4 * pool.ThreadCount);
                 work.Chunks = chunks;
                 pool.Run(work, chunks);
