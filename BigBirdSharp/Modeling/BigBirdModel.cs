@@ -66,10 +66,11 @@ public sealed class BigBirdModel : IDisposable
     }
 
     /// <summary>The backend of <paramref name="options"/> (the CPU backend by default), once it is known to support every operation.</summary>
+    /// <exception cref="BigBirdOptionsException">The options' Threads is below 1 or contradicts their Backend.</exception>
     /// <exception cref="BigBirdException">The backend lacks an operation; the message names it.</exception>
     internal static IComputeBackend CheckBackend(BigBirdModelOptions? options)
     {
-        var backend = options?.Backend ?? CpuBackend.Instance;
+        var backend = options?.ResolveBackend() ?? CpuBackend.Instance;
         foreach (var op in RequiredOps)
             if (!backend.Supports(op))
                 throw new BigBirdException($"backend '{backend.Name}' does not support the operation {op}, which BigBird needs; choose another backend.");

@@ -18,6 +18,22 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForCausalLM";
 
+    /// <summary>
+    /// Loads a BigBirdForCausalLM from a Hugging Face checkpoint folder (HF's <c>BigBirdForCausalLM.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForCausalLM head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForCausalLM FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForCausalLM>(directory, "BigBirdForCausalLM", options);
+
     internal BigBirdForCausalLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {

@@ -15,6 +15,22 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForMaskedLM";
 
+    /// <summary>
+    /// Loads a BigBirdForMaskedLM from a Hugging Face checkpoint folder (HF's <c>BigBirdForMaskedLM.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForMaskedLM head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForMaskedLM FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForMaskedLM>(directory, "BigBirdForMaskedLM", options);
+
     internal BigBirdForMaskedLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
@@ -46,6 +62,22 @@ public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForPreTraining";
+
+    /// <summary>
+    /// Loads a BigBirdForPreTraining from a Hugging Face checkpoint folder (HF's <c>BigBirdForPreTraining.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForPreTraining head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForPreTraining FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForPreTraining>(directory, "BigBirdForPreTraining", options);
 
     internal BigBirdForPreTraining(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: true, ownsReader)

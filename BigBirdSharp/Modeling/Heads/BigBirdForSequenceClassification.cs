@@ -17,6 +17,22 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForSequenceClassification";
 
+    /// <summary>
+    /// Loads a BigBirdForSequenceClassification from a Hugging Face checkpoint folder (HF's <c>BigBirdForSequenceClassification.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForSequenceClassification head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForSequenceClassification FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForSequenceClassification>(directory, "BigBirdForSequenceClassification", options);
+
     internal BigBirdForSequenceClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
@@ -82,6 +98,22 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForMultipleChoice";
 
+    /// <summary>
+    /// Loads a BigBirdForMultipleChoice from a Hugging Face checkpoint folder (HF's <c>BigBirdForMultipleChoice.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForMultipleChoice head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForMultipleChoice FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForMultipleChoice>(directory, "BigBirdForMultipleChoice", options);
+
     internal BigBirdForMultipleChoice(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
@@ -117,6 +149,22 @@ public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForTokenClassification";
+
+    /// <summary>
+    /// Loads a BigBirdForTokenClassification from a Hugging Face checkpoint folder (HF's <c>BigBirdForTokenClassification.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForTokenClassification head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForTokenClassification FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForTokenClassification>(directory, "BigBirdForTokenClassification", options);
 
     internal BigBirdForTokenClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)

@@ -94,6 +94,56 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// The typed loader behind each head's <c>FromPretrained</c> (HF's <c>from_pretrained</c>): reads config.json, checks
+    /// that it and the checkpoint fit <paramref name="architecture"/>, and builds the head. A checkpoint saved as another
+    /// head loads when it carries this head's tensors (HF's <c>BigBirdForMaskedLM</c> from a <c>BigBirdForPreTraining</c>
+    /// checkpoint, or the default model's three heads).
+    /// </summary>
+    private protected static T LoadTyped<T>(string directory, string architecture, BigBirdModelOptions? options)
+        where T : BigBirdPreTrainedModel
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (!Directory.Exists(directory))
+            throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
+        var config = BigBirdConfig.FromFile(Path.Combine(directory, "config.json"));
+        string named = config.Architectures.Count > 0 ? string.Join(", ", config.Architectures) : "no architecture";
+        // HF only warns about these two and then runs the wrong attention: a causal LM that attends to later tokens,
+        // or a masked LM that cannot see them
+        if (architecture == "BigBirdForCausalLM" && !config.IsDecoder)
+            throw new BigBirdArchitectureException(directory, architecture,
+                $"config.json has is_decoder false (it names {named}), so its attention is bidirectional; BigBirdForCausalLM needs a decoder checkpoint (is_decoder: true).");
+        if (architecture == "BigBirdForMaskedLM" && config.IsDecoder)
+            throw new BigBirdArchitectureException(directory, architecture,
+                $"config.json has is_decoder true (it names {named}), so its attention is causal; {architecture} needs bidirectional attention (is_decoder: false). Load a decoder as BigBirdForCausalLM.");
+        var reader = CheckpointLoader.Open(directory);
+        try
+        {
+            string probe = HeadProbeTensor(architecture);
+            if (!reader.TryGetInfo(probe, out _))
+                throw new BigBirdArchitectureException(directory, architecture,
+                    $"the checkpoint has no {probe} tensor, so it holds no {architecture} head (config.json names {named}). " +
+                    $"Load it as the head it was saved as, or as BigBirdModel for the encoder alone; a head that was never trained is not made up here, as HF would with random weights.");
+            return (T)Create(config, reader, architecture, ownsReader: true, options);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A tensor that every checkpoint of the head has, under HF's name.</summary>
+    private static string HeadProbeTensor(string architecture) => architecture switch
+    {
+        "BigBirdForPreTraining" => "cls.seq_relationship.weight",
+        "BigBirdForMaskedLM" or "BigBirdForCausalLM" => "cls.predictions.transform.dense.weight",
+        "BigBirdForSequenceClassification" => "classifier.out_proj.weight",
+        "BigBirdForMultipleChoice" or "BigBirdForTokenClassification" => "classifier.weight",
+        "BigBirdForQuestionAnswering" => "qa_classifier.qa_outputs.weight",
+        _ => throw new InvalidOperationException(architecture),
+    };
+
     /// <summary>Builds a head over an open reader, which must outlive it (the caller disposes it).</summary>
     internal static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture, BigBirdModelOptions? options = null)
     {
