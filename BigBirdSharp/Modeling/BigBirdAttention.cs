@@ -11,9 +11,9 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdAttention
 {
-    /// <summary>The full-attention view of <c>self</c>.</summary>
+    /// <summary>HF's <c>self</c> (<c>attention.self</c>) under original_full.</summary>
     public BigBirdSelfAttention Self { get; }
-    /// <summary>The block-sparse view of <c>self</c>, over the same query/key/value.</summary>
+    /// <summary>HF's <c>self</c> under block_sparse: HF builds one or the other by attention_type; this port builds both over the same query/key/value.</summary>
     public BigBirdBlockSparseAttention SelfBlockSparse { get; }
     /// <summary>attention.output</summary>
     public BigBirdSelfOutput Output { get; }

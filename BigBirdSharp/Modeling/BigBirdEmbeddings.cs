@@ -10,11 +10,11 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdEmbeddings
 {
-    /// <summary>[vocab_size, hidden_size]</summary>
+    /// <summary>HF's <c>word_embeddings</c>: [vocab_size, hidden_size]</summary>
     public Embedding WordEmbeddings { get; }
-    /// <summary>[max_position_embeddings, hidden_size]</summary>
+    /// <summary>HF's <c>position_embeddings</c>: [max_position_embeddings, hidden_size]</summary>
     public Embedding PositionEmbeddings { get; }
-    /// <summary>[type_vocab_size, hidden_size]</summary>
+    /// <summary>HF's <c>token_type_embeddings</c>: [type_vocab_size, hidden_size]</summary>
     public Embedding TokenTypeEmbeddings { get; }
     /// <summary>LayerNorm over hidden_size.</summary>
     public LayerNorm LayerNorm { get; }

@@ -7,9 +7,9 @@ namespace BigBirdSharp.Modeling;
 /// <summary>dense → activation. Ports <c>BigBirdIntermediate</c> (4.27.1 and main).</summary>
 public sealed class BigBirdIntermediate
 {
-    /// <summary>[intermediate, hidden]</summary>
+    /// <summary>HF's <c>dense</c>: [intermediate, hidden]</summary>
     public Linear Dense { get; }
-    /// <summary>config.hidden_act.</summary>
+    /// <summary>HF's <c>intermediate_act_fn</c>: config.hidden_act.</summary>
     public ActivationKind IntermediateActFn { get; }
 
     internal BigBirdIntermediate(WeightLoader w, string path, BigBirdConfig config)

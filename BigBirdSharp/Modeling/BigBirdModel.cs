@@ -13,7 +13,7 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdModel : IDisposable
 {
-    /// <summary>The configuration it was built from.</summary>
+    /// <summary>HF's <c>config</c>: the configuration it was built from.</summary>
     public BigBirdConfig Config { get; }
     /// <summary>model.embeddings</summary>
     public BigBirdEmbeddings Embeddings { get; }

@@ -6,7 +6,7 @@ namespace BigBirdSharp.Modeling;
 /// <summary>dense → (dropout) → LayerNorm(x + input). Ports <c>BigBirdOutput</c> (4.27.1 and main).</summary>
 public sealed class BigBirdOutput
 {
-    /// <summary>[hidden, intermediate]</summary>
+    /// <summary>HF's <c>dense</c>: [hidden, intermediate]</summary>
     public Linear Dense { get; }
     /// <summary>LayerNorm over hidden.</summary>
     public LayerNorm LayerNorm { get; }

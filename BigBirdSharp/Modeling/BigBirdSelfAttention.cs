@@ -10,11 +10,11 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdSelfAttention
 {
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
+    /// <summary>HF's <c>query</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
     public Linear Query { get; }
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
+    /// <summary>HF's <c>key</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
     public Linear Key { get; }
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
+    /// <summary>HF's <c>value</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
     public Linear Value { get; }
 
     /// <summary>num_attention_heads.</summary>

@@ -9,7 +9,7 @@ namespace BigBirdSharp.Modeling.Heads;
 /// <summary>dense → hidden_act → LayerNorm. Ports <c>BigBirdPredictionHeadTransform</c>.</summary>
 public sealed class BigBirdPredictionHeadTransform
 {
-    /// <summary>[hidden, hidden] + bias</summary>
+    /// <summary>HF's <c>dense</c>: [hidden, hidden] + bias</summary>
     public Linear Dense { get; }
     /// <summary>LayerNorm over hidden_size.</summary>
     public LayerNorm LayerNorm { get; }

@@ -5,9 +5,10 @@ using BigBirdSharp.IO;
 namespace BigBirdSharp.Modeling.Heads;
 
 /// <summary>
-/// The base of the seven task heads, after HF's <c>BigBirdPreTrainedModel</c>: a <see cref="BigBirdModel"/> named
-/// <c>bert</c> plus head modules read from the same checkpoint. <see cref="Load"/> picks the head from
-/// <c>config.json</c>'s <c>architectures[0]</c> or from the caller. A loaded head is immutable and thread-safe.
+/// The base of the seven task heads, after HF's <c>BigBirdPreTrainedModel</c>: a <see cref="BigBirdModel"/>
+/// (<see cref="Bert"/>, HF's <c>bert</c>) plus head modules read from the same checkpoint. Each head loads with its own
+/// <c>FromPretrained</c> (<see cref="BigBirdForQuestionAnswering.FromPretrained"/>, …). A loaded head is immutable and
+/// thread-safe.
 /// </summary>
 public abstract class BigBirdPreTrainedModel : IDisposable
 {
@@ -18,7 +19,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         "BigBirdForMultipleChoice", "BigBirdForTokenClassification", "BigBirdForQuestionAnswering",
     ];
 
-    /// <summary>The configuration the head was built from.</summary>
+    /// <summary>HF's <c>config</c>: the configuration the head was built from.</summary>
     public BigBirdConfig Config { get; }
     /// <summary>The encoder (HF's <c>self.bert</c>).</summary>
     public BigBirdModel Bert { get; }
@@ -178,7 +179,7 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     }
 
     /// <summary>
-    /// Releases the memory-mapped weights of a head made by <see cref="Load"/> and its idle work space. Safe to call
+    /// Releases the memory-mapped weights of a head made by <c>FromPretrained</c> and its idle work space. Safe to call
     /// while other threads run <see cref="Forward"/>: calls already running finish normally and the memory is released
     /// when the last of them returns; calls begun afterwards (on the head, its <see cref="Bert"/> or its modules) throw
     /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.
