@@ -30,7 +30,9 @@ internal static class ExpectedTensors
             expected.TryGetInfo(name, out var info);
             var mine = byName[name];
             Assert.Equal(info.ShapeText, "[" + string.Join(", ", mine.Shape) + "]");
-            Tolerance.AssertAllClose(mine.Data, expected.ReadFloat32(name).Span, $"{caseName}/{name}");
+            var theirs = expected.ReadFloat32(name).Span;
+            ParityReport.Record(expectedPath, name, mine.Data, theirs); // only with BIGBIRD_PARITY_REPORT set
+            Tolerance.AssertAllClose(mine.Data, theirs, $"{caseName}/{name}");
         }
     }
 }

@@ -30,7 +30,7 @@ internal static class TokenizerFixtures
         }
     };
 
-    /// <summary>A folder BigBirdTokenizer.FromFolder can load for <paramref name="name"/>: the fixture folder itself, or a
+    /// <summary>A folder BigBirdTokenizer.FromPretrained can load for <paramref name="name"/>: the fixture folder itself, or a
     /// temporary copy with the shared spiece.model added.</summary>
     public static string LoadableDir(string name)
     {

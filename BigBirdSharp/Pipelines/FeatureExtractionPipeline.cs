@@ -20,11 +20,29 @@ public enum EmbeddingPooling
 /// <param name="Vector">[hidden]</param>
 public sealed record EmbeddingResult(string Text, PipelineEncoding Input, float[] Vector);
 
-/// <summary>Sentence embeddings from the bare encoder (HF's <c>feature-extraction</c> pipeline, pooled).
+/// <summary>Features from the bare encoder: HF's <c>feature-extraction</c> pipeline (<see cref="RunTokens"/>: the last
+/// hidden state of every token, HF's output), or one pooled vector per text (<see cref="Run"/>).
 /// Immutable and thread-safe.</summary>
 public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokenizer tokenizer)
 {
-    /// <summary>Embeds <paramref name="text"/>.</summary>
+    /// <summary>HF's <c>feature-extraction</c> output: the last hidden state of every token of <paramref name="text"/>,
+    /// [CLS] and [SEP] included.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="overlong">A text longer than <c>max_position_embeddings</c> is cut to it, or refused.</param>
+    /// <param name="options">Per-call model settings; null for the defaults.</param>
+    /// <param name="cancellationToken">Checked before the model runs and between its layers.</param>
+    /// <exception cref="BigBirdInputException">Empty text, or too long under <see cref="OverlongInput.Reject"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    public TokenFeaturesResult RunTokens(string text, OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
+                                         CancellationToken cancellationToken = default)
+    {
+        var input = PipelineEncoding.Encode(tokenizer, model.Config, text, null, overlong, "the text");
+        var states = model.Forward(input.ToInputs(), options, cancellationToken).LastHiddenState.Data; // [1, seq, hidden]
+        return new TokenFeaturesResult(text, input, states, model.Config.HiddenSize);
+    }
+
+    /// <summary>Embeds <paramref name="text"/> as one pooled vector.</summary>
     /// <exception cref="BigBirdInputException">Empty text, too long under <see cref="OverlongInput.Reject"/>, or
     /// <see cref="EmbeddingPooling.Pooler"/> on a checkpoint without a pooler.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
