@@ -70,8 +70,8 @@ public static class BreakdownCommand
 
         var cpu = threads > 0 ? CpuBackend.Create(threads) : CpuBackend.Instance;
         var profiler = new ProfilingBackend(cpu);
-        using var model = BigBirdModel.Load(values["--model"], new BigBirdModelOptions { Backend = profiler });
-        var ids = OnnxRuntimeRunner.SyntheticIds(seqLen, model.config.VocabSize);
+        using var model = BigBirdModel.FromPretrained(values["--model"], new BigBirdModelOptions { Backend = profiler });
+        var ids = OnnxRuntimeRunner.SyntheticIds(seqLen, model.Config.VocabSize);
         var inputs = new BigBirdInputs(1, seqLen) { InputIds = ids };
         model.Forward(inputs, forwardOptions); // warm-up, untimed
         profiler.Reset();

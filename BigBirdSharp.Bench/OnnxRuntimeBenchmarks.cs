@@ -49,8 +49,8 @@ public class OnnxRuntimeBenchmarks
     public void SetupBigBirdSharp()
     {
         string dir = Required(ModelVariable, "the checkpoint folder from fixtures/bench/make_checkpoint.py");
-        _model = BigBirdModel.Load(dir);
-        _inputs = new BigBirdInputs(1, SeqLen) { InputIds = OnnxRuntimeRunner.SyntheticIds(SeqLen, _model.config.VocabSize) };
+        _model = BigBirdModel.FromPretrained(dir);
+        _inputs = new BigBirdInputs(1, SeqLen) { InputIds = OnnxRuntimeRunner.SyntheticIds(SeqLen, _model.Config.VocabSize) };
     }
 
     /// <summary>ONNX Runtime, two intra-op threads, ORT_ENABLE_ALL.</summary>

@@ -37,7 +37,7 @@ public class PipelineBenchmarks
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "BigBirdSharp.sln"))) { root = dir.FullName; break; }
         string folder = Path.Combine(root ?? throw new InvalidOperationException("cannot find BigBirdSharp.sln"), "fixtures", "default_model", "model");
-        var tokenizer = BigBirdTokenizer.FromFolder(folder);
+        var tokenizer = BigBirdTokenizer.FromPretrained(folder);
         mlm = BigBirdPreTrainedModel.Load(folder, "BigBirdForMaskedLM");
         fillMask = new FillMaskPipeline(mlm, tokenizer);
         const string verse = "And the children of Israel went out of the land of Egypt with a high hand. ";

@@ -38,7 +38,7 @@ public class TokenizerBenchmarks
             if (File.Exists(Path.Combine(dir.FullName, "BigBirdSharp.sln"))) { root = dir.FullName; break; }
         if (root is null) throw new InvalidOperationException("cannot find BigBirdSharp.sln above " + AppContext.BaseDirectory);
         string tokDir = Path.Combine(root, "fixtures", "tokenizer");
-        var tokenizer = BigBirdTokenizer.FromFolder(Path.Combine(tokDir, "models", "bigbird_gpt2"));
+        var tokenizer = BigBirdTokenizer.FromPretrained(Path.Combine(tokDir, "models", "bigbird_gpt2"));
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(tokDir, "cases", "bigbird_gpt2.json")));
         var texts = doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("text").GetString()!).ToArray();
         var sb = new StringBuilder();

@@ -330,7 +330,7 @@ public static partial class BigBirdCli
         };
         if (architecture == "BigBirdModel")
         {
-            using var bigbird = BigBirdModel.Load(model, modelOptions);
+            using var bigbird = BigBirdModel.FromPretrained(model, modelOptions);
             if (generate is not null) throw new UsageException("--generate needs a BigBirdForCausalLM checkpoint (or --architecture BigBirdForCausalLM)");
             var result = bigbird.Forward(forwardInputs, forwardOptions);
             WriteBinaryOutput(output, io, path => SafeTensorsWriter.Write(path, SafeTensorsWriter.Entries(result)));
@@ -393,7 +393,7 @@ public static partial class BigBirdCli
         };
         string model = ModelOrDefault(o, io.Stderr);
         var given = input is null ? null : ReadRunInputs(input, io);
-        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, io.Stderr));
+        using var bigbird = BigBirdModel.FromPretrained(model, LoadOptions(o, io.Stderr));
         BigBirdInputs inputs;
         if (given is not null)
         {
@@ -409,7 +409,7 @@ public static partial class BigBirdCli
             for (int i = 0; i < ids.Length; i++)
             {
                 x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-                ids[i] = (int)(x % (uint)bigbird.config.VocabSize);
+                ids[i] = (int)(x % (uint)bigbird.Config.VocabSize);
             }
             inputs = new BigBirdInputs(batch, seqLen.Value) { InputIds = ids };
         }

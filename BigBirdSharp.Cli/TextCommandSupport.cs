@@ -102,7 +102,7 @@ public sealed record ModelFolder(string Directory, string Description, bool IsDe
             throw new BigBirdException(
                 $"{Directory} has no tokenizer: the text commands need spiece.model (or tokenizer.json) next to config.json. " +
                 "Download the tokenizer files with the model, or tokenize elsewhere and use `bigbird run` with token ids.");
-        return BigBirdTokenizer.FromFolder(Directory);
+        return BigBirdTokenizer.FromPretrained(Directory);
     }
 }
 

@@ -28,7 +28,7 @@ internal static class TextCommands
         return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, topK, c.Overlong, options);
-            c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            c.WarnTruncated(doc, r.Input, head.Config.MaxPositionEmbeddings);
             c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Masks.SelectMany(m => m.Candidates.Select(x => x.Score))), "scores");
             if (c.Json)
                 c.WriteJson(doc, w =>
@@ -90,7 +90,7 @@ internal static class TextCommands
         var folder = ModelFolder.Resolve(o.Get("--model"), causal: false);
         c.Info($"model: {folder.Description}");
         var tokenizer = folder.LoadTokenizer(c.Warn);
-        using var model = c.Load("BigBirdModel", () => BigBirdModel.Load(folder.Directory, c.ModelOptions()));
+        using var model = c.Load("BigBirdModel", () => BigBirdModel.FromPretrained(folder.Directory, c.ModelOptions()));
         var pipeline = new FeatureExtractionPipeline(model, tokenizer);
         var options = c.ForwardOptions();
         c.CommandWritesOutput = output is not null;
@@ -101,7 +101,7 @@ internal static class TextCommands
         int code = c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, pooling, c.Overlong, options);
-            c.WarnTruncated(doc, r.Input, model.config.MaxPositionEmbeddings);
+            c.WarnTruncated(doc, r.Input, model.Config.MaxPositionEmbeddings);
             c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Vector), "embedding's values");
             results.Add(r);
             sources.Add(doc.Label);
@@ -126,7 +126,7 @@ internal static class TextCommands
         }, onError);
         if (output is not null)
         {
-            int hidden = model.config.HiddenSize;
+            int hidden = model.Config.HiddenSize;
             if (output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             {
                 using var stream = File.Create(output);
@@ -175,7 +175,7 @@ internal static class TextCommands
         return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, doc.Pair, c.Overlong, options);
-            c.WarnTruncated(doc, r.Input, head.config.MaxPositionEmbeddings);
+            c.WarnTruncated(doc, r.Input, head.Config.MaxPositionEmbeddings);
             c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Labels.Select(l => l.Score)), "label scores");
             var labels = r.Labels.Take(topK ?? r.Labels.Count).ToArray();
             if (c.Json)
@@ -221,9 +221,9 @@ internal static class TextCommands
             var r = pipeline.Run(doc.Pair!, doc.Text, topK, maxAnswer, c.Overlong, options, docStride);
             c.WarnNonFinite(doc, TextCommandContext.NonFinite(r.Answers.Select(a => a.Score)), "answer scores");
             if (r.Windows > 1)
-                c.Note(doc.Label, $"{r.Input.Length} tokens, more than max_position_embeddings ({head.config.MaxPositionEmbeddings}): " +
+                c.Note(doc.Label, $"{r.Input.Length} tokens, more than max_position_embeddings ({head.Config.MaxPositionEmbeddings}): " +
                                   $"read in {r.Windows} windows overlapping by {r.WindowOverlap} tokens, each with the question.",
-                       $"contexts longer than max_position_embeddings ({head.config.MaxPositionEmbeddings}) read in windows overlapping by " +
+                       $"contexts longer than max_position_embeddings ({head.Config.MaxPositionEmbeddings}) read in windows overlapping by " +
                        $"{r.WindowOverlap} tokens, each with the question");
             if (c.Json)
                 c.WriteJson(doc, w =>
@@ -286,15 +286,15 @@ internal static class TextCommands
         return c.ForEach(docs, doc =>
         {
             var r = pipeline.Run(doc.Text, generation, c.Overlong, options);
-            if (r.PromptIds.Length + maxNew > head.config.MaxPositionEmbeddings)
-                c.Warn(doc.Label, $"at most {head.config.MaxPositionEmbeddings - r.PromptIds.Length} tokens can follow this prompt " +
-                                  $"(max_position_embeddings is {head.config.MaxPositionEmbeddings}), not --max-new-tokens {maxNew}.",
-                       $"prompt and --max-new-tokens {maxNew} together exceed max_position_embeddings ({head.config.MaxPositionEmbeddings}); " +
+            if (r.PromptIds.Length + maxNew > head.Config.MaxPositionEmbeddings)
+                c.Warn(doc.Label, $"at most {head.Config.MaxPositionEmbeddings - r.PromptIds.Length} tokens can follow this prompt " +
+                                  $"(max_position_embeddings is {head.Config.MaxPositionEmbeddings}), not --max-new-tokens {maxNew}.",
+                       $"prompt and --max-new-tokens {maxNew} together exceed max_position_embeddings ({head.Config.MaxPositionEmbeddings}); " +
                        "generation stops there.");
             if (r.PromptTruncatedFrom is int from)
                 c.Warn(doc.Label, $"the prompt is {from} tokens; only its last {r.PromptIds.Length} are kept (the model's max_position_embeddings is " +
-                                  $"{head.config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.",
-                       $"prompts cut to their last tokens (the model's max_position_embeddings is {head.config.MaxPositionEmbeddings}); " +
+                                  $"{head.Config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.",
+                       $"prompts cut to their last tokens (the model's max_position_embeddings is {head.Config.MaxPositionEmbeddings}); " +
                        "pass --no-truncate to refuse over-long input instead.");
             if (c.Json)
                 c.WriteJson(doc, w =>

@@ -17,7 +17,7 @@ public static class TokenizeCommand
     {
         var docs = c.ReadDocuments("text", "text_pair", false, null, null, allowEmpty: true); // HF tokenizes "" as [CLS] [SEP]
         string model = BigBirdCli.ModelOrDefault(c.Options, c.Stderr);
-        var tokenizer = BigBirdTokenizer.FromFolder(model);
+        var tokenizer = BigBirdTokenizer.FromPretrained(model);
         int code = c.ForEach(docs, doc =>
         {
             var enc = tokenizer.Encode(doc.Text, doc.Pair);

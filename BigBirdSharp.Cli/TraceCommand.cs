@@ -31,7 +31,7 @@ public static partial class BigBirdCli
         };
         string model = ModelOrDefault(o, io.Stderr);
         var forwardInputs = ReadRunInputs(inputs, io);
-        using var bigbird = BigBirdModel.Load(model, LoadOptions(o, io.Stderr));
+        using var bigbird = BigBirdModel.FromPretrained(model, LoadOptions(o, io.Stderr));
         var traced = new List<(string Name, FloatTensor Tensor)>();
         var result = bigbird.Forward(forwardInputs, forwardOptions with { Trace = (name, tensor) => traced.Add((name, tensor)) });
         // the report goes where the summary goes: stderr when stdout holds the trace itself

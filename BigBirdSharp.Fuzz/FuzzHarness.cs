@@ -142,7 +142,7 @@ public sealed class FuzzHarness : IDisposable
     /// <summary>Loads the tokenizer folder and runs it: encode, batch encode with padding and truncation, decode.</summary>
     private static void Tokenizer(string folder)
     {
-        var tok = BigBirdTokenizer.FromFolder(folder);
+        var tok = BigBirdTokenizer.FromPretrained(folder);
         foreach (var text in Texts)
         {
             try

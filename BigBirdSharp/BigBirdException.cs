@@ -51,3 +51,45 @@ public sealed class BigBirdInputException : BigBirdException
     /// <summary>Creates the error.</summary>
     public BigBirdInputException(string message) : base(message) { }
 }
+
+/// <summary>
+/// A checkpoint folder that does not hold the task head a typed loader was asked for
+/// (<c>BigBirdForQuestionAnswering.FromPretrained</c> on a folder with no <c>qa_classifier.*</c> tensors), or whose
+/// config.json contradicts it (a <c>BigBirdForCausalLM</c> whose <c>is_decoder</c> is false).
+/// </summary>
+public sealed class BigBirdArchitectureException : BigBirdException
+{
+    /// <summary>The checkpoint folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>The HF class that was asked for, e.g. <c>BigBirdForQuestionAnswering</c>.</summary>
+    public string Architecture { get; }
+
+    /// <summary>Creates the error; the message is prefixed with the folder.</summary>
+    public BigBirdArchitectureException(string directory, string architecture, string message)
+        : base($"{directory}: {message}")
+    {
+        Directory = directory;
+        Architecture = architecture;
+    }
+}
+
+/// <summary>Load-time options that contradict each other or are out of range (<c>BigBirdModelOptions</c>).</summary>
+public sealed class BigBirdOptionsException : BigBirdException
+{
+    /// <summary>The option at fault, by its property name (e.g. <c>Threads</c>).</summary>
+    public string OptionName { get; }
+
+    /// <summary>Creates the error.</summary>
+    public BigBirdOptionsException(string optionName, string message) : base(message) => OptionName = optionName;
+}
+
+/// <summary>The embedded default model is not where <c>BigBirdDefaultModel</c> looks for it.</summary>
+public sealed class DefaultModelNotFoundException : BigBirdException
+{
+    /// <summary>The folder that was looked for.</summary>
+    public string Directory { get; }
+
+    /// <summary>Creates the error; the message names the folder.</summary>
+    public DefaultModelNotFoundException(string directory, string message) : base(message) => Directory = directory;
+}

@@ -15,7 +15,7 @@ public abstract partial class BackendConformanceTests
     private void RunFixtureCase(string name, IComputeBackend backend)
     {
         var c = FixtureCase.Load(name);
-        using var model = BigBirdModel.Load(c.ModelDir, Options(backend));
+        using var model = BigBirdModel.FromPretrained(c.ModelDir, Options(backend));
         Assert.Same(backend, model.Backend);
         var output = model.Forward(c.Inputs(), c.Options());
         Assert.Equal(c.ExpectFallback ? AttentionType.OriginalFull : c.AttentionType, output.AttentionType);
@@ -108,7 +108,7 @@ public abstract partial class BackendConformanceTests
     {
         var backend = new MissingOpBackend(Backend, missing);
         var model = FixtureCase.Load(FixtureCase.Names().First()).ModelDir;
-        var e = Assert.Throws<BigBirdException>(() => BigBirdModel.Load(model, Options(backend)));
+        var e = Assert.Throws<BigBirdException>(() => BigBirdModel.FromPretrained(model, Options(backend)));
         Assert.Contains(missing.ToString(), e.Message);
         Assert.Contains(backend.Name, e.Message);
         var headDir = HeadFixtureCase.Load(HeadFixtureCase.Names().First()).ModelDir;
@@ -116,7 +116,7 @@ public abstract partial class BackendConformanceTests
         Assert.Contains(missing.ToString(), headError.Message);
         // an op the backend lacks and the model never uses would be harmless; every op is used (see the isolation test)
         var complete = new MissingOpBackend(Backend, (BackendOp)1234);
-        using var loaded = BigBirdModel.Load(model, Options(complete));
+        using var loaded = BigBirdModel.FromPretrained(model, Options(complete));
         Assert.Same(complete, loaded.Backend);
     }
 }

@@ -34,7 +34,7 @@ public sealed class DefaultModelTests : IDisposable
     [Fact]
     public void The_trained_default_model_fills_easy_masks_and_a_random_one_does_not()
     {
-        var tokenizer = BigBirdTokenizer.FromFolder(ModelFolder.DefaultDirectory);
+        var tokenizer = BigBirdTokenizer.FromPretrained(ModelFolder.DefaultDirectory);
         using var trained = BigBirdPreTrainedModel.Load(ModelFolder.DefaultDirectory, "BigBirdForMaskedLM");
         int trainedCorrect = Top1Correct(trained, tokenizer);
         using var doc = JsonDocument.Parse(File.ReadAllText(TextCommandTests.DefaultFixture("fillmask_sentences.json")));
@@ -61,7 +61,7 @@ public sealed class DefaultModelTests : IDisposable
     {
         var example = Fixture("classify_examples.json").GetProperty("examples")[index];
         string text = example.GetProperty("text").GetString()!;
-        var tokenizer = BigBirdTokenizer.FromFolder(ModelFolder.DefaultDirectory);
+        var tokenizer = BigBirdTokenizer.FromPretrained(ModelFolder.DefaultDirectory);
         using var model = (BigBirdForSequenceClassification)BigBirdPreTrainedModel.Load(ModelFolder.DefaultDirectory, "BigBirdForSequenceClassification");
         var result = new TextClassificationPipeline(model, tokenizer).Run(text);
         Assert.Equal(Ints(example.GetProperty("input_ids")), result.Input.Encoding.InputIds);
@@ -80,7 +80,7 @@ public sealed class DefaultModelTests : IDisposable
     {
         var example = Fixture("qa_examples.json").GetProperty("examples")[index];
         string question = example.GetProperty("question").GetString()!, context = example.GetProperty("context").GetString()!;
-        var tokenizer = BigBirdTokenizer.FromFolder(ModelFolder.DefaultDirectory);
+        var tokenizer = BigBirdTokenizer.FromPretrained(ModelFolder.DefaultDirectory);
         using var model = (BigBirdForQuestionAnswering)BigBirdPreTrainedModel.Load(ModelFolder.DefaultDirectory, "BigBirdForQuestionAnswering");
         int[] ids = Ints(example.GetProperty("input_ids")), types = Ints(example.GetProperty("token_type_ids"));
         var encoded = tokenizer.Encode(question, context);

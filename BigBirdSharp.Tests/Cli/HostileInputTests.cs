@@ -231,10 +231,10 @@ public sealed class HostileInputTests : IDisposable
             Assert.Single(warnings, w => w.Contains("'cls.predictions.bias' [8000] holds 1 non-finite value (NaN or ±Inf) of 8000, the first at flat index 0"));
         }
         warnings.Clear();
-        using (BigBirdModel.Load(folder, new BigBirdModelOptions { Warning = warnings.Add }))
+        using (BigBirdModel.FromPretrained(folder, new BigBirdModelOptions { Warning = warnings.Add }))
             Assert.Contains("'bert.embeddings.LayerNorm.bias'", Assert.Single(warnings));
 
-        var e = Assert.Throws<CheckpointFormatException>(() => BigBirdModel.Load(folder, new BigBirdModelOptions { RejectNonFiniteWeights = true }));
+        var e = Assert.Throws<CheckpointFormatException>(() => BigBirdModel.FromPretrained(folder, new BigBirdModelOptions { RejectNonFiniteWeights = true }));
         Assert.Equal(Path.Combine(folder, "model.safetensors"), e.FilePath);
         e = Assert.Throws<CheckpointFormatException>(() =>
             BigBirdPreTrainedModel.Load(folder, "BigBirdForMaskedLM", new BigBirdModelOptions { RejectNonFiniteWeights = true }));
@@ -420,7 +420,7 @@ public sealed class HostileInputTests : IDisposable
     public void PipelineEncoding_reads_further_when_the_first_characters_give_too_few_tokens()
     {
         // runs of spaces collapse: 8,192 characters of this give far fewer than 128 tokens, so the prefix must grow
-        var tokenizer = BigBirdTokenizer.FromFolder(DefaultModelSource);
+        var tokenizer = BigBirdTokenizer.FromPretrained(DefaultModelSource);
         var config = BigBirdConfig.FromJson(JsonSerializer.Serialize(TinyConfig("BigBirdForMaskedLM", 128)));
         string text = string.Concat(Enumerable.Repeat("light" + new string(' ', 300), 1_000)); // 305,000 characters
         Assert.True(tokenizer.Encode(text[..(128 * PipelineEncoding.FirstCharactersPerToken)]).Length < 128);
@@ -440,7 +440,7 @@ public sealed class HostileInputTests : IDisposable
     [Fact]
     public void PipelineEncoding_tokenizes_only_what_the_model_can_take_and_gets_the_same_tokens()
     {
-        var tokenizer = BigBirdTokenizer.FromFolder(DefaultModelSource);
+        var tokenizer = BigBirdTokenizer.FromPretrained(DefaultModelSource);
         var config = BigBirdConfig.FromJson(JsonSerializer.Serialize(TinyConfig("BigBirdForMaskedLM", 128)));
         string text = string.Concat(Enumerable.Repeat("And God saw the light, that it was good. ", 1_000)); // 41,000 characters
         var input = PipelineEncoding.Encode(tokenizer, config, text, null, OverlongInput.Truncate, "the text");
@@ -569,7 +569,7 @@ public sealed class HostileInputTests : IDisposable
         System.IO.File.Delete(spiece);
         using (var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [spiece]) { UseShellExecute = false })!)
             await mkfifo.WaitForExitAsync();
-        var load = Task.Run(() => Record.Exception(() => BigBirdTokenizer.FromFolder(folder)));
+        var load = Task.Run(() => Record.Exception(() => BigBirdTokenizer.FromPretrained(folder)));
         if (await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(60))) != load)
         {
             using (var writer = new FileStream(spiece, FileMode.Open, FileAccess.Write)) writer.Write("x"u8);
@@ -598,7 +598,7 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains($"bigbird: {spiece}: token id 8050 is out of range: the tokenizer has 8000 ids [0, 8000).", stderr);
         Assert.DoesNotContain("internal error", stderr);
 
-        var tokenizer = BigBirdTokenizer.FromFolder(folder);
+        var tokenizer = BigBirdTokenizer.FromPretrained(folder);
         Assert.Contains($"{spiece}: token id -1 is out of range", Assert.Throws<BigBirdInputException>(() => tokenizer.Decode([5, -1])).Message);
         Assert.Contains($"{spiece}: token id 8000 is out of range",
                         Assert.Throws<BigBirdInputException>(() => tokenizer.SentencePiece.IdToPiece(8000)).Message);

@@ -222,7 +222,7 @@ public sealed class TextCommandTests : IDisposable
         var vector = Assert.Single(JsonLines(stdout)).GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
 
         // `run` on the tokenizer's ids (its encoder output is checked against PyTorch elsewhere)
-        var tokenizer = BigBirdTokenizer.FromFolder(DefaultModelSource);
+        var tokenizer = BigBirdTokenizer.FromPretrained(DefaultModelSource);
         var ids = tokenizer.Encode(text).InputIds;
         string inputs = Path.Combine(_dir, "inputs.json"), output = Path.Combine(_dir, "out.safetensors");
         File.WriteAllText(inputs, JsonSerializer.Serialize(new { input_ids = new[] { ids } }));
@@ -464,7 +464,7 @@ public sealed class TextCommandTests : IDisposable
         if (problemType is not null) config["problem_type"] = problemType;
         RandomCheckpoint.Write(folder, DefaultModelSource, config, withTaskHeads: true, seed: labels);
         using var model = (BigBirdForSequenceClassification)BigBirdPreTrainedModel.Load(folder);
-        var result = new TextClassificationPipeline(model, BigBirdTokenizer.FromFolder(folder)).Run("And the LORD spake unto Moses.");
+        var result = new TextClassificationPipeline(model, BigBirdTokenizer.FromPretrained(folder)).Run("And the LORD spake unto Moses.");
         var logits = result.Logits;
         Assert.Equal(labels, logits.Length);
         double[] expected = function == "sigmoid"
@@ -512,7 +512,7 @@ public sealed class TextCommandTests : IDisposable
     public void Run_trace_tokenize_and_bench_default_to_the_embedded_model()
     {
         string inputs = Path.Combine(_dir, "inputs.json"), jsonl = Path.Combine(_dir, "t.jsonl");
-        var ids = BigBirdTokenizer.FromFolder(DefaultModelSource).Encode("And the children of [MASK] went out.").InputIds;
+        var ids = BigBirdTokenizer.FromPretrained(DefaultModelSource).Encode("And the children of [MASK] went out.").InputIds;
         File.WriteAllText(inputs, JsonSerializer.Serialize(new { input_ids = new[] { ids } }));
         File.WriteAllText(jsonl, "{\"text\": \"And the children of [MASK] went out.\"}\n");
 

@@ -67,7 +67,7 @@ public sealed class ModelFolderFileKindTests : IDisposable
     public void A_FIFO_as_spiece_model_is_refused_at_once()
     {
         string fifo = Fifo("spiece.model");
-        var e = RefusedWithoutBlocking<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(_dir.Path), fifo);
+        var e = RefusedWithoutBlocking<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(_dir.Path), fifo);
         Assert.Contains("not a regular file", e.Message);
     }
 
@@ -75,7 +75,7 @@ public sealed class ModelFolderFileKindTests : IDisposable
     public void A_tokenizer_file_larger_than_any_tokenizer_is_refused_before_it_is_read()
     {
         Sparse("spiece.model", TokenizerFile.MaxFileBytes + 1);
-        var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(_dir.Path));
+        var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(_dir.Path));
         Assert.Contains($"{TokenizerFile.MaxFileBytes + 1} bytes", e.Message);
     }
 }

@@ -13,7 +13,7 @@ namespace BigBirdSharp.Tests.Modeling;
 public sealed class BigBirdModelTests
 {
     // block_sparse, 4 heads, block 4, 2 random blocks: threshold 36 tokens; max_position_embeddings 256
-    private static readonly Lazy<BigBirdModel> sparse = new(() => BigBirdModel.Load(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2")));
+    private static readonly Lazy<BigBirdModel> sparse = new(() => BigBirdModel.FromPretrained(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2")));
     private static BigBirdModel Sparse => sparse.Value;
 
     [Property(MaxTest = 15)]
@@ -28,7 +28,7 @@ public sealed class BigBirdModelTests
         for (int b = 0; b < batch; b++)
         {
             int real = rng.Next(1, seq + 1);
-            ids[b] = Enumerable.Range(0, seq).Select(_ => rng.Next(0, Sparse.config.VocabSize)).ToArray();
+            ids[b] = Enumerable.Range(0, seq).Select(_ => rng.Next(0, Sparse.Config.VocabSize)).ToArray();
             mask[b] = Enumerable.Range(0, seq).Select(i => i < real ? 1 : 0).ToArray();
             types[b] = Enumerable.Range(0, seq).Select(_ => rng.Next(0, 2)).ToArray();
         }
@@ -39,7 +39,7 @@ public sealed class BigBirdModelTests
         };
         var all = Sparse.Forward(BigBirdInputs.FromIds(ids, mask, types), options);
         if (all.AttentionType != options.AttentionType) return false.Label($"ran {all.AttentionType}, asked for {options.AttentionType}");
-        int hidden = Sparse.config.HiddenSize;
+        int hidden = Sparse.Config.HiddenSize;
         for (int b = 0; b < batch; b++)
         {
             var one = Sparse.Forward(BigBirdInputs.FromIds([ids[b]], [mask[b]], [types[b]]), options);
@@ -61,17 +61,17 @@ public sealed class BigBirdModelTests
         var alone = Sparse.Forward(BigBirdInputs.FromIds([ids]), new() { AttentionType = AttentionType.OriginalFull });
         var padded = Sparse.Forward(BigBirdInputs.FromIds([[.. ids, 0, 0, 0]], [[1, 1, 1, 1, 1, 1, 0, 0, 0]]),
                                     new() { AttentionType = AttentionType.OriginalFull });
-        int hidden = Sparse.config.HiddenSize;
+        int hidden = Sparse.Config.HiddenSize;
         Tolerance.AssertAllClose(padded.LastHiddenState.Data.AsSpan(0, ids.Length * hidden), alone.LastHiddenState.Data, "padded vs alone", 1e-5, 1e-5);
     }
 
     [Fact]
     public void Inputs_embeds_equal_input_ids_through_the_word_embeddings()
     {
-        int[] ids = Enumerable.Range(0, 53).Select(i => (i * 37 + 5) % Sparse.config.VocabSize).ToArray();
-        int hidden = Sparse.config.HiddenSize;
+        int[] ids = Enumerable.Range(0, 53).Select(i => (i * 37 + 5) % Sparse.Config.VocabSize).ToArray();
+        int hidden = Sparse.Config.HiddenSize;
         var embeds = new float[ids.Length * hidden];
-        for (int i = 0; i < ids.Length; i++) Sparse.embeddings.word_embeddings.Row(ids[i]).CopyTo(embeds.AsSpan(i * hidden));
+        for (int i = 0; i < ids.Length; i++) Sparse.Embeddings.WordEmbeddings.Row(ids[i]).CopyTo(embeds.AsSpan(i * hidden));
         foreach (var type in new[] { AttentionType.OriginalFull, AttentionType.BlockSparse })
         {
             // 53 pads to 56 under block_sparse; HF pads inputs_embeds with the embeddings of pad tokens, which differ
@@ -95,7 +95,7 @@ public sealed class BigBirdModelTests
         Assert.Equal(AttentionType.BlockSparse, Sparse.Forward(BigBirdInputs.FromIds([longIds])).AttentionType);
         Assert.Equal(AttentionType.OriginalFull,
             Sparse.Forward(BigBirdInputs.FromIds([longIds]), new() { AttentionType = AttentionType.OriginalFull }).AttentionType);
-        Assert.Equal(36, Sparse.config.MaxTokensToAttend);
+        Assert.Equal(36, Sparse.Config.MaxTokensToAttend);
         Assert.Equal(AttentionType.OriginalFull, Sparse.EffectiveAttentionType(36));
         Assert.Equal(AttentionType.BlockSparse, Sparse.EffectiveAttentionType(37));
     }
@@ -158,7 +158,7 @@ public sealed class BigBirdModelTests
         var i = entries.FindIndex(e => e.Name == "encoder.layer.1.attention.self.key.weight");
         entries[i] = entries[i] with { Shape = [16, 64] };
         dir.Write(entries);
-        var e = Assert.Throws<TensorMismatchException>(() => BigBirdModel.Load(dir.Path));
+        var e = Assert.Throws<TensorMismatchException>(() => BigBirdModel.FromPretrained(dir.Path));
         Assert.Equal("encoder.layer.1.attention.self.key.weight", e.TensorName);
         Assert.Contains("has shape [16, 64], expected [32, 32]", e.Message);
         Assert.Contains("model.safetensors", e.Message);
@@ -169,7 +169,7 @@ public sealed class BigBirdModelTests
     {
         using var dir = new TempCheckpoint("bs_h32_a4_l2_b4_r2");
         dir.Write(dir.Entries().Where(e => e.Name != "encoder.layer.0.output.LayerNorm.bias").ToList());
-        var e = Assert.Throws<TensorMismatchException>(() => BigBirdModel.Load(dir.Path));
+        var e = Assert.Throws<TensorMismatchException>(() => BigBirdModel.FromPretrained(dir.Path));
         Assert.Contains("missing tensor 'encoder.layer.0.output.LayerNorm.bias' (expected shape [32])", e.Message);
     }
 
@@ -178,7 +178,7 @@ public sealed class BigBirdModelTests
     {
         using var dir = new TempCheckpoint("bs_h32_a4_l2_b4_r2");
         dir.Write([new SafeTensorsWriter.Entry("transformer.h.0.attn.weight", [2, 2], new float[4])]);
-        var e = Assert.Throws<TensorMismatchException>(() => BigBirdModel.Load(dir.Path));
+        var e = Assert.Throws<TensorMismatchException>(() => BigBirdModel.FromPretrained(dir.Path));
         Assert.Contains("does not look like a BigBird checkpoint", e.Message);
     }
 
@@ -191,7 +191,7 @@ public sealed class BigBirdModelTests
             Name = e.Name.Replace("LayerNorm.weight", "LayerNorm.gamma").Replace("LayerNorm.bias", "LayerNorm.beta"),
         }).ToList();
         dir.Write(renamed);
-        using var model = BigBirdModel.Load(dir.Path);
+        using var model = BigBirdModel.FromPretrained(dir.Path);
         var inputs = BigBirdInputs.FromIds([[65, 3, 4, 66]]);
         Assert.Equal(Sparse.Forward(inputs).LastHiddenState.Data, model.Forward(inputs).LastHiddenState.Data);
     }
@@ -199,7 +199,7 @@ public sealed class BigBirdModelTests
     [Fact]
     public void Missing_folder_says_what_to_pass()
     {
-        var e = Assert.Throws<BigBirdException>(() => BigBirdModel.Load(Path.Combine(Path.GetTempPath(), "no-such-bigbird")));
+        var e = Assert.Throws<BigBirdException>(() => BigBirdModel.FromPretrained(Path.Combine(Path.GetTempPath(), "no-such-bigbird")));
         Assert.Contains("Hugging Face checkpoint folder", e.Message);
     }
 

@@ -17,7 +17,7 @@ public sealed class AllocationCollection;
 public sealed class ForwardAllocationTests
 {
     // block_sparse, 4 heads, block 4, 2 random blocks: above 36 tokens it really runs block-sparse
-    private static readonly Lazy<BigBirdModel> model = new(() => BigBirdModel.Load(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2")));
+    private static readonly Lazy<BigBirdModel> model = new(() => BigBirdModel.FromPretrained(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2")));
 
     [Theory]
     [InlineData(AttentionType.BlockSparse, 1, 70)]
@@ -27,7 +27,7 @@ public sealed class ForwardAllocationTests
     {
         var bigbird = model.Value;
         var rng = new Random(seq);
-        var ids = Enumerable.Range(0, batch * seq).Select(_ => rng.Next(5, bigbird.config.VocabSize)).ToArray();
+        var ids = Enumerable.Range(0, batch * seq).Select(_ => rng.Next(5, bigbird.Config.VocabSize)).ToArray();
         var mask = Enumerable.Range(0, batch * seq).Select(i => i % seq < seq - 3 ? 1 : 0).ToArray();
         var inputs = new BigBirdInputs(batch, seq) { InputIds = ids, AttentionMask = mask };
         var options = new BigBirdForwardOptions { AttentionType = type, RandomAttention = RandomAttentionSemantics.Seeded };
@@ -47,7 +47,7 @@ public sealed class ForwardAllocationTests
 
         // the outputs: last_hidden_state and pooler_output arrays, their two FloatTensor wrappers with their shape arrays,
         // and the output object; 256 bytes of slack for object headers and padding
-        int hidden = bigbird.config.HiddenSize;
+        int hidden = bigbird.Config.HiddenSize;
         long outputs = ArrayBytes(batch * seq * hidden) + ArrayBytes(batch * hidden) + 2 * (32 + 40) + 80 + 256;
         Assert.True(allocated <= outputs, $"a repeated forward pass allocated {allocated} bytes; its outputs take at most {outputs}");
         Assert.Equal(first.LastHiddenState.Data, again.LastHiddenState.Data);
@@ -63,7 +63,7 @@ public sealed class WorkspaceBoundTests
     [Fact]
     public void A_model_keeps_the_run_states_of_its_most_recent_shapes_only()
     {
-        using var bigbird = BigBirdModel.Load(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2"));
+        using var bigbird = BigBirdModel.FromPretrained(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2"));
         var pool = bigbird.Backend.Workspace;
         foreach (int seq in new[] { 40, 52, 64, 76, 88, 100, 112 })
         {

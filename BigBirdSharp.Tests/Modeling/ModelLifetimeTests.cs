@@ -67,7 +67,7 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
         var inputs = Ids(200); // block-sparse
         for (int round = 0; round < rounds; round++)
         {
-            var model = BigBirdModel.Load(checkpoints.Encoder);
+            var model = BigBirdModel.FromPretrained(checkpoints.Encoder);
             var expected = model.Forward(inputs, Seeded).LastHiddenState.Data;
             Assert.Equal(AttentionType.BlockSparse, model.Forward(inputs, Seeded).AttentionType);
             using var warmedUp = new CountdownEvent(threads);
@@ -116,9 +116,9 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     {
         var inputs = Ids(200);
         float[] expected;
-        using (var fresh = BigBirdModel.Load(checkpoints.Encoder)) expected = fresh.Forward(inputs, Seeded).LastHiddenState.Data;
+        using (var fresh = BigBirdModel.FromPretrained(checkpoints.Encoder)) expected = fresh.Forward(inputs, Seeded).LastHiddenState.Data;
 
-        var model = BigBirdModel.Load(checkpoints.Encoder);
+        var model = BigBirdModel.FromPretrained(checkpoints.Encoder);
         using var inLayer1 = new ManualResetEventSlim();
         using var disposed = new ManualResetEventSlim();
         var options = Seeded with
@@ -164,20 +164,20 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
         var options = new BigBirdForwardOptions { Trace = (name, _) => { if (name == "encoder.layer.0.output") head.Dispose(); } };
         var got = head.Forward(inputs, options).Logits!.Data; // disposed from inside its own call: no deadlock
         Assert.Equal(expected, got);
-        Assert.True(head.bert.Lifetime.IsReleased);
+        Assert.True(head.Bert.Lifetime.IsReleased);
         Assert.Throws<ObjectDisposedException>(() => head.Forward(inputs));
     }
 
     [Fact]
     public void Dispose_twice_does_nothing_and_disposing_a_heads_bert_disposes_the_head()
     {
-        var model = BigBirdModel.Load(checkpoints.Encoder);
+        var model = BigBirdModel.FromPretrained(checkpoints.Encoder);
         model.Dispose();
         model.Dispose();
         Assert.Throws<ObjectDisposedException>(() => model.Forward(Ids(10)));
 
         var head = BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForSequenceClassification");
-        head.bert.Dispose();
+        head.Bert.Dispose();
         Assert.Throws<ObjectDisposedException>(() => head.Forward(Ids(10)));
         head.Dispose();
     }
@@ -189,8 +189,8 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     [Fact]
     public void Forward_after_dispose_throws_ObjectDisposedException_naming_the_model()
     {
-        var model = BigBirdModel.Load(checkpoints.Encoder);
-        var word_embeddings = model.embeddings.word_embeddings;
+        var model = BigBirdModel.FromPretrained(checkpoints.Encoder);
+        var word_embeddings = model.Embeddings.WordEmbeddings;
         Assert.Equal(8000 * 16, word_embeddings.Weight.Span.Length);
         model.Dispose();
         var e = Assert.Throws<ObjectDisposedException>(() => model.Forward(Ids(10)));
@@ -220,24 +220,24 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
         head.Dispose();
         var e = Assert.Throws<ObjectDisposedException>(() => head.Forward(inputs));
         Assert.Contains(architecture, e.Message);
-        Assert.Throws<ObjectDisposedException>(() => head.bert.Forward(inputs));
+        Assert.Throws<ObjectDisposedException>(() => head.Bert.Forward(inputs));
         switch (head)
         {
             case BigBirdForMaskedLM mlm:
-                Assert.Throws<ObjectDisposedException>(() => mlm.cls.predictions.Forward(new float[16], 1));
+                Assert.Throws<ObjectDisposedException>(() => mlm.Cls.Predictions.Forward(new float[16], 1));
                 break;
             case BigBirdForPreTraining pre:
-                Assert.Throws<ObjectDisposedException>(() => pre.cls.predictions.Forward(new float[16], 1));
+                Assert.Throws<ObjectDisposedException>(() => pre.Cls.Predictions.Forward(new float[16], 1));
                 break;
             case BigBirdForCausalLM causal:
-                Assert.Throws<ObjectDisposedException>(() => causal.cls.predictions.Forward(new float[16], 1));
+                Assert.Throws<ObjectDisposedException>(() => causal.Cls.Predictions.Forward(new float[16], 1));
                 Assert.Throws<ObjectDisposedException>(() => causal.Generate(Ids(4), new GenerationConfig { MaxNewTokens = 2 }));
                 break;
             case BigBirdForSequenceClassification cls:
-                Assert.Throws<ObjectDisposedException>(() => cls.classifier.Forward(new FloatTensor(new float[16], 1, 1, 16)));
+                Assert.Throws<ObjectDisposedException>(() => cls.Classifier.Forward(new FloatTensor(new float[16], 1, 1, 16)));
                 break;
             case BigBirdForQuestionAnswering qa:
-                Assert.Throws<ObjectDisposedException>(() => qa.qa_classifier.Forward(new float[16], 1));
+                Assert.Throws<ObjectDisposedException>(() => qa.QaClassifier.Forward(new float[16], 1));
                 break;
         }
     }
@@ -245,8 +245,8 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     [Fact]
     public void Every_pipeline_throws_ObjectDisposedException_after_its_model_is_disposed()
     {
-        var tokenizer = BigBirdTokenizer.FromFolder(checkpoints.Encoder);
-        var bare = BigBirdModel.Load(checkpoints.Encoder);
+        var tokenizer = BigBirdTokenizer.FromPretrained(checkpoints.Encoder);
+        var bare = BigBirdModel.FromPretrained(checkpoints.Encoder);
         var mlm = BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForMaskedLM");
         var cls = (BigBirdForSequenceClassification)BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForSequenceClassification");
         var qa = (BigBirdForQuestionAnswering)BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForQuestionAnswering");
@@ -279,7 +279,7 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     [Fact]
     public void A_cancelled_token_stops_forward_before_any_work()
     {
-        using var model = BigBirdModel.Load(checkpoints.Encoder);
+        using var model = BigBirdModel.FromPretrained(checkpoints.Encoder);
         var traced = new List<string>();
         var options = Seeded with { Trace = (name, _) => traced.Add(name) };
         var e = Assert.ThrowsAny<OperationCanceledException>(() => model.Forward(Ids(200), options, new CancellationToken(canceled: true)));
@@ -295,9 +295,9 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     {
         var inputs = Ids(seq, seed: seq);
         BigBirdModelOutput expected;
-        using (var fresh = BigBirdModel.Load(checkpoints.Encoder)) expected = fresh.Forward(inputs, Seeded);
+        using (var fresh = BigBirdModel.FromPretrained(checkpoints.Encoder)) expected = fresh.Forward(inputs, Seeded);
 
-        using var model = BigBirdModel.Load(checkpoints.Encoder);
+        using var model = BigBirdModel.FromPretrained(checkpoints.Encoder);
         using var source = new CancellationTokenSource();
         var traced = new List<string>();
         var options = Seeded with
@@ -340,15 +340,15 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     {
         var prompt = Ids(9, seed: 3);
         var step = new BigBirdInputs(1, 1) { InputIds = [77] };
-        using var model = BigBirdModel.Load(checkpoints.Decoder);
-        Assert.True(model.config.IsDecoder);
+        using var model = BigBirdModel.FromPretrained(checkpoints.Decoder);
+        Assert.True(model.Config.IsDecoder);
 
         // reference: prompt, then the step, on a fresh cache
-        var reference = new BigBirdKeyValueCache(model.config, 1, 32);
+        var reference = new BigBirdKeyValueCache(model.Config, 1, 32);
         model.Forward(new BigBirdInputs(1, 9) { InputIds = prompt.InputIds, PastKeyValues = reference });
         var expected = model.Forward(new BigBirdInputs(1, 1) { InputIds = step.InputIds, PastKeyValues = reference }).LastHiddenState.Data;
 
-        var cache = new BigBirdKeyValueCache(model.config, 1, 32);
+        var cache = new BigBirdKeyValueCache(model.Config, 1, 32);
         model.Forward(new BigBirdInputs(1, 9) { InputIds = prompt.InputIds, PastKeyValues = cache });
         using var source = new CancellationTokenSource();
         var options = new BigBirdForwardOptions { Trace = (name, _) => { if (name == "encoder.layer.0.output") source.Cancel(); } };
@@ -397,8 +397,8 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     [Fact]
     public void Every_pipeline_honours_a_cancelled_token()
     {
-        var tokenizer = BigBirdTokenizer.FromFolder(checkpoints.Encoder);
-        using var bare = BigBirdModel.Load(checkpoints.Encoder);
+        var tokenizer = BigBirdTokenizer.FromPretrained(checkpoints.Encoder);
+        using var bare = BigBirdModel.FromPretrained(checkpoints.Encoder);
         using var mlm = BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForMaskedLM");
         using var cls = (BigBirdForSequenceClassification)BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForSequenceClassification");
         using var qa = (BigBirdForQuestionAnswering)BigBirdPreTrainedModel.Load(checkpoints.Encoder, "BigBirdForQuestionAnswering");
@@ -433,7 +433,7 @@ public sealed class ModelLifetimeTests(LifetimeCheckpoints checkpoints) : IClass
     public void Thirty_two_threads_on_one_model_give_the_sequential_bits()
     {
         const int threads = 32;
-        using var model = BigBirdModel.Load(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2"));
+        using var model = BigBirdModel.FromPretrained(Path.Combine(RepoPaths.Models, "bs_h32_a4_l2_b4_r2"));
         // a block-sparse shape, a full-attention shape and a batch, each thread running all three in its own order
         BigBirdInputs[] inputs =
         [

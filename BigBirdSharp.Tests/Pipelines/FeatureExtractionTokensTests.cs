@@ -9,7 +9,7 @@ public sealed class FeatureExtractionTokensTests : IDisposable
 {
     // the encoder of the token-classification checkpoint, as HF's pipeline ran on model.bert
     private readonly BigBirdPreTrainedModel head = BigBirdPreTrainedModel.Load(PipelineFixtures.Model("tokcls"));
-    private FeatureExtractionPipeline Pipeline => new(head.bert, PipelineFixtures.Tokenizer);
+    private FeatureExtractionPipeline Pipeline => new(head.Bert, PipelineFixtures.Tokenizer);
 
     public void Dispose() => head.Dispose();
 
@@ -58,7 +58,7 @@ public sealed class FeatureExtractionTokensTests : IDisposable
     public void A_disposed_model_is_refused()
     {
         var other = BigBirdPreTrainedModel.Load(PipelineFixtures.Model("tokcls"));
-        var pipeline = new FeatureExtractionPipeline(other.bert, PipelineFixtures.Tokenizer);
+        var pipeline = new FeatureExtractionPipeline(other.Bert, PipelineFixtures.Tokenizer);
         other.Dispose();
         Assert.Throws<ObjectDisposedException>(() => pipeline.RunTokens("Moses"));
     }

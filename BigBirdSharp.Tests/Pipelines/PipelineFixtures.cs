@@ -15,7 +15,7 @@ internal static class PipelineFixtures
     public static string Model(string name) => Path.Combine(Root, "models", name);
 
     private static readonly Lazy<BigBirdTokenizer> tokenizer =
-        new(() => BigBirdTokenizer.FromFolder(Path.Combine(RepoPaths.Fixtures, "default_model", "model")));
+        new(() => BigBirdTokenizer.FromPretrained(Path.Combine(RepoPaths.Fixtures, "default_model", "model")));
     public static BigBirdTokenizer Tokenizer => tokenizer.Value;
 
     private static readonly Dictionary<string, JsonElement> cases = [];

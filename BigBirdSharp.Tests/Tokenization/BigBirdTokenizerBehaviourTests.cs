@@ -50,11 +50,11 @@ public class BigBirdTokenizerBehaviourTests
         {
             File.Copy(Path.Combine(ModelDir("test_sentencepiece"), "spiece.model"), Path.Combine(dir, "spiece.model"));
             File.WriteAllText(Path.Combine(dir, "added_tokens.json"), """{"newtok": 1001}""");
-            var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(dir));
+            var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(dir));
             Assert.Contains("non-consecutive added token 'newtok'", e.Message);
             Assert.EndsWith("added_tokens.json", e.FilePath);
             File.WriteAllText(Path.Combine(dir, "added_tokens.json"), """{"newtok": 1000}""");
-            var tok = BigBirdTokenizer.FromFolder(dir);
+            var tok = BigBirdTokenizer.FromPretrained(dir);
             Assert.Equal(1000, tok.ConvertTokenToId("newtok"));
             Assert.Equal(1001, tok.SepTokenId); // the special tokens come after
         }

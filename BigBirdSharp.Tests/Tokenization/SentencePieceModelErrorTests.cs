@@ -170,11 +170,11 @@ public class SentencePieceModelErrorTests
         string dir = Directory.CreateTempSubdirectory("bbtok").FullName;
         try
         {
-            var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(dir));
+            var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(dir));
             Assert.Contains("neither spiece.model nor tokenizer.json", e.Message);
             File.WriteAllBytes(Path.Combine(dir, "spiece.model"), ModelProtoWriter.Minimal().ToArray());
             File.WriteAllText(Path.Combine(dir, "special_tokens_map.json"), "{ not json");
-            e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(dir));
+            e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(dir));
             Assert.EndsWith("special_tokens_map.json", e.FilePath);
         }
         finally

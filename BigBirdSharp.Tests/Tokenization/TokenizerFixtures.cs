@@ -30,7 +30,7 @@ internal static class TokenizerFixtures
         }
     };
 
-    /// <summary>A folder BigBirdTokenizer.FromFolder can load for <paramref name="name"/>: the fixture folder itself, or a
+    /// <summary>A folder BigBirdTokenizer.FromPretrained can load for <paramref name="name"/>: the fixture folder itself, or a
     /// temporary copy with the shared spiece.model added.</summary>
     public static string LoadableDir(string name)
     {
@@ -53,7 +53,7 @@ internal static class TokenizerFixtures
     private static readonly ConcurrentDictionary<string, BigBirdTokenizer> tokenizers = new();
     private static readonly ConcurrentDictionary<string, JsonDocument> cases = new();
 
-    public static BigBirdTokenizer Tokenizer(string name) => tokenizers.GetOrAdd(name, n => BigBirdTokenizer.FromFolder(LoadableDir(n)));
+    public static BigBirdTokenizer Tokenizer(string name) => tokenizers.GetOrAdd(name, n => BigBirdTokenizer.FromPretrained(LoadableDir(n)));
 
     public static JsonElement Cases(string name) =>
         cases.GetOrAdd(name, n => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Root, "cases", n + ".json")))).RootElement;

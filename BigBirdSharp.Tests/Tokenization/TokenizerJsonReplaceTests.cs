@@ -18,7 +18,7 @@ public sealed class TokenizerJsonReplaceTests
         try
         {
             File.Copy(Seed("valid_unigram_regex_replace.json"), Path.Combine(dir, "tokenizer.json"));
-            var tokenizer = BigBirdTokenizer.FromFolder(dir);
+            var tokenizer = BigBirdTokenizer.FromPretrained(dir);
             Assert.Equal(tokenizer.Encode("a b").InputIds, tokenizer.Encode("a     b").InputIds);
         }
         finally

@@ -15,7 +15,7 @@ public class TokenizerJsonTests
     public void Tokenizer_json_folder_matches_the_hf_oracle_of_its_spiece_model(string jsonModel, string source)
     {
         Assert.False(File.Exists(Path.Combine(ModelDir(jsonModel), "spiece.model")));
-        var tok = BigBirdTokenizer.FromFolder(ModelDir(jsonModel));
+        var tok = BigBirdTokenizer.FromPretrained(ModelDir(jsonModel));
         var c = Cases(source);
         Assert.Equal(c.GetProperty("vocab_size").GetInt32(), tok.VocabSize);
         Assert.Equal(Ints(c.GetProperty("all_special_ids")), tok.AllSpecialIds);
@@ -42,13 +42,13 @@ public class TokenizerJsonTests
         {
             string path = Path.Combine(dir, "tokenizer.json");
             File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {}, "merges": []}}""");
-            var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(dir));
+            var e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(dir));
             Assert.Contains("model type 'BPE' is not supported", e.Message);
             File.WriteAllText(path, """{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}""");
-            e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(dir));
+            e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(dir));
             Assert.Contains("unk_id is missing", e.Message);
             File.WriteAllText(path, """{"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", "x"]]}}""");
-            e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromFolder(dir));
+            e = Assert.Throws<TokenizerFormatException>(() => BigBirdTokenizer.FromPretrained(dir));
             Assert.Contains("model.vocab[0] must be [piece, score]", e.Message);
         }
         finally

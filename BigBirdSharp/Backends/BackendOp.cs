@@ -9,8 +9,6 @@ public enum BackendOp
     LayerNorm,
     /// <summary><see cref="IComputeBackend.EmbeddingSum"/>: word + token-type + position embeddings.</summary>
     EmbeddingSum,
-    /// <summary><see cref="IComputeBackend.Add"/>: an elementwise sum (the residual connections of pre-LayerNorm models).</summary>
-    Add,
     /// <summary><see cref="IComputeBackend.Activate"/>: an elementwise activation.</summary>
     Activation,
     /// <summary><see cref="IComputeBackend.Copy"/>: strided row copies (un-padding, the pooler's first token, the key/value cache).</summary>
@@ -21,4 +19,6 @@ public enum BackendOp
     FullAttention,
     /// <summary><see cref="IComputeBackend.BlockSparseAttention"/>: one layer's whole BigBird block-sparse attention.</summary>
     BlockSparseAttention,
+    /// <summary><see cref="IComputeBackend.Add"/>: an elementwise sum (the residual connections of pre-LayerNorm models).</summary>
+    Add,
 }

@@ -1,7 +1,7 @@
 namespace BigBirdSharp.IO;
 
 /// <summary>Finds and opens the weights of a Hugging Face model folder.</summary>
-public static class CheckpointLoader
+internal static class CheckpointLoader
 {
     /// <summary>The weight files looked for in a folder, most preferred first.</summary>
     public static IReadOnlyList<string> CandidateFileNames { get; } =

@@ -1,7 +1,7 @@
 namespace BigBirdSharp.IO;
 
 /// <summary>Element type of a stored tensor.</summary>
-public enum TensorDType
+internal enum TensorDType
 {
     /// <summary>IEEE binary32.</summary>
     F32,
@@ -30,7 +30,7 @@ public enum TensorDType
 /// <param name="DType">Its element type on disk.</param>
 /// <param name="Shape">Its shape, outermost first.</param>
 /// <param name="FilePath">The file that holds it (for error messages).</param>
-public sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, string FilePath)
+internal sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, string FilePath)
 {
     /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
     public long ElementCount
@@ -52,7 +52,7 @@ public sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, st
 /// Implementations validate everything they read, never execute code from the file,
 /// and never allocate a size a header merely claims before checking it against the file.
 /// </summary>
-public interface ITensorReader : IDisposable
+internal interface ITensorReader : IDisposable
 {
     /// <summary>Every tensor name the checkpoint holds.</summary>
     IReadOnlyCollection<string> Names { get; }

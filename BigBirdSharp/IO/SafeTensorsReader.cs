@@ -17,7 +17,7 @@ namespace BigBirdSharp.IO;
 /// data to 4 bytes); unaligned float access is legal on x64 and arm64.
 /// This type is safe for concurrent reads.
 /// </remarks>
-public sealed unsafe class SafeTensorsReader : ITensorReader
+internal sealed unsafe class SafeTensorsReader : ITensorReader
 {
     /// <summary>Largest header the reader accepts, in bytes (the reference implementation's cap).</summary>
     public const long MaxHeaderBytes = 100_000_000;

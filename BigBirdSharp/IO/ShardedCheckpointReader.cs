@@ -9,7 +9,7 @@ namespace BigBirdSharp.IO;
 /// Every shard named by the index is opened and validated up front, and every tensor the index lists
 /// must be present in the shard it points to. The reader exposes exactly the tensors of the weight map.
 /// </summary>
-public sealed class ShardedCheckpointReader : ITensorReader
+internal sealed class ShardedCheckpointReader : ITensorReader
 {
     /// <summary>Largest index file accepted, in bytes.</summary>
     public const long MaxIndexBytes = 100_000_000;

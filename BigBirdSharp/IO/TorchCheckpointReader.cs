@@ -12,7 +12,7 @@ namespace BigBirdSharp.IO;
 /// Legacy (pre-1.6, non-zip) torch files are refused.
 /// </summary>
 /// <remarks>This type is safe for concurrent reads.</remarks>
-public sealed class TorchCheckpointReader : ITensorReader
+internal sealed class TorchCheckpointReader : ITensorReader
 {
     /// <summary>Largest <c>data.pkl</c> accepted, in bytes.</summary>
     public const long MaxPickleBytes = 64L * 1024 * 1024;

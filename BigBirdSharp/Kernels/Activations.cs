@@ -9,7 +9,7 @@ namespace BigBirdSharp.Kernels;
 /// Max, Min) over stack-allocated chunks; mish is evaluated per element in double because it needs an accurate
 /// log1p, which TensorPrimitives does not offer, and it is not a BigBird hot path.
 /// </summary>
-public static class Activations
+internal static class Activations
 {
     /// <summary>Elements per stack-allocated scratch chunk.</summary>
     private const int Chunk = 256;

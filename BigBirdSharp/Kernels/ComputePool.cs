@@ -24,7 +24,7 @@ internal interface IComputeWork
 /// original type and stack once every item has finished.
 /// </para>
 /// </summary>
-public sealed class ComputePool : IDisposable
+internal sealed class ComputePool : IDisposable
 {
     private static ComputePool? s_shared;
     private static readonly Lock s_sharedLock = new();

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace BigBirdSharp.Kernels;
 
 /// <summary>Validated elementwise helpers: addition, bias broadcast and row gathering.</summary>
-public static class Elementwise
+internal static class Elementwise
 {
     /// <summary>y = a + b (TensorPrimitives.Add). <paramref name="y"/> may be the same span as a or b.</summary>
     /// <param name="y">Output.</param>

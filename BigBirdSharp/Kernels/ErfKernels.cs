@@ -9,7 +9,7 @@ namespace BigBirdSharp.Kernels;
 /// |x| &lt; 1: x·P(x²); 1 ≤ |x| &lt; 2.5 and 2.5 ≤ |x| &lt; 3.95: 1 − Q(|x| − centre); beyond 3.95 erf rounds to ±1.
 /// The fitted pieces are accurate to about 1e-8; with float evaluation the total error is below 2e-7 absolute.
 /// </summary>
-public static class ErfKernels
+internal static class ErfKernels
 {
     private const float Split1 = 1f;
     private const float Split2 = 2.5f;

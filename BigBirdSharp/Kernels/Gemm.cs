@@ -21,7 +21,7 @@ namespace BigBirdSharp.Kernels;
 /// </para>
 /// </summary>
 [SkipLocalsInit]
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     /// <summary>Largest depth of one K block (floats of K); K is cut into equal blocks no deeper than this.</summary>
     internal const int KC = 256;
@@ -370,7 +370,7 @@ public static unsafe class Gemm
 /// The straightforward triple loop with double accumulation: the reference the optimized <see cref="Gemm"/> is
 /// tested against and the baseline it is benchmarked against.
 /// </summary>
-public static class GemmReference
+internal static class GemmReference
 {
     /// <summary>C = alpha · A · op(B) (+ C when <paramref name="accumulate"/>), same contract as <see cref="Gemm.Multiply(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, float, bool)"/>.</summary>
     /// <param name="c">Output, row-major [m, n].</param>

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics.X86;
 namespace BigBirdSharp.Kernels;
 
 /// <summary>What the kernels run on here, for benchmark records: the SIMD path and the pool's thread count.</summary>
-public static class KernelInfo
+internal static class KernelInfo
 {
     /// <summary>
     /// The kernel path the GEMM and row kernels take on this processor and the instruction sets behind it, e.g.

@@ -7,7 +7,7 @@ namespace BigBirdSharp.Kernels;
 /// TensorPrimitives (Max, Subtract, Exp, Sum, SumOfSquares, Multiply, MultiplyAdd), whose float Exp is computed
 /// through double internally and is accurate to about an ulp; no hand-written path was needed.
 /// </summary>
-public static partial class Normalization
+internal static partial class Normalization
 {
     /// <summary>
     /// In-place softmax of each row: exp(x − max) / Σ exp(x − max), multiplying by the reciprocal of the sum

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace BigBirdSharp.Kernels;
 
 /// <summary>Fused row kernels: residual add + LayerNorm, and the scaled, masked softmax of attention rows.</summary>
-public static unsafe partial class Normalization
+internal static unsafe partial class Normalization
 {
     /// <summary>Rows·cols above which the row kernels fan out over <see cref="ComputePool.Current"/>.</summary>
     internal const long RowParallelThreshold = 1L << 16;

@@ -12,7 +12,7 @@ namespace BigBirdSharp.Kernels;
 /// 1 + tanh cancellation on the negative side, so it is at least as close to the exact value as PyTorch's own float
 /// evaluation. Every path runs the same operations in the same order per element, so the paths give the same bits.
 /// </summary>
-public static class TanhGeluKernels
+internal static class TanhGeluKernels
 {
     private const float Cubic = 0.044715f;
 

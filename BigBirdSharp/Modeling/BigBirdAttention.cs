@@ -11,12 +11,12 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdAttention
 {
-    /// <summary>The full-attention view of <c>self</c>.</summary>
-    public BigBirdSelfAttention self { get; }
-    /// <summary>The block-sparse view of <c>self</c>, over the same query/key/value.</summary>
-    public BigBirdBlockSparseAttention self_block_sparse { get; }
+    /// <summary>HF's <c>self</c> (<c>attention.self</c>) under original_full.</summary>
+    public BigBirdSelfAttention Self { get; }
+    /// <summary>HF's <c>self</c> under block_sparse: HF builds one or the other by attention_type; this port builds both over the same query/key/value.</summary>
+    public BigBirdBlockSparseAttention SelfBlockSparse { get; }
     /// <summary>attention.output</summary>
-    public BigBirdSelfOutput output { get; }
+    public BigBirdSelfOutput Output { get; }
 
     private readonly int _hidden;
     private readonly string _path;
@@ -27,9 +27,9 @@ public sealed class BigBirdAttention
         var query = new Linear(w, $"{path}.self.query", config.HiddenSize, config.HiddenSize, config.UseBias);
         var key = new Linear(w, $"{path}.self.key", config.HiddenSize, config.HiddenSize, config.UseBias);
         var value = new Linear(w, $"{path}.self.value", config.HiddenSize, config.HiddenSize, config.UseBias);
-        self = new BigBirdSelfAttention(query, key, value, config, $"{path}.self");
-        self_block_sparse = new BigBirdBlockSparseAttention(query, key, value, config, $"{path}.self");
-        output = new BigBirdSelfOutput(w, $"{path}.output", config);
+        Self = new BigBirdSelfAttention(query, key, value, config, $"{path}.self");
+        SelfBlockSparse = new BigBirdBlockSparseAttention(query, key, value, config, $"{path}.self");
+        Output = new BigBirdSelfOutput(w, $"{path}.output", config);
         _hidden = config.HiddenSize;
     }
 
@@ -49,14 +49,14 @@ public sealed class BigBirdAttention
         int rows = state.Batch * state.SeqLength;
         // self_outputs = self.self(hidden_states, ...): the context layer, merged back to [batch, seq, hidden]
         if (encoder || !plan.IsBlockSparse)
-            self.Forward(state, hidden_states, encoder, head_mask, attention_probs, cache, layerIndex);
+            Self.Forward(state, hidden_states, encoder, head_mask, attention_probs, cache, layerIndex);
         else
-            self_block_sparse.Forward(state, hidden_states, plan, attention_probs);
+            SelfBlockSparse.Forward(state, hidden_states, plan, attention_probs);
         var self_outputs = state.MergedContext.Slice(0, rows * _hidden);
         if (state.Tracing) state.Emit($"{_path}.self", self_outputs, state.Batch, state.SeqLength, _hidden);
         // attention_output = self.output(self_outputs[0], hidden_states); the product passes through the key buffer, free now
         // (its keys are in the cache or were consumed), so attention_output may be hidden_states itself
-        output.Forward(attention_output, self_outputs, hidden_states, rows, state.KeyLayer.Slice(0, rows * _hidden));
+        Output.Forward(attention_output, self_outputs, hidden_states, rows, state.KeyLayer.Slice(0, rows * _hidden));
         if (state.Tracing) state.Emit($"{_path}.output", attention_output, state.Batch, state.SeqLength, _hidden);
     }
 }

@@ -16,12 +16,12 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdBlockSparseAttention
 {
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
-    public Linear query { get; }
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
-    public Linear key { get; }
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
-    public Linear value { get; }
+    /// <summary>HF's <c>query</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
+    public Linear Query { get; }
+    /// <summary>HF's <c>key</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
+    public Linear Key { get; }
+    /// <summary>HF's <c>value</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
+    public Linear Value { get; }
 
     /// <summary>num_attention_heads.</summary>
     public int NumAttentionHeads { get; }
@@ -37,9 +37,9 @@ public sealed class BigBirdBlockSparseAttention
 
     internal BigBirdBlockSparseAttention(Linear query, Linear key, Linear value, BigBirdConfig config, string path)
     {
-        this.query = query;
-        this.key = key;
-        this.value = value;
+        this.Query = query;
+        this.Key = key;
+        this.Value = value;
         NumAttentionHeads = config.NumAttentionHeads;
         AttentionHeadSize = config.AttentionHeadSize;
         BlockSize = config.BlockSize;
@@ -60,13 +60,13 @@ public sealed class BigBirdBlockSparseAttention
             throw new BigBirdInputException($"block-sparse attention needs a length that is a multiple of block_size {BlockSize}, got {seq}.");
         // query_layer / key_layer / value_layer = transpose_for_scores(linear(hidden_states))
         var projected = state.ContextLayer.Slice(0, rows * _hidden); // free until attention writes it
-        query.Forward(projected, hidden_states, rows);
+        Query.Forward(projected, hidden_states, rows);
         if (state.Tracing) state.Emit($"{_path}.query", projected, batch, seq, _hidden);
         backend.SplitHeads(state.QueryLayer, projected, batch, seq, n_heads, d);
-        key.Forward(projected, hidden_states, rows);
+        Key.Forward(projected, hidden_states, rows);
         if (state.Tracing) state.Emit($"{_path}.key", projected, batch, seq, _hidden);
         backend.SplitHeads(state.KeyLayer, projected, batch, seq, n_heads, d);
-        value.Forward(projected, hidden_states, rows);
+        Value.Forward(projected, hidden_states, rows);
         if (state.Tracing) state.Emit($"{_path}.value", projected, batch, seq, _hidden);
         backend.SplitHeads(state.ValueLayer, projected, batch, seq, n_heads, d);
 

@@ -10,12 +10,12 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdEmbeddings
 {
-    /// <summary>[vocab_size, hidden_size]</summary>
-    public Embedding word_embeddings { get; }
-    /// <summary>[max_position_embeddings, hidden_size]</summary>
-    public Embedding position_embeddings { get; }
-    /// <summary>[type_vocab_size, hidden_size]</summary>
-    public Embedding token_type_embeddings { get; }
+    /// <summary>HF's <c>word_embeddings</c>: [vocab_size, hidden_size]</summary>
+    public Embedding WordEmbeddings { get; }
+    /// <summary>HF's <c>position_embeddings</c>: [max_position_embeddings, hidden_size]</summary>
+    public Embedding PositionEmbeddings { get; }
+    /// <summary>HF's <c>token_type_embeddings</c>: [type_vocab_size, hidden_size]</summary>
+    public Embedding TokenTypeEmbeddings { get; }
     /// <summary>LayerNorm over hidden_size.</summary>
     public LayerNorm LayerNorm { get; }
 
@@ -26,9 +26,9 @@ public sealed class BigBirdEmbeddings
     internal BigBirdEmbeddings(WeightLoader w, BigBirdConfig config)
     {
         _hidden = config.HiddenSize;
-        word_embeddings = new Embedding(w, "embeddings.word_embeddings", config.VocabSize, config.HiddenSize);
-        position_embeddings = new Embedding(w, "embeddings.position_embeddings", config.MaxPositionEmbeddings, config.HiddenSize);
-        token_type_embeddings = new Embedding(w, "embeddings.token_type_embeddings", config.TypeVocabSize, config.HiddenSize);
+        WordEmbeddings = new Embedding(w, "embeddings.word_embeddings", config.VocabSize, config.HiddenSize);
+        PositionEmbeddings = new Embedding(w, "embeddings.position_embeddings", config.MaxPositionEmbeddings, config.HiddenSize);
+        TokenTypeEmbeddings = new Embedding(w, "embeddings.token_type_embeddings", config.TypeVocabSize, config.HiddenSize);
         LayerNorm = new LayerNorm(w, "embeddings.LayerNorm", config.HiddenSize, config.LayerNormEps);
         _rescale = config.RescaleEmbeddings;
         _scale = (float)Math.Sqrt(config.HiddenSize);
@@ -46,10 +46,10 @@ public sealed class BigBirdEmbeddings
                           ReadOnlySpan<int> token_type_ids, ReadOnlySpan<int> position_ids)
     {
         int rows = token_type_ids.Length;
-        var backend = word_embeddings.Table.Backend;
+        var backend = WordEmbeddings.Table.Backend;
         // inputs_embeds = word_embeddings(input_ids) (· √hidden); embeddings = inputs_embeds + token_type_embeddings + position_embeddings
-        backend.EmbeddingSum(embeddings, _hidden, word_embeddings.Table.All, input_ids, inputs_embeds, _rescale ? _scale : 1f,
-                             token_type_embeddings.Table.All, token_type_ids, position_embeddings.Table.All, position_ids);
+        backend.EmbeddingSum(embeddings, _hidden, WordEmbeddings.Table.All, input_ids, inputs_embeds, _rescale ? _scale : 1f,
+                             TokenTypeEmbeddings.Table.All, token_type_ids, PositionEmbeddings.Table.All, position_ids);
         // embeddings = LayerNorm(embeddings)
         LayerNorm.Forward(embeddings, embeddings, DeviceSpan.Empty, rows);
     }

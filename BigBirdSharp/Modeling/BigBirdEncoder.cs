@@ -7,7 +7,7 @@ namespace BigBirdSharp.Modeling;
 public sealed class BigBirdEncoder
 {
     /// <summary>encoder.layer.0 … encoder.layer.(L−1)</summary>
-    public IReadOnlyList<BigBirdLayer> layer { get; }
+    public IReadOnlyList<BigBirdLayer> Layer { get; }
 
     private readonly BigBirdConfig _config;
 
@@ -22,7 +22,7 @@ public sealed class BigBirdEncoder
             layers.Add(new BigBirdLayer(w, $"encoder.layer.{i}", config, i));
             w.Settle();
         }
-        layer = layers.AsReadOnly();
+        Layer = layers.AsReadOnly();
     }
 
     /// <summary>
@@ -37,7 +37,7 @@ public sealed class BigBirdEncoder
         // self-attention keys: the encoder's when encoder_hidden_states is given (HF), else past + new tokens
         int keys = state.EncoderLength > 0 ? state.EncoderLength : state.PastLength + seq;
         var backend = state.Backend;
-        for (int i = 0; i < layer.Count; i++)
+        for (int i = 0; i < Layer.Count; i++)
         {
             // between layers: a cancelled call stops here (the state goes back whole; a cache is not advanced)
             state.Cancellation.ThrowIfCancellationRequested();
@@ -50,7 +50,7 @@ public sealed class BigBirdEncoder
                                                               batch, heads, seq, state.EncoderLength));
             try
             {
-                layer[i].Forward(state, plans.ForLayer(i), layer_head_mask, probs?.All ?? default, crossProbs?.All ?? default, past_key_values);
+                Layer[i].Forward(state, plans.ForLayer(i), layer_head_mask, probs?.All ?? default, crossProbs?.All ?? default, past_key_values);
                 if (probs is not null) all_self_attentions!.Add(Download(backend, probs.All, batch, heads, seq, keys));
                 if (crossProbs is not null) all_cross_attentions!.Add(Download(backend, crossProbs.All, batch, heads, seq, state.EncoderLength));
             }
@@ -85,6 +85,6 @@ internal readonly struct AttentionSchedule(BigBirdModel model, AttentionType typ
 {
     /// <summary>The plan of layer <paramref name="layer"/>.</summary>
     public AttentionPlan ForLayer(int layer) => type == AttentionType.BlockSparse
-        ? AttentionPlan.BlockSparse(model.config.BlockSize, model.config.NumRandomBlocks, model.RandomPlan(semantics, layer, seq))
+        ? AttentionPlan.BlockSparse(model.Config.BlockSize, model.Config.NumRandomBlocks, model.RandomPlan(semantics, layer, seq))
         : AttentionPlan.Full;
 }

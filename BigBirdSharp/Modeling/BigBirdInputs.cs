@@ -115,6 +115,14 @@ public sealed record BigBirdModelOptions
     public IComputeBackend? Backend { get; init; }
 
     /// <summary>
+    /// Threads each CPU operation runs on, the calling thread included, when <see cref="Backend"/> is null: the model is
+    /// bound to <see cref="CpuBackend.Create"/>(Threads). Null (the default) means every processor
+    /// (<see cref="CpuBackend.Instance"/>). Checked at load: a value below 1 is a <see cref="BigBirdOptionsException"/>, and
+    /// so is a <see cref="Backend"/> that is set too and is not a <see cref="CpuBackend"/> of exactly this many threads.
+    /// </summary>
+    public int? Threads { get; init; }
+
+    /// <summary>
     /// Receives one line per load-time warning: a weight tensor holding NaN or ±Inf (named with its file and the count of
     /// such values). Null drops warnings.
     /// </summary>
@@ -125,6 +133,27 @@ public sealed record BigBirdModelOptions
     /// and the tensor, instead of loading it with a <see cref="Warning"/> (HF loads such weights silently).
     /// </summary>
     public bool RejectNonFiniteWeights { get; init; }
+
+    /// <summary>The backend these options select: <see cref="Backend"/>, else the CPU backend of <see cref="Threads"/>.</summary>
+    /// <exception cref="BigBirdOptionsException">Threads is below 1, or contradicts Backend.</exception>
+    internal IComputeBackend ResolveBackend()
+    {
+        if (Threads is int threads)
+        {
+            if (threads < 1)
+                throw new BigBirdOptionsException(nameof(Threads),
+                    $"Threads is {threads}; give at least 1, or null to use every processor ({Environment.ProcessorCount}).");
+            if (Backend is null) return CpuBackend.Create(threads);
+            if (Backend is not CpuBackend cpu)
+                throw new BigBirdOptionsException(nameof(Threads),
+                    $"Threads is {threads} but Backend is '{Backend.Name}', which is not the CPU backend; set one of them, not both.");
+            if (cpu.Threads != threads)
+                throw new BigBirdOptionsException(nameof(Threads),
+                    $"Threads is {threads} but Backend is a CPU backend of {cpu.Threads} threads; set one of them, not both.");
+            return cpu;
+        }
+        return Backend ?? CpuBackend.Instance;
+    }
 }
 
 /// <summary>Per-call settings of <see cref="BigBirdModel.Forward"/>.</summary>

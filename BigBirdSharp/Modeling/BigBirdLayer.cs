@@ -10,29 +10,29 @@ namespace BigBirdSharp.Modeling;
 public sealed class BigBirdLayer
 {
     /// <summary>layer.attention</summary>
-    public BigBirdAttention attention { get; }
+    public BigBirdAttention Attention { get; }
     /// <summary>layer.crossattention (full attention over encoder_hidden_states), or null when add_cross_attention is off.</summary>
-    public BigBirdAttention? crossattention { get; }
+    public BigBirdAttention? CrossAttention { get; }
     /// <summary>layer.intermediate</summary>
-    public BigBirdIntermediate intermediate { get; }
+    public BigBirdIntermediate Intermediate { get; }
     /// <summary>layer.output</summary>
-    public BigBirdOutput output { get; }
+    public BigBirdOutput Output { get; }
     /// <summary>The layer index: HF's seed for the random plan.</summary>
-    public int seed { get; }
+    public int Seed { get; }
 
     private readonly string _path;
     private readonly int _hidden, _intermediate;
 
     internal BigBirdLayer(WeightLoader w, string path, BigBirdConfig config, int layerIndex)
     {
-        seed = layerIndex;
+        Seed = layerIndex;
         _path = path;
         _hidden = config.HiddenSize;
         _intermediate = config.IntermediateSize;
-        attention = new BigBirdAttention(w, $"{path}.attention", config);
-        if (config.AddCrossAttention) crossattention = new BigBirdAttention(w, $"{path}.crossattention", config);
-        intermediate = new BigBirdIntermediate(w, $"{path}.intermediate", config);
-        output = new BigBirdOutput(w, $"{path}.output", config);
+        Attention = new BigBirdAttention(w, $"{path}.attention", config);
+        if (config.AddCrossAttention) CrossAttention = new BigBirdAttention(w, $"{path}.crossattention", config);
+        Intermediate = new BigBirdIntermediate(w, $"{path}.intermediate", config);
+        Output = new BigBirdOutput(w, $"{path}.output", config);
     }
 
     /// <summary>state.Hidden ← layer(state.Hidden [, encoder_hidden_states]).</summary>
@@ -46,11 +46,11 @@ public sealed class BigBirdLayer
         // its input rows before it writes them, and the residual of each LayerNorm is the rows being replaced
         var attention_output = hidden_states;
         // HF hands encoder_hidden_states to the self-attention too (see BigBirdAttention.Forward)
-        attention.Forward(state, hidden_states, attention_output, plan, encoder, layer_head_mask, attention_probs, past_key_value, seed);
+        Attention.Forward(state, hidden_states, attention_output, plan, encoder, layer_head_mask, attention_probs, past_key_value, Seed);
         if (encoder)
         {
-            crossattention!.Forward(state, attention_output, attention_output, AttentionPlan.Full, encoder: true, layer_head_mask,
-                                    cross_attention_probs, null, seed);
+            CrossAttention!.Forward(state, attention_output, attention_output, AttentionPlan.Full, encoder: true, layer_head_mask,
+                                    cross_attention_probs, null, Seed);
         }
         // layer_output = apply_chunking_to_forward(feed_forward_chunk, ..., attention_output): every row is independent, so the
         // feed-forward block runs in chunks of rows whatever chunk_size_feed_forward says; only the intermediate buffer shrinks
@@ -64,10 +64,10 @@ public sealed class BigBirdLayer
             var chunk_input = attention_output.Slice(r0 * _hidden, n * _hidden);
             // intermediate_output = self.intermediate(attention_output)
             var intermediate_output = state.Intermediate.Slice(0, n * _intermediate);
-            intermediate.Forward(intermediate_output, chunk_input, n);
+            Intermediate.Forward(intermediate_output, chunk_input, n);
             if (traced is not null) state.Backend.Download(intermediate_output, traced.AsSpan(r0 * _intermediate, n * _intermediate));
             // layer_output = self.output(intermediate_output, attention_output)
-            output.Forward(hidden_states.Slice(r0 * _hidden, n * _hidden), intermediate_output, chunk_input, n,
+            Output.Forward(hidden_states.Slice(r0 * _hidden, n * _hidden), intermediate_output, chunk_input, n,
                            state.FeedForwardOutput.Slice(0, n * _hidden));
         }
         if (traced is not null) state.Trace!($"{_path}.intermediate", new FloatTensor(traced, state.Batch, state.SeqLength, _intermediate));

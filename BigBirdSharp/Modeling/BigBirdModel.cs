@@ -13,14 +13,14 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdModel : IDisposable
 {
-    /// <summary>The configuration it was built from.</summary>
-    public BigBirdConfig config { get; }
+    /// <summary>HF's <c>config</c>: the configuration it was built from.</summary>
+    public BigBirdConfig Config { get; }
     /// <summary>model.embeddings</summary>
-    public BigBirdEmbeddings embeddings { get; }
+    public BigBirdEmbeddings Embeddings { get; }
     /// <summary>model.encoder</summary>
-    public BigBirdEncoder encoder { get; }
+    public BigBirdEncoder Encoder { get; }
     /// <summary>model.pooler ([hidden, hidden] + bias, followed by tanh), or null when the checkpoint has none.</summary>
-    public Linear? pooler { get; }
+    public Linear? Pooler { get; }
     /// <summary>The backend the weights were bound to at load; every call runs on it.</summary>
     public IComputeBackend Backend { get; }
 
@@ -50,14 +50,14 @@ public sealed class BigBirdModel : IDisposable
                          ModelLifetime? lifetime = null, WeightLoader? headLoader = null)
     {
         config.Validate();
-        this.config = config;
+        this.Config = config;
         Backend = CheckBackend(options);
         var w = WeightLoader.For(reader, Backend, options, headLoader);
-        embeddings = new BigBirdEmbeddings(w, config);
+        Embeddings = new BigBirdEmbeddings(w, config);
         w.Settle();
-        encoder = new BigBirdEncoder(w, config);
+        Encoder = new BigBirdEncoder(w, config);
         // bare model: the pooler when the checkpoint has one; heads: HF's add_pooling_layer (required when true)
-        pooler = addPoolingLayer ?? w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
+        Pooler = addPoolingLayer ?? w.Has("pooler.weight") ? new Linear(w, "pooler", config.HiddenSize, config.HiddenSize) : null;
         _owned = ownsReader ? reader : null;
         _lifetime = lifetime ?? new ModelLifetime();
         _lifetime.OnRelease(ReleaseIdleStates);
@@ -66,14 +66,16 @@ public sealed class BigBirdModel : IDisposable
     }
 
     /// <summary>The backend of <paramref name="options"/> (the CPU backend by default), once it is known to support every operation.</summary>
+    /// <exception cref="BigBirdOptionsException">The options' Threads is below 1 or contradicts their Backend.</exception>
     /// <exception cref="BigBirdException">The backend lacks an operation; the message names it.</exception>
     internal static IComputeBackend CheckBackend(BigBirdModelOptions? options) => CheckBackend(options, RequiredOps, "BigBird");
 
     /// <summary>As <see cref="CheckBackend(BigBirdModelOptions?)"/>, for a model that needs <paramref name="required"/>.</summary>
+    /// <exception cref="BigBirdOptionsException">The options' Threads is below 1 or contradicts their Backend.</exception>
     /// <exception cref="BigBirdException">The backend lacks an operation; the message names it and the model.</exception>
     internal static IComputeBackend CheckBackend(BigBirdModelOptions? options, BackendOp[] required, string model)
     {
-        var backend = options?.Backend ?? CpuBackend.Instance;
+        var backend = options?.ResolveBackend() ?? CpuBackend.Instance;
         foreach (var op in required)
             if (!backend.Supports(op))
                 throw new BigBirdException($"backend '{backend.Name}' does not support the operation {op}, which {model} needs; choose another backend.");
@@ -93,7 +95,7 @@ public sealed class BigBirdModel : IDisposable
     /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
     /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
     /// <exception cref="BigBirdException">The backend lacks an operation the model needs.</exception>
-    public static BigBirdModel Load(string directory, BigBirdModelOptions? options = null)
+    public static BigBirdModel FromPretrained(string directory, BigBirdModelOptions? options = null)
     {
         if (!Directory.Exists(directory))
             throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
@@ -113,11 +115,11 @@ public sealed class BigBirdModel : IDisposable
     /// <summary>Builds the model over an open reader, which must outlive the model (the caller disposes it).</summary>
     /// <exception cref="TensorMismatchException">A tensor is missing or has the wrong shape.</exception>
     /// <exception cref="BigBirdException">The backend lacks an operation the model needs.</exception>
-    public static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader, BigBirdModelOptions? options = null) =>
+    internal static BigBirdModel FromReader(BigBirdConfig config, ITensorReader reader, BigBirdModelOptions? options = null) =>
         new(config, reader, ownsReader: false, options);
 
     /// <summary>
-    /// Releases the memory-mapped weights of a model made by <see cref="Load"/> and the idle work space. Safe to call
+    /// Releases the memory-mapped weights of a model made by <see cref="FromPretrained"/> and the idle work space. Safe to call
     /// while other threads run <see cref="Forward"/>: calls already running finish normally and the memory is released
     /// when the last of them returns (Dispose itself does not wait); calls begun afterwards throw
     /// <see cref="ObjectDisposedException"/>. The <c>bert</c> of a task head shares the head's lifetime: disposing
@@ -160,9 +162,9 @@ public sealed class BigBirdModel : IDisposable
     /// </remarks>
     public AttentionType EffectiveAttentionType(int seqLength, AttentionType? requested = null, bool withCache = false)
     {
-        if (requested is null && (config.AddCrossAttention || withCache)) return AttentionType.OriginalFull;
-        var type = requested ?? config.AttentionType;
-        return type == AttentionType.BlockSparse && seqLength <= config.MaxTokensToAttend ? AttentionType.OriginalFull : type;
+        if (requested is null && (Config.AddCrossAttention || withCache)) return AttentionType.OriginalFull;
+        var type = requested ?? Config.AttentionType;
+        return type == AttentionType.BlockSparse && seqLength <= Config.MaxTokensToAttend ? AttentionType.OriginalFull : type;
     }
 
     /// <summary>Runs the encoder and the pooler, as <c>BigBirdModel.forward</c> in eval mode.</summary>
@@ -187,7 +189,7 @@ public sealed class BigBirdModel : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         options ??= BigBirdForwardOptions.Default;
-        int batch_size = inputs.BatchSize, seq_length = inputs.SequenceLength, hidden = config.HiddenSize;
+        int batch_size = inputs.BatchSize, seq_length = inputs.SequenceLength, hidden = Config.HiddenSize;
         Validate(inputs);
         var cache = inputs.PastKeyValues;
         int past_key_values_length = cache?.Length ?? 0;
@@ -201,25 +203,25 @@ public sealed class BigBirdModel : IDisposable
 
         // block_sparse pads every input to a multiple of block_size (_pad_to_block_size)
         int padding_len = attention_type == AttentionType.BlockSparse
-            ? (config.BlockSize - seq_length % config.BlockSize) % config.BlockSize : 0;
+            ? (Config.BlockSize - seq_length % Config.BlockSize) % Config.BlockSize : 0;
         long padded_length = (long)seq_length + padding_len;
         if (padded_length > int.MaxValue)
             throw new BigBirdInputException(
-                $"input of {seq_length} tokens pads to {padded_length} for block_size {config.BlockSize}, more than one buffer can index; use a shorter input.");
+                $"input of {seq_length} tokens pads to {padded_length} for block_size {Config.BlockSize}, more than one buffer can index; use a shorter input.");
         int seq = (int)padded_length;
-        if (past_key_values_length > 0 && (long)past_key_values_length + seq_length > config.MaxPositionEmbeddings)
+        if (past_key_values_length > 0 && (long)past_key_values_length + seq_length > Config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
-                $"{past_key_values_length} cached + {seq_length} new tokens exceed max_position_embeddings {config.MaxPositionEmbeddings}; " +
+                $"{past_key_values_length} cached + {seq_length} new tokens exceed max_position_embeddings {Config.MaxPositionEmbeddings}; " +
                 "stop generating at that length.");
-        if (inputs.PositionIds is null && seq > config.MaxPositionEmbeddings)
+        if (inputs.PositionIds is null && seq > Config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
-                $"input of {seq_length} tokens{(padding_len > 0 ? $" (padded to {seq} for block_size {config.BlockSize})" : "")} is longer than " +
-                $"max_position_embeddings {config.MaxPositionEmbeddings}: truncate it to at most " +
-                $"{(padding_len > 0 || attention_type == AttentionType.BlockSparse ? config.MaxPositionEmbeddings / config.BlockSize * config.BlockSize : config.MaxPositionEmbeddings)} tokens.");
-        if (inputs.PositionIds is not null && padding_len > 0 && config.PadTokenId >= config.MaxPositionEmbeddings)
+                $"input of {seq_length} tokens{(padding_len > 0 ? $" (padded to {seq} for block_size {Config.BlockSize})" : "")} is longer than " +
+                $"max_position_embeddings {Config.MaxPositionEmbeddings}: truncate it to at most " +
+                $"{(padding_len > 0 || attention_type == AttentionType.BlockSparse ? Config.MaxPositionEmbeddings / Config.BlockSize * Config.BlockSize : Config.MaxPositionEmbeddings)} tokens.");
+        if (inputs.PositionIds is not null && padding_len > 0 && Config.PadTokenId >= Config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
-                $"position_ids are padded with pad_token_id {config.PadTokenId} (as HF does), which is outside max_position_embeddings " +
-                $"{config.MaxPositionEmbeddings}: pad the input to a multiple of block_size {config.BlockSize} yourself, or omit position_ids.");
+                $"position_ids are padded with pad_token_id {Config.PadTokenId} (as HF does), which is outside max_position_embeddings " +
+                $"{Config.MaxPositionEmbeddings}: pad the input to a multiple of block_size {Config.BlockSize} yourself, or omit position_ids.");
         if (cache is not null && !ReferenceEquals(cache.Backend, Backend))
             throw new BigBirdInputException(
                 $"past_key_values lives on backend '{cache.Backend.Name}' but this model runs on '{Backend.Name}'; make the cache with the model's backend.");
@@ -252,24 +254,24 @@ public sealed class BigBirdModel : IDisposable
 
             // embedding_output = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds)
             var embedding_output = state.Hidden.Slice(0, tokens * hidden);
-            embeddings.Forward(embedding_output, embeds ? ReadOnlySpan<int>.Empty : state.InputIds, embeds ? state.ValueLayer : default,
+            Embeddings.Forward(embedding_output, embeds ? ReadOnlySpan<int>.Empty : state.InputIds, embeds ? state.ValueLayer : default,
                                state.TokenTypeIds, state.PositionIds);
             if (state.Tracing) state.Emit("embeddings", embedding_output, batch_size, seq, hidden);
 
             var all_hidden_states = options.OutputHiddenStates ? new List<FloatTensor>() : null;
             var all_self_attentions = options.OutputAttentions ? new List<FloatTensor>() : null;
-            var all_cross_attentions = options.OutputAttentions && config.AddCrossAttention ? new List<FloatTensor>() : null;
+            var all_cross_attentions = options.OutputAttentions && Config.AddCrossAttention ? new List<FloatTensor>() : null;
             // encoder_outputs = self.encoder(embedding_output, ...)
-            encoder.Forward(state, new AttentionSchedule(this, attention_type, options.RandomAttention, seq), inputs.HeadMask, cache,
+            Encoder.Forward(state, new AttentionSchedule(this, attention_type, options.RandomAttention, seq), inputs.HeadMask, cache,
                             all_hidden_states, all_self_attentions, all_cross_attentions);
             cache?.Advance(seq);
 
             // pooler_output = tanh(self.pooler(sequence_output[:, 0]))
             FloatTensor? pooler_output = null;
-            if (pooler is not null)
+            if (Pooler is not null)
             {
                 backend.Copy(state.First, hidden, state.Hidden, seq * hidden, batch_size, hidden);
-                pooler.Forward(state.Pooled, state.First, batch_size);
+                Pooler.Forward(state.Pooled, state.First, batch_size);
                 if (state.Tracing) state.Emit("pooler", state.Pooled, batch_size, hidden);
                 backend.Activate(state.Pooled, Kernels.ActivationKind.Tanh);
                 if (state.Tracing) state.Emit("activation", state.Pooled, batch_size, hidden);
@@ -325,7 +327,7 @@ public sealed class BigBirdModel : IDisposable
                 return state;
             }
         }
-        return new ForwardState(config, Backend, batch, seq, past, encoder);
+        return new ForwardState(Config, Backend, batch, seq, past, encoder);
     }
 
     private void ReturnState(ForwardState state)
@@ -355,7 +357,7 @@ public sealed class BigBirdModel : IDisposable
     private bool PadToBlockSize(BigBirdInputs inputs, ForwardState state, int padding_len)
     {
         int batch = state.Batch, seq_length = inputs.SequenceLength, seq = state.SeqLength, past = state.PastLength;
-        if (inputs.InputIds is { } ids) Pad(ids, state.InputIds, batch, seq_length, padding_len, config.PadTokenId);
+        if (inputs.InputIds is { } ids) Pad(ids, state.InputIds, batch, seq_length, padding_len, Config.PadTokenId);
         // with a cache the mask covers past + new tokens: attention_mask = ones(batch, past + seq) by default
         if (inputs.AttentionMask is { } mask) Pad(mask, state.AttentionMask, batch, past + seq_length, padding_len, 0);
         else
@@ -365,7 +367,7 @@ public sealed class BigBirdModel : IDisposable
         }
         if (inputs.TokenTypeIds is { } types) Pad(types, state.TokenTypeIds, batch, seq_length, padding_len, 0);
         else Array.Clear(state.TokenTypeIds);
-        if (inputs.PositionIds is { } positions) Pad(positions, state.PositionIds, batch, seq_length, padding_len, config.PadTokenId);
+        if (inputs.PositionIds is { } positions) Pad(positions, state.PositionIds, batch, seq_length, padding_len, Config.PadTokenId);
         else
         {
             for (int b = 0; b < batch; b++)
@@ -373,7 +375,7 @@ public sealed class BigBirdModel : IDisposable
         }
         if (inputs.InputsEmbeds is not { } inputs_embeds) return false;
 
-        int hidden = config.HiddenSize;
+        int hidden = Config.HiddenSize;
         var staged = state.ValueLayer; // free until the first layer
         for (int b = 0; b < batch; b++)
             Backend.Upload(staged.Slice(b * seq * hidden, seq_length * hidden), inputs_embeds.AsSpan(b * seq_length * hidden, seq_length * hidden));
@@ -382,11 +384,11 @@ public sealed class BigBirdModel : IDisposable
             // inputs_embeds_padding = self.embeddings(input_ids_padding): the full embedding output of pad tokens at
             // positions 0..pad−1 with token type 0, which then passes through the embeddings again as word embeddings
             int[] pad = state.InputIds; // free while the call runs on inputs_embeds
-            for (int i = 0; i < padding_len; i++) pad[i] = config.PadTokenId;
+            for (int i = 0; i < padding_len; i++) pad[i] = Config.PadTokenId;
             int[] padPositions = new int[padding_len], padTypes = new int[padding_len];
             for (int i = 0; i < padding_len; i++) padPositions[i] = i;
             var padRows = state.ContextLayer.Slice(0, padding_len * hidden); // free until the first attention
-            embeddings.Forward(padRows, pad.AsSpan(0, padding_len), default, padTypes, padPositions);
+            Embeddings.Forward(padRows, pad.AsSpan(0, padding_len), default, padTypes, padPositions);
             Backend.Copy(staged.Slice(seq_length * hidden), seq * hidden, padRows, 0, batch, padding_len * hidden);
         }
         return true;
@@ -450,8 +452,8 @@ public sealed class BigBirdModel : IDisposable
         if (_plans.TryGetValue(key, out var plan)) return plan;
         plan = BigBirdRandomAttention.GetRandAttn(
             semantics, seed: layer, fromSeqLength: seq, toSeqLength: seq,
-            fromBlockSize: config.BlockSize, toBlockSize: config.BlockSize,
-            numRandBlocks: config.NumRandomBlocks, numHeads: config.NumAttentionHeads, maxSeqlen: config.MaxPositionEmbeddings);
+            fromBlockSize: Config.BlockSize, toBlockSize: Config.BlockSize,
+            numRandBlocks: Config.NumRandomBlocks, numHeads: Config.NumAttentionHeads, maxSeqlen: Config.MaxPositionEmbeddings);
         lock (_planGate)
         {
             if (_plans.TryGetValue(key, out var cached)) return cached;
@@ -478,20 +480,20 @@ public sealed class BigBirdModel : IDisposable
         if (inputs.InputIds is { } ids)
         {
             CheckLength(ids.Length, tokens, "input_ids", $"[{batch}, {seq}]");
-            CheckRange(ids, config.VocabSize, "input_ids", "vocab_size", "use the tokenizer that came with this checkpoint");
+            CheckRange(ids, Config.VocabSize, "input_ids", "vocab_size", "use the tokenizer that came with this checkpoint");
         }
         if (inputs.InputsEmbeds is { } embeds)
-            CheckLength(embeds.Length, tokens * config.HiddenSize, "inputs_embeds", $"[{batch}, {seq}, {config.HiddenSize}]");
+            CheckLength(embeds.Length, tokens * Config.HiddenSize, "inputs_embeds", $"[{batch}, {seq}, {Config.HiddenSize}]");
         int past = inputs.PastKeyValues?.Length ?? 0;
         if (inputs.PastKeyValues is { } cache)
         {
-            if (!config.IsDecoder)
+            if (!Config.IsDecoder)
                 throw new BigBirdInputException(
                     "past_key_values needs a decoder (config is_decoder): HF keeps no cache for an encoder, whose attention is not causal.");
-            if (cache.Layers != config.NumHiddenLayers || cache.Heads != config.NumAttentionHeads || cache.HeadDim != config.AttentionHeadSize)
+            if (cache.Layers != Config.NumHiddenLayers || cache.Heads != Config.NumAttentionHeads || cache.HeadDim != Config.AttentionHeadSize)
                 throw new BigBirdInputException(
                     $"past_key_values was made for {cache.Layers} layers × {cache.Heads} heads × {cache.HeadDim}, but this model has " +
-                    $"{config.NumHiddenLayers} × {config.NumAttentionHeads} × {config.AttentionHeadSize}; make the cache from this model's config.");
+                    $"{Config.NumHiddenLayers} × {Config.NumAttentionHeads} × {Config.AttentionHeadSize}; make the cache from this model's config.");
             if (cache.BatchSize != batch)
                 throw new BigBirdInputException($"past_key_values holds {cache.BatchSize} rows but the input has {batch}; use one cache per batch.");
             if ((long)past + seq > cache.Capacity)
@@ -507,23 +509,23 @@ public sealed class BigBirdModel : IDisposable
         if (inputs.TokenTypeIds is { } tt)
         {
             CheckLength(tt.Length, tokens, "token_type_ids", $"[{batch}, {seq}]");
-            CheckRange(tt, config.TypeVocabSize, "token_type_ids", "type_vocab_size", "use 0 for the first segment and 1 for the second");
+            CheckRange(tt, Config.TypeVocabSize, "token_type_ids", "type_vocab_size", "use 0 for the first segment and 1 for the second");
         }
         if (inputs.PositionIds is { } pos)
         {
             CheckLength(pos.Length, tokens, "position_ids", $"[{batch}, {seq}]");
-            CheckRange(pos, config.MaxPositionEmbeddings, "position_ids", "max_position_embeddings", "truncate the input");
+            CheckRange(pos, Config.MaxPositionEmbeddings, "position_ids", "max_position_embeddings", "truncate the input");
         }
         if (inputs.EncoderHiddenStates is { } enc)
         {
-            if (!config.AddCrossAttention)
+            if (!Config.AddCrossAttention)
                 throw new BigBirdInputException(
                     "encoder_hidden_states was given, but this model has no cross-attention layers (config add_cross_attention is false); " +
                     "load a decoder checkpoint with is_decoder and add_cross_attention, or drop encoder_hidden_states.");
             int encSeq = inputs.EncoderSequenceLength;
             if (encSeq <= 0)
                 throw new BigBirdInputException($"encoder_hidden_states has length {encSeq}; give at least one encoder token.");
-            CheckLength(enc.Length, (long)batch * encSeq * config.HiddenSize, "encoder_hidden_states", $"[{batch}, {encSeq}, {config.HiddenSize}]");
+            CheckLength(enc.Length, (long)batch * encSeq * Config.HiddenSize, "encoder_hidden_states", $"[{batch}, {encSeq}, {Config.HiddenSize}]");
             if (inputs.EncoderAttentionMask is { } emask)
             {
                 CheckLength(emask.Length, (long)batch * encSeq, "encoder_attention_mask", $"[{batch}, {encSeq}]");
@@ -539,9 +541,9 @@ public sealed class BigBirdModel : IDisposable
         {
             throw new BigBirdInputException("encoder_attention_mask was given without encoder_hidden_states; give both or neither.");
         }
-        if (inputs.HeadMask is { } hm && hm.Length != config.NumAttentionHeads && hm.Length != (long)config.NumAttentionHeads * config.NumHiddenLayers)
+        if (inputs.HeadMask is { } hm && hm.Length != Config.NumAttentionHeads && hm.Length != (long)Config.NumAttentionHeads * Config.NumHiddenLayers)
             throw new BigBirdInputException(
-                $"head_mask has {hm.Length} values; expected [{config.NumAttentionHeads}] or [{config.NumHiddenLayers}, {config.NumAttentionHeads}].");
+                $"head_mask has {hm.Length} values; expected [{Config.NumAttentionHeads}] or [{Config.NumHiddenLayers}, {Config.NumAttentionHeads}].");
     }
 
     private static void CheckLength(long actual, long expected, string name, string shape)

@@ -6,14 +6,14 @@ namespace BigBirdSharp.Modeling;
 /// <summary>dense → (dropout) → LayerNorm(x + input). Ports <c>BigBirdOutput</c> (4.27.1 and main).</summary>
 public sealed class BigBirdOutput
 {
-    /// <summary>[hidden, intermediate]</summary>
-    public Linear dense { get; }
+    /// <summary>HF's <c>dense</c>: [hidden, intermediate]</summary>
+    public Linear Dense { get; }
     /// <summary>LayerNorm over hidden.</summary>
     public LayerNorm LayerNorm { get; }
 
     internal BigBirdOutput(WeightLoader w, string path, BigBirdConfig config)
     {
-        dense = new Linear(w, $"{path}.dense", config.IntermediateSize, config.HiddenSize);
+        Dense = new Linear(w, $"{path}.dense", config.IntermediateSize, config.HiddenSize);
         LayerNorm = new LayerNorm(w, $"{path}.LayerNorm", config.HiddenSize, config.LayerNormEps);
     }
 
@@ -28,7 +28,7 @@ public sealed class BigBirdOutput
     /// </summary>
     internal void Forward(DeviceSpan output, DeviceSpan hidden_states, DeviceSpan input_tensor, int rows, DeviceSpan dense_output)
     {
-        dense.Forward(dense_output, hidden_states, rows);
+        Dense.Forward(dense_output, hidden_states, rows);
         LayerNorm.Forward(output, dense_output, input_tensor, rows);
     }
 }

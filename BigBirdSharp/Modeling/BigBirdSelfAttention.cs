@@ -10,12 +10,12 @@ namespace BigBirdSharp.Modeling;
 /// </summary>
 public sealed class BigBirdSelfAttention
 {
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
-    public Linear query { get; }
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
-    public Linear key { get; }
-    /// <summary>[all_head_size, hidden_size] + bias when use_bias.</summary>
-    public Linear value { get; }
+    /// <summary>HF's <c>query</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
+    public Linear Query { get; }
+    /// <summary>HF's <c>key</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
+    public Linear Key { get; }
+    /// <summary>HF's <c>value</c>: [all_head_size, hidden_size] + bias when use_bias.</summary>
+    public Linear Value { get; }
 
     /// <summary>num_attention_heads.</summary>
     public int NumAttentionHeads { get; }
@@ -29,9 +29,9 @@ public sealed class BigBirdSelfAttention
 
     internal BigBirdSelfAttention(Linear query, Linear key, Linear value, BigBirdConfig config, string path)
     {
-        this.query = query;
-        this.key = key;
-        this.value = value;
+        this.Query = query;
+        this.Key = key;
+        this.Value = value;
         NumAttentionHeads = config.NumAttentionHeads;
         AttentionHeadSize = config.AttentionHeadSize;
         IsDecoder = config.IsDecoder;
@@ -51,23 +51,23 @@ public sealed class BigBirdSelfAttention
         var backend = state.Backend;
         int batch = state.Batch, seq = state.SeqLength, heads = NumAttentionHeads, d = AttentionHeadSize;
         // query_layer = transpose_for_scores(self.query(hidden_states))
-        Project(state, query, hidden_states, state.QueryLayer, seq, "query");
+        Project(state, Query, hidden_states, state.QueryLayer, seq, "query");
         FullAttentionArgs args;
         DeviceSpan key_layer, value_layer;
         if (encoder)
         {
             // is_cross_attention: key_layer/value_layer from encoder_hidden_states, attention_mask = encoder_attention_mask
             int enc = state.EncoderLength;
-            Project(state, key, state.EncoderHidden, state.CrossKeyLayer, enc, "key", state.EncoderScratch);
-            Project(state, value, state.EncoderHidden, state.CrossValueLayer, enc, "value", state.EncoderScratch);
+            Project(state, Key, state.EncoderHidden, state.CrossKeyLayer, enc, "key", state.EncoderScratch);
+            Project(state, Value, state.EncoderHidden, state.CrossValueLayer, enc, "value", state.EncoderScratch);
             key_layer = state.CrossKeyLayer;
             value_layer = state.CrossValueLayer;
             args = new FullAttentionArgs { Keys = enc, KeyStride = enc, Mask = state.EncoderAdditiveMask, CausalOffset = -1 };
         }
         else
         {
-            Project(state, key, hidden_states, state.KeyLayer, seq, "key");
-            Project(state, value, hidden_states, state.ValueLayer, seq, "value");
+            Project(state, Key, hidden_states, state.KeyLayer, seq, "key");
+            Project(state, Value, hidden_states, state.ValueLayer, seq, "value");
             int causal = IsDecoder ? state.PastLength : -1;
             if (cache is null)
             {

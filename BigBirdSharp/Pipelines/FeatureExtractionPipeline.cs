@@ -37,9 +37,9 @@ public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokeniz
     public TokenFeaturesResult RunTokens(string text, OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
                                          CancellationToken cancellationToken = default)
     {
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.Config, text, null, overlong, "the text");
         var states = model.Forward(input.ToInputs(), options, cancellationToken).LastHiddenState.Data; // [1, seq, hidden]
-        return new TokenFeaturesResult(text, input, states, model.config.HiddenSize);
+        return new TokenFeaturesResult(text, input, states, model.Config.HiddenSize);
     }
 
     /// <summary>Embeds <paramref name="text"/> as one pooled vector.</summary>
@@ -51,11 +51,11 @@ public sealed class FeatureExtractionPipeline(BigBirdModel model, BigBirdTokeniz
                                OverlongInput overlong = OverlongInput.Truncate, BigBirdForwardOptions? options = null,
                                CancellationToken cancellationToken = default)
     {
-        if (pooling == EmbeddingPooling.Pooler && model.pooler is null)
+        if (pooling == EmbeddingPooling.Pooler && model.Pooler is null)
             throw new BigBirdInputException("this checkpoint has no pooler (bert.pooler.*); use mean or cls pooling.");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.Config, text, null, overlong, "the text");
         var output = model.Forward(input.ToInputs(), options, cancellationToken);
-        int hidden = model.config.HiddenSize, seq = input.Length;
+        int hidden = model.Config.HiddenSize, seq = input.Length;
         var states = output.LastHiddenState.Data; // [1, seq, hidden]
         var vector = new float[hidden];
         switch (pooling)

@@ -44,7 +44,7 @@ public sealed class FillMaskPipeline
                               CancellationToken cancellationToken = default)
     {
         if (topK <= 0) throw new BigBirdInputException($"top-k must be positive, not {topK}.");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.Config, text, null, overlong, "the text");
         int[] ids = input.Encoding.InputIds;
         var positions = Enumerable.Range(0, ids.Length).Where(i => ids[i] == tokenizer.MaskTokenId).ToArray();
         if (positions.Length == 0)
@@ -54,11 +54,11 @@ public sealed class FillMaskPipeline
         // the encoder and the LM head run under one lease: a run admitted before Dispose runs to its end
         using var lease = model.Acquire();
         // the LM head is per token: score only the masked rows, not [seq, vocab] (824 MB at 4096 tokens of bigbird-roberta-base)
-        var states = model.bert.ForwardLeased(input.ToInputs(), options, cancellationToken).LastHiddenState.Data; // [1, seq, hidden]
-        int hidden = model.config.HiddenSize, vocab = model.config.VocabSize;
+        var states = model.Bert.ForwardLeased(input.ToInputs(), options, cancellationToken).LastHiddenState.Data; // [1, seq, hidden]
+        int hidden = model.Config.HiddenSize, vocab = model.Config.VocabSize;
         var rows = new float[positions.Length * hidden]; // [masks, hidden]
         for (int m = 0; m < positions.Length; m++) states.AsSpan(positions[m] * hidden, hidden).CopyTo(rows.AsSpan(m * hidden));
-        var head = model is BigBirdForMaskedLM mlm ? mlm.cls.predictions : ((BigBirdForPreTraining)model).cls.predictions;
+        var head = model is BigBirdForMaskedLM mlm ? mlm.Cls.Predictions : ((BigBirdForPreTraining)model).Cls.Predictions;
         var logits = head.ForwardLeased(rows, positions.Length); // [masks, vocab]
         var masks = new List<(int, IReadOnlyList<FillMaskCandidate>)>();
         for (int m = 0; m < positions.Length; m++)

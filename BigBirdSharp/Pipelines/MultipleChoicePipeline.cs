@@ -52,7 +52,7 @@ public sealed class MultipleChoicePipeline
         {
             ArgumentNullException.ThrowIfNull(choices[i], $"{nameof(choices)}[{i}]");
             cancellationToken.ThrowIfCancellationRequested();
-            inputs[i] = PipelineEncoding.Encode(tokenizer, model.config, prompt, choices[i], overlong, $"the prompt with choice {i}");
+            inputs[i] = PipelineEncoding.Encode(tokenizer, model.Config, prompt, choices[i], overlong, $"the prompt with choice {i}");
         }
 
         // the pairs padded together on the right (HF's padding=True): pad id, mask 0; no token_type_ids, as HF's tokenizer gives none

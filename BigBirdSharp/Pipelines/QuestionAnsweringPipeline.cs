@@ -55,7 +55,7 @@ public sealed class QuestionAnsweringPipeline(BigBirdForQuestionAnswering model,
         if (string.IsNullOrWhiteSpace(question)) throw new BigBirdInputException("the question is empty; give a question.");
         if (string.IsNullOrWhiteSpace(context)) throw new BigBirdInputException("the context is empty; give the text to search.");
         var full = tokenizer.Encode(question, context); // [CLS] question [SEP] context [SEP]
-        int max = model.config.MaxPositionEmbeddings;
+        int max = model.Config.MaxPositionEmbeddings;
         if (full.Length > max && overlong == OverlongInput.Reject)
             throw new BigBirdInputException(
                 $"the question and context are {full.Length} tokens, more than the model's max_position_embeddings ({max}); " +

@@ -29,7 +29,7 @@ public sealed class TextClassificationPipeline(BigBirdForSequenceClassification 
     public ClassificationResult Run(string text, string? pair = null, OverlongInput overlong = OverlongInput.Truncate,
                                     BigBirdForwardOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var config = model.config;
+        var config = model.Config;
         var input = PipelineEncoding.Encode(tokenizer, config, text, pair, overlong, "the text");
         var logits = model.Forward(input.ToInputs(), options, cancellationToken).Logits!.Data.ToArray(); // [1, num_labels]
         // HF's rule, in HF's order: multi-label or one label → sigmoid, otherwise softmax (regression included)

@@ -28,7 +28,7 @@ public sealed class TextGenerationPipeline(BigBirdForCausalLM model, BigBirdToke
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(generation);
         if (string.IsNullOrWhiteSpace(prompt)) throw new BigBirdInputException("the prompt is empty; give the text to continue.");
-        var config = model.config;
+        var config = model.Config;
         var ids = new List<int>();
         if (config.BosTokenId is int bos) ids.Add(bos);
         ids.AddRange(tokenizer.Encode(prompt, null, new TokenizerEncodeOptions { AddSpecialTokens = false }).InputIds);

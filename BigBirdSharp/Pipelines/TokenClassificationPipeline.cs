@@ -38,7 +38,7 @@ public sealed class TokenClassificationPipeline
         ArgumentNullException.ThrowIfNull(tokenizer);
         this.model = model as BigBirdForTokenClassification
             ?? throw new ArgumentException($"token classification needs BigBirdForTokenClassification, not {model.Architecture}", nameof(model));
-        var config = model.config;
+        var config = model.Config;
         if (config.Id2Label.Count == 0)
             throw new BigBirdConfigException(
                 "config.json has no id2label: token classification needs the names of the model's labels (e.g. " +
@@ -68,7 +68,7 @@ public sealed class TokenClassificationPipeline
     {
         if (!Enum.IsDefined(aggregationStrategy))
             throw new ArgumentOutOfRangeException(nameof(aggregationStrategy), aggregationStrategy, "not an aggregation strategy");
-        var input = PipelineEncoding.Encode(tokenizer, model.config, text, null, overlong, "the text");
+        var input = PipelineEncoding.Encode(tokenizer, model.Config, text, null, overlong, "the text");
         var logits = model.Forward(input.ToInputs(), options, cancellationToken).Logits!.Data; // [1, seq, num_labels]
         var preEntities = GatherPreEntities(text, input.Encoding, logits);
         var entities = aggregationStrategy is AggregationStrategy.None or AggregationStrategy.Simple

@@ -12,7 +12,7 @@ namespace BigBirdSharp.RandomAttention;
 /// <see cref="RandomAttentionSemantics.Deterministic"/>: the inputs are validated as before, no numbers are drawn,
 /// and the tables come back all zero with their usual shapes.
 /// </remarks>
-public static class BigBirdRandomAttention
+internal static class BigBirdRandomAttention
 {
     /// <summary>
     /// The padded sequence lengths for which the reference uses the "old plan" of the BigBird paper

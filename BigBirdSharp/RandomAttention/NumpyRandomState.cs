@@ -23,7 +23,7 @@ namespace BigBirdSharp.RandomAttention;
 /// consume no outputs.
 /// </para>
 /// </remarks>
-public sealed class NumpyRandomState
+internal sealed class NumpyRandomState
 {
     private const int StateSize = 624;
     private const int ShiftSize = 397;

@@ -7,7 +7,7 @@ namespace BigBirdSharp.Serialization;
 /// Writes F32 (and I64) tensors as a safetensors file: an 8-byte little-endian header length, a JSON header
 /// padded with spaces to a multiple of 8, then the raw little-endian data in header order.
 /// </summary>
-public static class SafeTensorsWriter
+internal static class SafeTensorsWriter
 {
     /// <summary>One tensor to write: F32 data, or I64 data when <see cref="Int64Data"/> is set.</summary>
     /// <param name="Name">The tensor's name.</param>

@@ -44,7 +44,7 @@ public sealed class BigBirdTokenizer
     private readonly HashSet<int> allSpecialIds = [];
 
     /// <summary>The SentencePiece model underneath.</summary>
-    public SentencePieceProcessor SentencePiece => sp;
+    internal SentencePieceProcessor SentencePiece => sp;
 
     /// <summary>Size of the SentencePiece vocabulary (HF <c>vocab_size</c>), without added tokens.</summary>
     public int VocabSize => sp.PieceCount;
@@ -86,7 +86,7 @@ public sealed class BigBirdTokenizer
     /// <param name="specialTokens">Special tokens; BigBirdTokenizer's defaults when null.</param>
     /// <param name="addedTokens">Tokens of <c>added_tokens.json</c>, in id order; each one the vocabulary lacks gets
     /// the next id, before the special tokens are added (as in <c>from_pretrained</c>).</param>
-    public BigBirdTokenizer(SentencePieceProcessor sentencePiece, BigBirdSpecialTokens? specialTokens = null,
+    internal BigBirdTokenizer(SentencePieceProcessor sentencePiece, BigBirdSpecialTokens? specialTokens = null,
                             IReadOnlyList<string>? addedTokens = null)
     {
         sp = sentencePiece;
@@ -156,7 +156,7 @@ public sealed class BigBirdTokenizer
     /// <summary>Loads a Hugging Face tokenizer folder: <c>spiece.model</c> (or, without it, <c>tokenizer.json</c>),
     /// plus <c>tokenizer_config.json</c> and <c>special_tokens_map.json</c> when present.</summary>
     /// <exception cref="TokenizerFormatException">A file is missing, malformed or unsupported.</exception>
-    public static BigBirdTokenizer FromFolder(string directory)
+    public static BigBirdTokenizer FromPretrained(string directory)
     {
         if (!Directory.Exists(directory)) throw new TokenizerFormatException(directory, "tokenizer folder not found");
         string spiece = Path.Combine(directory, "spiece.model");

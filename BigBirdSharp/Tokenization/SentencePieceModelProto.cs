@@ -3,7 +3,7 @@ using System.Text;
 namespace BigBirdSharp.Tokenization;
 
 /// <summary>The type of a piece in a SentencePiece model (<c>ModelProto.SentencePiece.Type</c>).</summary>
-public enum SentencePieceType
+internal enum SentencePieceType
 {
     /// <summary>An ordinary piece.</summary>
     Normal = 1,
@@ -20,7 +20,7 @@ public enum SentencePieceType
 }
 
 /// <summary>The SentencePiece model algorithm (<c>TrainerSpec.model_type</c>).</summary>
-public enum SentencePieceModelType
+internal enum SentencePieceModelType
 {
     /// <summary>Unigram language model, Viterbi segmentation.</summary>
     Unigram = 1,

@@ -8,7 +8,7 @@ namespace BigBirdSharp.Tokenization;
 /// <param name="Id">The piece id.</param>
 /// <param name="Start">First UTF-16 index of the piece's surface in the original text.</param>
 /// <param name="End">One past the last UTF-16 index of the surface.</param>
-public readonly record struct SentencePieceToken(int Id, int Start, int End);
+internal readonly record struct SentencePieceToken(int Id, int Start, int End);
 
 /// <summary>An encoded piece in the normalized and original byte spaces (internal, pre-offset-conversion).</summary>
 internal struct RawPiece
@@ -22,7 +22,7 @@ internal struct RawPiece
 /// <summary>A SentencePiece model (<c>spiece.model</c>) ported from google/sentencepiece 0.1.97: the normalizer,
 /// the unigram (optimized Viterbi) and BPE segmenters, byte fallback, and decoding. Immutable and thread-safe once
 /// loaded.</summary>
-public sealed class SentencePieceProcessor
+internal sealed class SentencePieceProcessor
 {
     private const float UnkPenalty = 10.0f;
     private static readonly UTF8Encoding StrictUtf8 = new(false, false);

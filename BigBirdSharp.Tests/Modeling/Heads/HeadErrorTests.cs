@@ -83,22 +83,22 @@ public sealed class HeadErrorTests
     public void The_cache_rejects_what_it_cannot_serve()
     {
         using var decoder = Load("decoder_xattn");
-        var cache = new BigBirdKeyValueCache(decoder.config, 1, 8);
+        var cache = new BigBirdKeyValueCache(decoder.Config, 1, 8);
         Assert.Contains("Run without a cache", Assert.Throws<BigBirdInputException>(() => decoder.Forward(new BigBirdInputs(1, 3)
         {
             InputIds = [5, 6, 7], EncoderHiddenStates = new float[2 * 16], EncoderSequenceLength = 2, PastKeyValues = cache,
         })).Message);
         using var causal = Load("causal_full");
-        var small = new BigBirdKeyValueCache(causal.config, 1, 4);
+        var small = new BigBirdKeyValueCache(causal.Config, 1, 4);
         Assert.Contains("larger capacity", Assert.Throws<BigBirdInputException>(() =>
             causal.Forward(new BigBirdInputs(1, 5) { InputIds = [5, 6, 7, 8, 9], PastKeyValues = small })).Message);
         Assert.Throws<BigBirdInputException>(() => causal.Forward(new BigBirdInputs(2, 1) { InputIds = [5, 6], PastKeyValues = small }));
         Assert.Contains("original_full", Assert.Throws<BigBirdInputException>(() => causal.Forward(
-            new BigBirdInputs(1, 60) { InputIds = Enumerable.Repeat(5, 60).ToArray(), PastKeyValues = new BigBirdKeyValueCache(causal.config, 1, 60) },
+            new BigBirdInputs(1, 60) { InputIds = Enumerable.Repeat(5, 60).ToArray(), PastKeyValues = new BigBirdKeyValueCache(causal.Config, 1, 60) },
             new BigBirdForwardOptions { AttentionType = AttentionType.BlockSparse })).Message);
-        Assert.Throws<BigBirdInputException>(() => new BigBirdKeyValueCache(causal.config, 1, causal.config.MaxPositionEmbeddings + 1));
+        Assert.Throws<BigBirdInputException>(() => new BigBirdKeyValueCache(causal.Config, 1, causal.Config.MaxPositionEmbeddings + 1));
         // with a cache the mask covers past + new tokens
-        var cache2 = new BigBirdKeyValueCache(causal.config, 1, 8);
+        var cache2 = new BigBirdKeyValueCache(causal.Config, 1, 8);
         causal.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], PastKeyValues = cache2 });
         Assert.Contains("2 past + 1 new", Assert.Throws<BigBirdInputException>(() =>
             causal.Forward(new BigBirdInputs(1, 1) { InputIds = [7], AttentionMask = [1], PastKeyValues = cache2 })).Message);
@@ -136,16 +136,16 @@ public sealed class HeadErrorTests
     public void A_cache_must_fit_the_model_and_needs_a_decoder()
     {
         using var causal = Load("causal_full");
-        var other = causal.config with { NumHiddenLayers = 1 };
+        var other = causal.Config with { NumHiddenLayers = 1 };
         Assert.Contains("made for 1 layers", Assert.Throws<BigBirdInputException>(() =>
             causal.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], PastKeyValues = new BigBirdKeyValueCache(other, 1, 4) })).Message);
         using var mlm = Load("mlm_bs");
         Assert.Contains("needs a decoder", Assert.Throws<BigBirdInputException>(() =>
-            mlm.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], PastKeyValues = new BigBirdKeyValueCache(mlm.config, 1, 4) })).Message);
+            mlm.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], PastKeyValues = new BigBirdKeyValueCache(mlm.Config, 1, 4) })).Message);
         using var tok = Load("tokcls_bs");
         Assert.Throws<BigBirdInputException>(() =>
             tok.Forward(new BigBirdInputs(1, 2) { InputIds = [5, 6], EncoderHiddenStates = new float[16], EncoderSequenceLength = 1 }));
-        Assert.Throws<BigBirdInputException>(() => new BigBirdKeyValueCache(causal.config with { MaxPositionEmbeddings = 1 << 30 }, 1 << 20, 1 << 20));
+        Assert.Throws<BigBirdInputException>(() => new BigBirdKeyValueCache(causal.Config with { MaxPositionEmbeddings = 1 << 30 }, 1 << 20, 1 << 20));
     }
 
     [Fact]

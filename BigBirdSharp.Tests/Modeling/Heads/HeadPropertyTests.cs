@@ -23,7 +23,7 @@ public sealed class HeadPropertyTests
     {
         var rng = new System.Random(seed);
         int batch = rng.Next(1, 4), prompt = rng.Next(1, 12);
-        var ids = RandomIds(rng, batch * prompt, causal.Value.config.VocabSize);
+        var ids = RandomIds(rng, batch * prompt, causal.Value.Config.VocabSize);
         var mask = new int[batch * prompt];
         for (int b = 0; b < batch; b++)
         {
@@ -46,11 +46,11 @@ public sealed class HeadPropertyTests
     {
         var rng = new System.Random(seed);
         var model = causal.Value;
-        int batch = rng.Next(1, 3), total = rng.Next(2, 20), first = rng.Next(1, total), vocab = model.config.VocabSize;
+        int batch = rng.Next(1, 3), total = rng.Next(2, 20), first = rng.Next(1, total), vocab = model.Config.VocabSize;
         var ids = RandomIds(rng, batch * total, vocab);
         var full = model.Forward(new BigBirdInputs(batch, total) { InputIds = ids });
 
-        var cache = new BigBirdKeyValueCache(model.config, batch, total);
+        var cache = new BigBirdKeyValueCache(model.Config, batch, total);
         int done = 0;
         foreach (int chunk in new[] { first }.Concat(Enumerable.Repeat(1, total - first)))
         {
@@ -78,7 +78,7 @@ public sealed class HeadPropertyTests
         var rng = new System.Random(seed);
         var model = choice.Value;
         int batch = rng.Next(1, 3), choices = rng.Next(2, 4), seq = rng.Next(20, 60);
-        var ids = RandomIds(rng, batch * choices * seq, model.config.VocabSize);
+        var ids = RandomIds(rng, batch * choices * seq, model.Config.VocabSize);
         var mask = new int[ids.Length];
         for (int r = 0; r < batch * choices; r++)
         {
@@ -104,12 +104,12 @@ public sealed class HeadPropertyTests
     {
         var rng = new System.Random(seed);
         var model = qa.Value;
-        int sep = model.config.SepTokenId!.Value, batch = rng.Next(1, 3), seq = rng.Next(10, 60);
+        int sep = model.Config.SepTokenId!.Value, batch = rng.Next(1, 3), seq = rng.Next(10, 60);
         var ids = new int[batch * seq];
         var question = new int[batch];
         for (int b = 0; b < batch; b++)
         {
-            for (int s = 0; s < seq; s++) { int t; do t = rng.Next(3, model.config.VocabSize); while (t == sep); ids[b * seq + s] = t; }
+            for (int s = 0; s < seq; s++) { int t; do t = rng.Next(3, model.Config.VocabSize); while (t == sep); ids[b * seq + s] = t; }
             int sepAt = rng.Next(1, seq);
             ids[b * seq + sepAt] = sep;
             ids[b * seq + seq - 1] = sep;
@@ -207,7 +207,7 @@ public sealed class HeadPropertyTests
     {
         var rng = new System.Random(seed);
         int n = rng.Next(1, 4);
-        var prompt = RandomIds(rng, rng.Next(1, 6), causal.Value.config.VocabSize);
+        var prompt = RandomIds(rng, rng.Next(1, 6), causal.Value.Config.VocabSize);
         var g = new GenerationConfig { MaxNewTokens = 25, NoRepeatNgramSize = n, DoSample = sample, TopK = 0, Seed = seed };
         var sequence = causal.Value.Generate(new BigBirdInputs(1, prompt.Length) { InputIds = prompt }, g);
         var ngrams = new HashSet<string>();

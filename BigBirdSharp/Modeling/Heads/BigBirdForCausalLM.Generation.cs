@@ -66,7 +66,7 @@ public sealed partial class BigBirdForCausalLM
             throw new BigBirdInputException("generation needs input_ids as the prompt.");
         if (prompt.PastKeyValues is not null)
             throw new BigBirdInputException("generation makes its own cache; pass the prompt without past_key_values.");
-        bert.Validate(prompt);
+        Bert.Validate(prompt);
         if (prompt.EncoderHiddenStates is not null)
             throw new BigBirdInputException(
                 "generation takes no encoder_hidden_states: HF's BigBirdForCausalLM.prepare_inputs_for_generation drops them, and its " +
@@ -82,13 +82,13 @@ public sealed partial class BigBirdForCausalLM
             throw new BigBirdInputException($"repetition_penalty must be a positive number, got {generation.RepetitionPenalty}.");
         if (generation.NoRepeatNgramSize < 0)
             throw new BigBirdInputException($"no_repeat_ngram_size must be non-negative, got {generation.NoRepeatNgramSize}.");
-        if ((long)promptLength + generation.MaxNewTokens > config.MaxPositionEmbeddings)
+        if ((long)promptLength + generation.MaxNewTokens > Config.MaxPositionEmbeddings)
             throw new BigBirdInputException(
-                $"prompt of {promptLength} tokens + {generation.MaxNewTokens} new tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}; " +
+                $"prompt of {promptLength} tokens + {generation.MaxNewTokens} new tokens exceeds max_position_embeddings {Config.MaxPositionEmbeddings}; " +
                 "ask for fewer tokens or shorten the prompt.");
         int maxLength = promptLength + generation.MaxNewTokens;
         _ = TensorSize.ForInput("sequences", "[batch, prompt + max_new_tokens]", "generate for fewer rows at a time.", batch, maxLength);
-        int pad = generation.PadTokenId ?? config.PadTokenId;
+        int pad = generation.PadTokenId ?? Config.PadTokenId;
         var stepOptions = (options ?? new BigBirdForwardOptions()) with
         {
             AttentionType = AttentionType.OriginalFull, OutputAttentions = false, OutputHiddenStates = false,
@@ -110,7 +110,7 @@ public sealed partial class BigBirdForCausalLM
         var unfinished = new bool[batch];
         Array.Fill(unfinished, true);
         // HF keeps no cache for a model that is not a decoder (use_cache is forced off), so every step re-runs everything
-        var cache = generation.UseCache && config.IsDecoder ? new BigBirdKeyValueCache(config, batch, Math.Max(1, maxLength), bert.Backend) : null;
+        var cache = generation.UseCache && Config.IsDecoder ? new BigBirdKeyValueCache(Config, batch, Math.Max(1, maxLength), Bert.Backend) : null;
         var sampler = generation.DoSample ? new Random(generation.Seed) : null;
         int length = promptLength;
         for (int step = 0; step < generation.MaxNewTokens; step++)
@@ -135,7 +135,7 @@ public sealed partial class BigBirdForCausalLM
             bool any = false;
             for (int b = 0; b < batch; b++)
             {
-                var scores = next_token_logits.AsSpan(b * config.VocabSize, config.VocabSize);
+                var scores = next_token_logits.AsSpan(b * Config.VocabSize, Config.VocabSize);
                 // HF's logits processors, in HF's order, before greedy choice or the sampling warpers
                 var sequence = sequences.AsSpan(b * maxLength, length);
                 if (generation.RepetitionPenalty != 1f) ApplyRepetitionPenalty(scores, sequence, generation.RepetitionPenalty);

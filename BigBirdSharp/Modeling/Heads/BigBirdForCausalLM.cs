@@ -13,24 +13,40 @@ namespace BigBirdSharp.Modeling.Heads;
 public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
 {
     /// <summary>cls (cls.predictions)</summary>
-    public BigBirdOnlyMLMHead cls { get; }
+    public BigBirdOnlyMLMHead Cls { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForCausalLM";
 
+    /// <summary>
+    /// Loads a BigBirdForCausalLM from a Hugging Face checkpoint folder (HF's <c>BigBirdForCausalLM.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForCausalLM head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForCausalLM FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForCausalLM>(directory, "BigBirdForCausalLM", options);
+
     internal BigBirdForCausalLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings, Lifetime);
+        Cls = new BigBirdOnlyMLMHead(heads, config, Bert.Embeddings.WordEmbeddings, Lifetime);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = Config.VocabSize;
         Reject(inputs.FloatLabels is not null, "float labels (causal-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var prediction_scores = cls.predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var prediction_scores = Cls.Predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
 
         float? lm_loss = null;
         if (inputs.Labels is { } labels)
@@ -54,11 +70,11 @@ public sealed partial class BigBirdForCausalLM : BigBirdPreTrainedModel
     /// </summary>
     internal float[] NextTokenLogits(BigBirdInputs inputs, BigBirdForwardOptions options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, hidden = config.HiddenSize;
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, hidden = Config.HiddenSize;
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
         var last = new float[batch * hidden];
         for (int b = 0; b < batch; b++)
             outputs.LastHiddenState.Data.AsSpan(((b + 1) * seq - 1) * hidden, hidden).CopyTo(last.AsSpan(b * hidden));
-        return cls.predictions.ForwardLeased(last, batch);
+        return Cls.Predictions.ForwardLeased(last, batch);
     }
 }

@@ -10,25 +10,41 @@ namespace BigBirdSharp.Modeling.Heads;
 public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
 {
     /// <summary>cls (cls.predictions)</summary>
-    public BigBirdOnlyMLMHead cls { get; }
+    public BigBirdOnlyMLMHead Cls { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForMaskedLM";
 
+    /// <summary>
+    /// Loads a BigBirdForMaskedLM from a Hugging Face checkpoint folder (HF's <c>BigBirdForMaskedLM.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForMaskedLM head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForMaskedLM FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForMaskedLM>(directory, "BigBirdForMaskedLM", options);
+
     internal BigBirdForMaskedLM(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        cls = new BigBirdOnlyMLMHead(heads, config, bert.embeddings.word_embeddings, Lifetime);
+        Cls = new BigBirdOnlyMLMHead(heads, config, Bert.Embeddings.WordEmbeddings, Lifetime);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = Config.VocabSize;
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
         var sequence_output = outputs.LastHiddenState;
-        var prediction_scores = cls.predictions.ForwardLeased(sequence_output.Data, batch * seq);
+        var prediction_scores = Cls.Predictions.ForwardLeased(sequence_output.Data, batch * seq);
         float? masked_lm_loss = inputs.Labels is { } labels ? Losses.CrossEntropy(prediction_scores, labels, vocab) : null;
         return Wrap(outputs, masked_lm_loss) with { Logits = new FloatTensor(prediction_scores, batch, seq, vocab) };
     }
@@ -42,27 +58,43 @@ public sealed class BigBirdForMaskedLM : BigBirdPreTrainedModel
 public sealed class BigBirdForPreTraining : BigBirdPreTrainedModel
 {
     /// <summary>cls (predictions + seq_relationship)</summary>
-    public BigBirdPreTrainingHeads cls { get; }
+    public BigBirdPreTrainingHeads Cls { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForPreTraining";
 
+    /// <summary>
+    /// Loads a BigBirdForPreTraining from a Hugging Face checkpoint folder (HF's <c>BigBirdForPreTraining.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForPreTraining head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForPreTraining FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForPreTraining>(directory, "BigBirdForPreTraining", options);
+
     internal BigBirdForPreTraining(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
-        cls = new BigBirdPreTrainingHeads(heads, config, bert.embeddings.word_embeddings, Lifetime);
+        Cls = new BigBirdPreTrainingHeads(heads, config, Bert.Embeddings.WordEmbeddings, Lifetime);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = config.VocabSize;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, vocab = Config.VocabSize;
         RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (masked-LM labels are token ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
         CheckCount(inputs.NextSentenceLabel, batch, "next_sentence_label", $"[{batch}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var prediction_scores = cls.predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
-        var seq_relationship_score = cls.seq_relationship.Forward(outputs.PoolerOutput!.Data, batch);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var prediction_scores = Cls.Predictions.ForwardLeased(outputs.LastHiddenState.Data, batch * seq);
+        var seq_relationship_score = Cls.SeqRelationship.Forward(outputs.PoolerOutput!.Data, batch);
 
         float? total_loss = null;
         if (inputs.Labels is { } labels)

@@ -18,15 +18,31 @@ namespace BigBirdSharp.Modeling.Heads;
 public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
 {
     /// <summary>qa_classifier</summary>
-    public BigBirdForQuestionAnsweringHead qa_classifier { get; }
+    public BigBirdForQuestionAnsweringHead QaClassifier { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForQuestionAnswering";
 
+    /// <summary>
+    /// Loads a BigBirdForQuestionAnswering from a Hugging Face checkpoint folder (HF's <c>BigBirdForQuestionAnswering.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForQuestionAnswering head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForQuestionAnswering FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForQuestionAnswering>(directory, "BigBirdForQuestionAnswering", options);
+
     internal BigBirdForQuestionAnswering(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        qa_classifier = new BigBirdForQuestionAnsweringHead(heads, config, Lifetime);
+        QaClassifier = new BigBirdForQuestionAnsweringHead(heads, config, Lifetime);
     }
 
     /// <summary>
@@ -35,7 +51,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
     /// </summary>
     public bool[]? QuestionMask(BigBirdInputs inputs)
     {
-        bert.Validate(inputs);
+        Bert.Validate(inputs);
         return QuestionLengths(inputs) is { } q ? Mask(q, inputs.SequenceLength, true) : null;
     }
 
@@ -50,7 +66,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
             // torch.argmax(input_ids.eq(sep_token_id)) + 1: the first separator, or index 0 when there is none
             int first = 0;
             for (int s = 0; s < seq; s++)
-                if (config.SepTokenId is int sep && ids[b * seq + s] == sep) { first = s; break; }
+                if (Config.SepTokenId is int sep && ids[b * seq + s] == sep) { first = s; break; }
             lengths[b] = first + 1;
         }
         return lengths;
@@ -67,7 +83,7 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
         int batch = inputs.BatchSize, seq = inputs.SequenceLength;
-        bert.Validate(inputs);
+        Bert.Validate(inputs);
         RejectDecoderInputs(inputs);
         Reject(inputs.Labels is not null || inputs.FloatLabels is not null, "labels (give start_positions and end_positions)", Architecture);
         CheckCount(inputs.QuestionLengths, batch, "question_lengths", $"[{batch}]");
@@ -94,8 +110,8 @@ public sealed class BigBirdForQuestionAnswering : BigBirdPreTrainedModel
             logits_mask = Mask(question_lengths, seq, exceptFirst: true);
         }
 
-        var outputs = bert.ForwardLeased(bertInputs, options, cancellationToken);
-        var logits = qa_classifier.ForwardLeased(outputs.LastHiddenState.Data, batch * seq); // [batch·seq, 2]
+        var outputs = Bert.ForwardLeased(bertInputs, options, cancellationToken);
+        var logits = QaClassifier.ForwardLeased(outputs.LastHiddenState.Data, batch * seq); // [batch·seq, 2]
         var start_logits = new float[batch * seq];
         var end_logits = new float[batch * seq];
         for (int i = 0; i < batch * seq; i++)

@@ -12,25 +12,41 @@ namespace BigBirdSharp.Modeling.Heads;
 public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
 {
     /// <summary>classifier</summary>
-    public BigBirdClassificationHead classifier { get; }
+    public BigBirdClassificationHead Classifier { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForSequenceClassification";
 
+    /// <summary>
+    /// Loads a BigBirdForSequenceClassification from a Hugging Face checkpoint folder (HF's <c>BigBirdForSequenceClassification.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForSequenceClassification head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForSequenceClassification FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForSequenceClassification>(directory, "BigBirdForSequenceClassification", options);
+
     internal BigBirdForSequenceClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        classifier = new BigBirdClassificationHead(heads, config, Lifetime);
+        Classifier = new BigBirdClassificationHead(heads, config, Lifetime);
     }
 
     /// <summary>HF's problem_type for these labels: config's, or inferred from num_labels and the labels' type.</summary>
     public string ProblemType(bool integerLabels) =>
-        config.ProblemType ?? (config.NumLabels == 1 ? "regression"
+        Config.ProblemType ?? (Config.NumLabels == 1 ? "regression"
             : integerLabels ? "single_label_classification" : "multi_label_classification");
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, num_labels = config.NumLabels;
+        int batch = inputs.BatchSize, num_labels = Config.NumLabels;
         RejectDecoderInputs(inputs);
         if (inputs.Labels is not null && inputs.FloatLabels is not null)
             throw new BigBirdInputException("give labels either as integers or as floats, not both.");
@@ -56,8 +72,8 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
                 break;
         }
 
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var logits = classifier.ForwardLeased(outputs.LastHiddenState);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var logits = Classifier.ForwardLeased(outputs.LastHiddenState);
         float? loss = problem_type switch
         {
             "regression" => Losses.MeanSquaredError(logits, inputs.FloatLabels),
@@ -77,15 +93,31 @@ public sealed class BigBirdForSequenceClassification : BigBirdPreTrainedModel
 public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
 {
     /// <summary>classifier [1, hidden] + bias</summary>
-    public Linear classifier { get; }
+    public Linear Classifier { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForMultipleChoice";
 
+    /// <summary>
+    /// Loads a BigBirdForMultipleChoice from a Hugging Face checkpoint folder (HF's <c>BigBirdForMultipleChoice.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForMultipleChoice head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForMultipleChoice FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForMultipleChoice>(directory, "BigBirdForMultipleChoice", options);
+
     internal BigBirdForMultipleChoice(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: true, ownsReader)
     {
-        classifier = new Linear(heads, "classifier", config.HiddenSize, 1);
+        Classifier = new Linear(heads, "classifier", config.HiddenSize, 1);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
@@ -99,8 +131,8 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
         Reject(inputs.FloatLabels is not null, "float labels (labels are the index of the right choice)", Architecture);
         CheckCount(inputs.Labels, batch, "labels", $"[{batch}]");
 
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var reshaped_logits = classifier.Forward(outputs.PoolerOutput!.Data, rows); // [batch·choices, 1] viewed as [batch, choices]
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var reshaped_logits = Classifier.Forward(outputs.PoolerOutput!.Data, rows); // [batch·choices, 1] viewed as [batch, choices]
         float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(reshaped_logits, labels, num_choices) : null;
         return Wrap(outputs, loss) with { Logits = new FloatTensor(reshaped_logits, batch, num_choices) };
     }
@@ -113,25 +145,41 @@ public sealed class BigBirdForMultipleChoice : BigBirdPreTrainedModel
 public sealed class BigBirdForTokenClassification : BigBirdPreTrainedModel
 {
     /// <summary>classifier [num_labels, hidden] + bias</summary>
-    public Linear classifier { get; }
+    public Linear Classifier { get; }
 
     /// <inheritdoc/>
     public override string Architecture => "BigBirdForTokenClassification";
 
+    /// <summary>
+    /// Loads a BigBirdForTokenClassification from a Hugging Face checkpoint folder (HF's <c>BigBirdForTokenClassification.from_pretrained</c>): config.json and
+    /// model.safetensors, a sharded safetensors index, or pytorch_model.bin.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="options">The backend, threads and other load-time settings; null for the CPU backend on every processor.</param>
+    /// <returns>The loaded head; dispose it to release the memory-mapped weights.</returns>
+    /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
+    /// <exception cref="BigBirdArchitectureException">The checkpoint holds no BigBirdForTokenClassification head, or config.json contradicts it.</exception>
+    /// <exception cref="CheckpointFormatException">A weights file is missing or malformed.</exception>
+    /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
+    /// <exception cref="BigBirdOptionsException"><paramref name="options"/> contradict each other.</exception>
+    /// <exception cref="BigBirdException">The folder does not exist, or the backend lacks an operation the model needs.</exception>
+    public static BigBirdForTokenClassification FromPretrained(string directory, BigBirdModelOptions? options = null) =>
+        LoadTyped<BigBirdForTokenClassification>(directory, "BigBirdForTokenClassification", options);
+
     internal BigBirdForTokenClassification(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool ownsReader)
         : base(config, reader, heads, addPoolingLayer: false, ownsReader)
     {
-        classifier = new Linear(heads, "classifier", config.HiddenSize, config.NumLabels);
+        Classifier = new Linear(heads, "classifier", config.HiddenSize, config.NumLabels);
     }
 
     private protected override BigBirdHeadOutput ForwardCore(BigBirdInputs inputs, BigBirdForwardOptions? options, CancellationToken cancellationToken)
     {
-        int batch = inputs.BatchSize, seq = inputs.SequenceLength, num_labels = config.NumLabels;
+        int batch = inputs.BatchSize, seq = inputs.SequenceLength, num_labels = Config.NumLabels;
         RejectDecoderInputs(inputs);
         Reject(inputs.FloatLabels is not null, "float labels (token labels are class ids)", Architecture);
         CheckCount(inputs.Labels, (long)batch * seq, "labels", $"[{batch}, {seq}]");
-        var outputs = bert.ForwardLeased(inputs, options, cancellationToken);
-        var logits = classifier.Forward(outputs.LastHiddenState.Data, batch * seq);
+        var outputs = Bert.ForwardLeased(inputs, options, cancellationToken);
+        var logits = Classifier.Forward(outputs.LastHiddenState.Data, batch * seq);
         float? loss = inputs.Labels is { } labels ? Losses.CrossEntropy(logits, labels, num_labels) : null;
         return Wrap(outputs, loss) with { Logits = new FloatTensor(logits, batch, seq, num_labels) };
     }

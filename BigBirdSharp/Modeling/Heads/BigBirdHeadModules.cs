@@ -9,15 +9,15 @@ namespace BigBirdSharp.Modeling.Heads;
 /// <summary>dense → hidden_act → LayerNorm. Ports <c>BigBirdPredictionHeadTransform</c>.</summary>
 public sealed class BigBirdPredictionHeadTransform
 {
-    /// <summary>[hidden, hidden] + bias</summary>
-    public Linear dense { get; }
+    /// <summary>HF's <c>dense</c>: [hidden, hidden] + bias</summary>
+    public Linear Dense { get; }
     /// <summary>LayerNorm over hidden_size.</summary>
     public LayerNorm LayerNorm { get; }
     private readonly ActivationKind _act;
 
     internal BigBirdPredictionHeadTransform(WeightLoader w, string path, BigBirdConfig config)
     {
-        dense = new Linear(w, $"{path}.dense", config.HiddenSize, config.HiddenSize);
+        Dense = new Linear(w, $"{path}.dense", config.HiddenSize, config.HiddenSize);
         LayerNorm = new LayerNorm(w, $"{path}.LayerNorm", config.HiddenSize, config.LayerNormEps);
         _act = config.HiddenActKind;
     }
@@ -25,7 +25,7 @@ public sealed class BigBirdPredictionHeadTransform
     /// <summary>y[rows, hidden] = LayerNorm(act(dense(x))), the activation fused into the product.</summary>
     internal void Forward(DeviceSpan y, DeviceSpan x, int rows)
     {
-        dense.Forward(y, x, rows, _act);
+        Dense.Forward(y, x, rows, _act);
         LayerNorm.Forward(y, y, DeviceSpan.Empty, rows);
     }
 }
@@ -37,18 +37,18 @@ public sealed class BigBirdPredictionHeadTransform
 public sealed class BigBirdLMPredictionHead
 {
     /// <summary>cls.predictions.transform</summary>
-    public BigBirdPredictionHeadTransform transform { get; }
+    public BigBirdPredictionHeadTransform Transform { get; }
     /// <summary>cls.predictions.decoder: weight = word_embeddings when tied, bias = cls.predictions.bias.</summary>
-    public Linear decoder { get; }
+    public Linear Decoder { get; }
 
     internal BigBirdLMPredictionHead(WeightLoader w, string path, BigBirdConfig config, Embedding wordEmbeddings, ModelLifetime lifetime)
     {
         _lifetime = lifetime;
-        transform = new BigBirdPredictionHeadTransform(w, $"{path}.transform", config);
+        Transform = new BigBirdPredictionHeadTransform(w, $"{path}.transform", config);
         // decoder.bias and bias are one parameter in HF; checkpoints hold either name (or both)
         var bias = w.Get($"{path}.bias", [$"{path}.decoder.bias"], config.VocabSize);
         var weight = config.TieWordEmbeddings ? wordEmbeddings.Weight : w.Get($"{path}.decoder.weight", config.VocabSize, config.HiddenSize);
-        decoder = new Linear(w.Backend, weight, bias, config.HiddenSize, config.VocabSize);
+        Decoder = new Linear(w.Backend, weight, bias, config.HiddenSize, config.VocabSize);
         _backend = w.Backend;
     }
 
@@ -69,14 +69,14 @@ public sealed class BigBirdLMPredictionHead
     internal float[] ForwardLeased(ReadOnlySpan<float> hidden, int rows)
     {
         // [rows, vocab] grows fastest of all: batch × seq × vocab_size can pass one buffer while the encoder's do not
-        int hiddenLength = TensorSize.ForInput("hidden_states", "[rows, hidden_size]", Advice, rows, decoder.InFeatures);
-        int scoresLength = TensorSize.ForInput("prediction_scores", "[batch·seq, vocab_size]", Advice, rows, decoder.OutFeatures);
+        int hiddenLength = TensorSize.ForInput("hidden_states", "[rows, hidden_size]", Advice, rows, Decoder.InFeatures);
+        int scoresLength = TensorSize.ForInput("prediction_scores", "[batch·seq, vocab_size]", Advice, rows, Decoder.OutFeatures);
         using var stage = new HostStage(_backend);
         var hidden_states = stage.Upload(hidden[..hiddenLength]);
         var transformed = stage.Rent(hiddenLength);
-        transform.Forward(transformed, hidden_states, rows);
+        Transform.Forward(transformed, hidden_states, rows);
         var prediction_scores = stage.Rent(scoresLength);
-        decoder.Forward(prediction_scores, transformed, rows);
+        Decoder.Forward(prediction_scores, transformed, rows);
         return stage.Download(prediction_scores);
     }
 }
@@ -85,24 +85,24 @@ public sealed class BigBirdLMPredictionHead
 public sealed class BigBirdOnlyMLMHead
 {
     /// <summary>cls.predictions</summary>
-    public BigBirdLMPredictionHead predictions { get; }
+    public BigBirdLMPredictionHead Predictions { get; }
 
     internal BigBirdOnlyMLMHead(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings, ModelLifetime lifetime) =>
-        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings, lifetime);
+        Predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings, lifetime);
 }
 
 /// <summary>cls.predictions and cls.seq_relationship ([2, hidden] over the pooled output). Ports <c>BigBirdPreTrainingHeads</c>.</summary>
 public sealed class BigBirdPreTrainingHeads
 {
     /// <summary>cls.predictions</summary>
-    public BigBirdLMPredictionHead predictions { get; }
+    public BigBirdLMPredictionHead Predictions { get; }
     /// <summary>cls.seq_relationship: the next-sentence classifier.</summary>
-    public Linear seq_relationship { get; }
+    public Linear SeqRelationship { get; }
 
     internal BigBirdPreTrainingHeads(WeightLoader w, BigBirdConfig config, Embedding wordEmbeddings, ModelLifetime lifetime)
     {
-        predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings, lifetime);
-        seq_relationship = new Linear(w, "cls.seq_relationship", config.HiddenSize, 2);
+        Predictions = new BigBirdLMPredictionHead(w, "cls.predictions", config, wordEmbeddings, lifetime);
+        SeqRelationship = new Linear(w, "cls.seq_relationship", config.HiddenSize, 2);
     }
 }
 
@@ -113,17 +113,17 @@ public sealed class BigBirdPreTrainingHeads
 public sealed class BigBirdClassificationHead
 {
     /// <summary>classifier.dense [hidden, hidden]</summary>
-    public Linear dense { get; }
+    public Linear Dense { get; }
     /// <summary>classifier.out_proj [num_labels, hidden]</summary>
-    public Linear out_proj { get; }
+    public Linear OutProj { get; }
     private readonly ActivationKind _act;
     private readonly ModelLifetime _lifetime;
 
     internal BigBirdClassificationHead(WeightLoader w, BigBirdConfig config, ModelLifetime lifetime)
     {
         _lifetime = lifetime;
-        dense = new Linear(w, "classifier.dense", config.HiddenSize, config.HiddenSize);
-        out_proj = new Linear(w, "classifier.out_proj", config.HiddenSize, config.NumLabels);
+        Dense = new Linear(w, "classifier.dense", config.HiddenSize, config.HiddenSize);
+        OutProj = new Linear(w, "classifier.out_proj", config.HiddenSize, config.NumLabels);
         _act = config.HiddenActKind;
     }
 
@@ -139,14 +139,14 @@ public sealed class BigBirdClassificationHead
     internal float[] ForwardLeased(FloatTensor features)
     {
         int batch = features.Shape[0], seq = features.Shape[1], hidden = features.Shape[2];
-        using var stage = new HostStage(dense.Bound.Backend);
+        using var stage = new HostStage(Dense.Bound.Backend);
         var all = stage.Upload(features.Data);
         var x = stage.Rent(batch * hidden);
         stage.Backend.Copy(x, hidden, all, seq * hidden, batch, hidden); // x = features[:, 0, :] (take <s> / [CLS])
         var h = stage.Rent(batch * hidden);
-        dense.Forward(h, x, batch, _act);
-        var logits = stage.Rent(TensorSize.ForInput("logits", "[batch, num_labels]", "run fewer rows per call.", batch, out_proj.OutFeatures));
-        out_proj.Forward(logits, h, batch);
+        Dense.Forward(h, x, batch, _act);
+        var logits = stage.Rent(TensorSize.ForInput("logits", "[batch, num_labels]", "run fewer rows per call.", batch, OutProj.OutFeatures));
+        OutProj.Forward(logits, h, batch);
         return stage.Download(logits);
     }
 }
@@ -157,42 +157,42 @@ public sealed class BigBirdClassificationHead
 public sealed class BigBirdForQuestionAnsweringHead
 {
     /// <summary>qa_classifier.intermediate</summary>
-    public BigBirdIntermediate intermediate { get; }
+    public BigBirdIntermediate Intermediate { get; }
     /// <summary>qa_classifier.output</summary>
-    public BigBirdOutput output { get; }
+    public BigBirdOutput Output { get; }
     /// <summary>qa_classifier.qa_outputs [num_labels = 2, hidden]</summary>
-    public Linear qa_outputs { get; }
+    public Linear QaOutputs { get; }
 
     private readonly ModelLifetime _lifetime;
 
     internal BigBirdForQuestionAnsweringHead(WeightLoader w, BigBirdConfig config, ModelLifetime lifetime)
     {
         _lifetime = lifetime;
-        intermediate = new BigBirdIntermediate(w, "qa_classifier.intermediate", config);
-        output = new BigBirdOutput(w, "qa_classifier.output", config);
-        qa_outputs = new Linear(w, "qa_classifier.qa_outputs", config.HiddenSize, 2);
+        Intermediate = new BigBirdIntermediate(w, "qa_classifier.intermediate", config);
+        Output = new BigBirdOutput(w, "qa_classifier.output", config);
+        QaOutputs = new Linear(w, "qa_classifier.qa_outputs", config.HiddenSize, 2);
     }
 
     /// <summary>logits[rows, 2] of encoder_output[rows, hidden].</summary>
     /// <exception cref="ObjectDisposedException">The head has been disposed.</exception>
-    public float[] Forward(ReadOnlySpan<float> encoder_output, int rows)
+    public float[] Forward(ReadOnlySpan<float> encoderOutput, int rows)
     {
         using var lease = _lifetime.Enter(this);
-        return ForwardLeased(encoder_output, rows);
+        return ForwardLeased(encoderOutput, rows);
     }
 
     /// <summary><see cref="Forward(ReadOnlySpan{float}, int)"/> under the caller's lease.</summary>
     internal float[] ForwardLeased(ReadOnlySpan<float> encoder_output, int rows)
     {
-        using var stage = new HostStage(qa_outputs.Bound.Backend);
+        using var stage = new HostStage(QaOutputs.Bound.Backend);
         var encoded = stage.Upload(encoder_output);
         var inter = stage.Rent(TensorSize.ForInput("qa_classifier.intermediate", "[batch·seq, intermediate_size]",
-                                                   "run fewer rows per call or a shorter input.", rows, intermediate.dense.OutFeatures));
-        intermediate.Forward(inter, encoded, rows);
+                                                   "run fewer rows per call or a shorter input.", rows, Intermediate.Dense.OutFeatures));
+        Intermediate.Forward(inter, encoded, rows);
         var hidden_states = stage.Rent(encoder_output.Length);
-        output.Forward(hidden_states, inter, encoded, rows);
+        Output.Forward(hidden_states, inter, encoded, rows);
         var logits = stage.Rent(rows * 2);
-        qa_outputs.Forward(logits, hidden_states, rows);
+        QaOutputs.Forward(logits, hidden_states, rows);
         return stage.Download(logits);
     }
 }

@@ -5,9 +5,10 @@ using BigBirdSharp.IO;
 namespace BigBirdSharp.Modeling.Heads;
 
 /// <summary>
-/// The base of the seven task heads, after HF's <c>BigBirdPreTrainedModel</c>: a <see cref="BigBirdModel"/> named
-/// <c>bert</c> plus head modules read from the same checkpoint. <see cref="Load"/> picks the head from
-/// <c>config.json</c>'s <c>architectures[0]</c> or from the caller. A loaded head is immutable and thread-safe.
+/// The base of the seven task heads, after HF's <c>BigBirdPreTrainedModel</c>: a <see cref="BigBirdModel"/>
+/// (<see cref="Bert"/>, HF's <c>bert</c>) plus head modules read from the same checkpoint. Each head loads with its own
+/// <c>FromPretrained</c> (<see cref="BigBirdForQuestionAnswering.FromPretrained"/>, …). A loaded head is immutable and
+/// thread-safe.
 /// </summary>
 public abstract class BigBirdPreTrainedModel : IDisposable
 {
@@ -18,21 +19,21 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         "BigBirdForMultipleChoice", "BigBirdForTokenClassification", "BigBirdForQuestionAnswering",
     ];
 
-    /// <summary>The configuration the head was built from.</summary>
-    public BigBirdConfig config { get; }
+    /// <summary>HF's <c>config</c>: the configuration the head was built from.</summary>
+    public BigBirdConfig Config { get; }
     /// <summary>The encoder (HF's <c>self.bert</c>).</summary>
-    public BigBirdModel bert { get; }
+    public BigBirdModel Bert { get; }
     /// <summary>The HF class this head ports, e.g. <c>BigBirdForMaskedLM</c>.</summary>
     public abstract string Architecture { get; }
 
-    /// <summary>The lifetime of the head's memory, shared with <see cref="bert"/> and the head modules.</summary>
+    /// <summary>The lifetime of the head's memory, shared with <see cref="Bert"/> and the head modules.</summary>
     private protected ModelLifetime Lifetime { get; }
 
     private protected BigBirdPreTrainedModel(BigBirdConfig config, ITensorReader reader, WeightLoader heads, bool addPoolingLayer, bool ownsReader)
     {
-        this.config = config;
+        this.Config = config;
         Lifetime = new ModelLifetime();
-        bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads, Lifetime);
+        Bert = BigBirdModel.ForHead(config, reader, addPoolingLayer, heads, Lifetime);
         if (ownsReader) Lifetime.OnRelease(reader.Dispose);
     }
 
@@ -69,12 +70,12 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     /// <c>architectures[0]</c>.
     /// </summary>
     /// <exception cref="BigBirdConfigException">config.json is missing or invalid.</exception>
-    /// <exception cref="BigBirdException">The architecture is not a BigBird head (use <see cref="BigBirdModel.Load"/> for BigBirdModel).</exception>
+    /// <exception cref="BigBirdException">The architecture is not a BigBird head (use <see cref="BigBirdModel.FromPretrained"/> for BigBirdModel).</exception>
     /// <exception cref="TensorMismatchException">The checkpoint lacks a tensor the head needs, or has it in another shape.</exception>
     /// <param name="directory">A Hugging Face checkpoint folder.</param>
     /// <param name="architecture">The head to load; null for config.json's first architecture.</param>
     /// <param name="options">The backend and other load-time settings; null for the CPU backend.</param>
-    public static BigBirdPreTrainedModel Load(string directory, string? architecture = null, BigBirdModelOptions? options = null)
+    internal static BigBirdPreTrainedModel Load(string directory, string? architecture = null, BigBirdModelOptions? options = null)
     {
         if (!Directory.Exists(directory))
             throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
@@ -94,8 +95,58 @@ public abstract class BigBirdPreTrainedModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// The typed loader behind each head's <c>FromPretrained</c> (HF's <c>from_pretrained</c>): reads config.json, checks
+    /// that it and the checkpoint fit <paramref name="architecture"/>, and builds the head. A checkpoint saved as another
+    /// head loads when it carries this head's tensors (HF's <c>BigBirdForMaskedLM</c> from a <c>BigBirdForPreTraining</c>
+    /// checkpoint, or the default model's three heads).
+    /// </summary>
+    private protected static T LoadTyped<T>(string directory, string architecture, BigBirdModelOptions? options)
+        where T : BigBirdPreTrainedModel
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (!Directory.Exists(directory))
+            throw new BigBirdException($"{directory}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
+        var config = BigBirdConfig.FromFile(Path.Combine(directory, "config.json"));
+        string named = config.Architectures.Count > 0 ? string.Join(", ", config.Architectures) : "no architecture";
+        // HF only warns about these two and then runs the wrong attention: a causal LM that attends to later tokens,
+        // or a masked LM that cannot see them
+        if (architecture == "BigBirdForCausalLM" && !config.IsDecoder)
+            throw new BigBirdArchitectureException(directory, architecture,
+                $"config.json has is_decoder false (it names {named}), so its attention is bidirectional; BigBirdForCausalLM needs a decoder checkpoint (is_decoder: true).");
+        if (architecture == "BigBirdForMaskedLM" && config.IsDecoder)
+            throw new BigBirdArchitectureException(directory, architecture,
+                $"config.json has is_decoder true (it names {named}), so its attention is causal; {architecture} needs bidirectional attention (is_decoder: false). Load a decoder as BigBirdForCausalLM.");
+        var reader = CheckpointLoader.Open(directory);
+        try
+        {
+            string probe = HeadProbeTensor(architecture);
+            if (!reader.TryGetInfo(probe, out _))
+                throw new BigBirdArchitectureException(directory, architecture,
+                    $"the checkpoint has no {probe} tensor, so it holds no {architecture} head (config.json names {named}). " +
+                    $"Load it as the head it was saved as, or as BigBirdModel for the encoder alone; a head that was never trained is not made up here, as HF would with random weights.");
+            return (T)Create(config, reader, architecture, ownsReader: true, options);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A tensor that every checkpoint of the head has, under HF's name.</summary>
+    private static string HeadProbeTensor(string architecture) => architecture switch
+    {
+        "BigBirdForPreTraining" => "cls.seq_relationship.weight",
+        "BigBirdForMaskedLM" or "BigBirdForCausalLM" => "cls.predictions.transform.dense.weight",
+        "BigBirdForSequenceClassification" => "classifier.out_proj.weight",
+        "BigBirdForMultipleChoice" or "BigBirdForTokenClassification" => "classifier.weight",
+        "BigBirdForQuestionAnswering" => "qa_classifier.qa_outputs.weight",
+        _ => throw new InvalidOperationException(architecture),
+    };
+
     /// <summary>Builds a head over an open reader, which must outlive it (the caller disposes it).</summary>
-    public static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture, BigBirdModelOptions? options = null)
+    internal static BigBirdPreTrainedModel FromReader(BigBirdConfig config, ITensorReader reader, string architecture, BigBirdModelOptions? options = null)
     {
         CheckArchitecture(architecture);
         return Create(config, reader, architecture, ownsReader: false, options);
@@ -128,9 +179,9 @@ public abstract class BigBirdPreTrainedModel : IDisposable
     }
 
     /// <summary>
-    /// Releases the memory-mapped weights of a head made by <see cref="Load"/> and its idle work space. Safe to call
+    /// Releases the memory-mapped weights of a head made by <c>FromPretrained</c> and its idle work space. Safe to call
     /// while other threads run <see cref="Forward"/>: calls already running finish normally and the memory is released
-    /// when the last of them returns; calls begun afterwards (on the head, its <see cref="bert"/> or its modules) throw
+    /// when the last of them returns; calls begun afterwards (on the head, its <see cref="Bert"/> or its modules) throw
     /// <see cref="ObjectDisposedException"/>. Calling it again does nothing.
     /// </summary>
     public void Dispose()

@@ -6,7 +6,7 @@ namespace BigBirdSharp.Modeling.Heads;
 /// <c>BCEWithLogitsLoss</c> (means over all elements). Sums run in double, so the result is at least as exact as
 /// torch's float32 reduction.
 /// </summary>
-public static class Losses
+internal static class Losses
 {
     /// <summary>torch's default <c>ignore_index</c>.</summary>
     public const int IgnoreIndex = -100;
