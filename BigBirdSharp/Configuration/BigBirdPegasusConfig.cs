@@ -142,7 +142,7 @@ public sealed record BigBirdPegasusConfig
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {root.ValueKind}.");
-            var r = new Fields(root, source);
+            var r = new ConfigFieldReader(root, source);
             string? modelType = r.NullableString("model_type");
             if (modelType is not null && modelType != ModelType)
                 throw new BigBirdConfigException($"{source}: model_type is '{modelType}', but BigBirdPegasus reads '{ModelType}' configurations.");
@@ -250,66 +250,5 @@ public sealed record BigBirdPegasusConfig
         _ = TensorSize.ForConfig(source, "model.encoder.layers.0.fc1.weight", "[encoder_ffn_dim, d_model]", EncoderFfnDim, DModel);
         _ = TensorSize.ForConfig(source, "model.decoder.layers.0.fc1.weight", "[decoder_ffn_dim, d_model]", DecoderFfnDim, DModel);
         _ = BigBirdConfig.ParseActivation(ActivationFunction, source);
-    }
-
-    /// <summary>Typed access to the fields of the JSON object; errors name the field.</summary>
-    private readonly struct Fields(JsonElement root, string source)
-    {
-        private bool TryGet(string name, out JsonElement e) => root.TryGetProperty(name, out e) && e.ValueKind != JsonValueKind.Null;
-
-        private BigBirdConfigException Wrong(string name, JsonElement e, string expected) =>
-            new($"{source}: {name} must be {expected}, found {e.ValueKind} '{e.GetRawText()}'.");
-
-        public int Int(string name, int fallback) => NullableInt(name, fallback) ?? fallback;
-
-        public int? NullableInt(string name, int? fallback)
-        {
-            if (!root.TryGetProperty(name, out var e)) return fallback;
-            if (e.ValueKind == JsonValueKind.Null) return null;
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double dv) && double.IsFinite(dv) && dv == Math.Floor(dv))
-                throw new BigBirdConfigException($"{source}: {name} is {e.GetRawText()}, outside the {int.MinValue}..{int.MaxValue} BigBirdSharp supports.");
-            throw Wrong(name, e, "an integer");
-        }
-
-        public double Double(string name, double fallback)
-        {
-            if (!TryGet(name, out var e)) return fallback;
-            if (e.ValueKind == JsonValueKind.Number) return e.GetDouble();
-            throw Wrong(name, e, "a number");
-        }
-
-        public bool Bool(string name, bool fallback)
-        {
-            if (!TryGet(name, out var e)) return fallback;
-            return e.ValueKind switch
-            {
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                _ => throw Wrong(name, e, "true or false"),
-            };
-        }
-
-        public string String(string name, string fallback) => NullableString(name) ?? fallback;
-
-        public string? NullableString(string name)
-        {
-            if (!TryGet(name, out var e)) return null;
-            if (e.ValueKind == JsonValueKind.String) return e.GetString()!;
-            throw Wrong(name, e, "a string");
-        }
-
-        public IReadOnlyList<string> StringList(string name)
-        {
-            if (!TryGet(name, out var e)) return [];
-            if (e.ValueKind != JsonValueKind.Array) throw Wrong(name, e, "a list of strings");
-            var list = new List<string>();
-            foreach (var item in e.EnumerateArray())
-            {
-                if (item.ValueKind != JsonValueKind.String) throw Wrong(name, item, "a list of strings");
-                list.Add(item.GetString()!);
-            }
-            return list;
-        }
     }
 }
