@@ -336,20 +336,24 @@ public sealed class GpuBackend : IComputeBackend, IDisposable
             if (rows == 0 || rowLength == 0) return;
             if ((long)(rows - 1) * dstStride + rowLength > dst.Length || (long)(rows - 1) * srcStride + rowLength > src.Length)
                 throw new ArgumentException($"Copy of {rows} rows of {rowLength} (strides {dstStride}, {srcStride}) overruns views of {dst.Length} and {src.Length} floats.");
-            int srcSpan = (rows - 1) * srcStride + rowLength;
+            long srcSpan = (long)(rows - 1) * srcStride + rowLength;
             bool overlap = ReferenceEquals(dst.Buffer, src.Buffer) && dst.Offset < src.Offset + srcSpan && src.Offset < dst.Offset + (rows - 1) * dstStride + rowLength;
             if (!overlap)
             {
                 _copy(_stream, rows * rowLength, d, dstStride, s, srcStride, rowLength);
                 return;
             }
-            // source and destination share memory: stage the source rows, so the copy reads them as they were (memmove)
-            var staged = Workspace.Rent(srcSpan);
+            // source and destination share memory: as the CPU backend does, row after row, each row moved as a memmove
+            // (staged whole, then written), so a row reads what the rows before it wrote
+            var staged = Workspace.Rent(rowLength);
             try
             {
-                var stage = ((GpuBuffer)staged).View(0, srcSpan);
-                _copy(_stream, srcSpan, stage, srcSpan, s.SubView(0, srcSpan), srcSpan, srcSpan);
-                _copy(_stream, rows * rowLength, d, dstStride, stage, srcStride, rowLength);
+                var stage = ((GpuBuffer)staged).View(0, rowLength);
+                for (int r = 0; r < rows; r++)
+                {
+                    _copy(_stream, rowLength, stage, rowLength, s.SubView((long)r * srcStride, rowLength), rowLength, rowLength);
+                    _copy(_stream, rowLength, d.SubView((long)r * dstStride, rowLength), rowLength, stage, rowLength, rowLength);
+                }
             }
             finally
             {

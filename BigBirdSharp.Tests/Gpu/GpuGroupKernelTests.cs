@@ -120,6 +120,22 @@ public sealed class GpuGroupKernelTests : IDisposable
             }), $"BlockSparse {semantics} {numBlocks}×{block} r={r}");
     }
 
+    [Theory]
+    [InlineData(0, 2, 5, 5, 4, 5)]  // rows shifted forward over themselves: each row reads what the row before it wrote
+    [InlineData(7, 0, 5, 5, 4, 5)]  // shifted backward
+    [InlineData(3, 1, 6, 4, 3, 4)]  // different strides, partly overlapping
+    [InlineData(0, 1, 0, 3, 5, 3)]  // one row broadcast over a destination that covers it
+    public void Copy_within_one_buffer_moves_row_after_row_like_the_cpu_backend(int srcOffset, int dstOffset, int srcStride, int dstStride,
+                                                                                int rows, int rowLength)
+    {
+        float[] initial = Enumerable.Range(1, 40).Select(i => (float)i).ToArray();
+        AssertSameAsCpu(40, (backend, put, output) =>
+        {
+            backend.Upload(output, initial);
+            backend.Copy(output.Slice(dstOffset), dstStride, output.Slice(srcOffset), srcStride, rows, rowLength);
+        }, $"Copy src+{srcOffset}/{srcStride} dst+{dstOffset}/{dstStride} {rows}×{rowLength}");
+    }
+
     [Fact]
     public void Only_small_power_of_two_groups_are_accepted_on_the_cpu_accelerator()
     {
