@@ -83,7 +83,7 @@ public static partial class BigBirdCli
                 return parsed.Invoke(new InvocationConfiguration { Output = io.Stdout, Error = io.Stderr, EnableDefaultExceptionHandler = false });
             var o = new Options(parsed);
             o.RejectOptionLikeTexts();
-            Backend(o); // a bad --threads is a usage error before anything is read or loaded
+            Backend(o); // a bad --threads or --backend is an error before anything is read or loaded
             return command switch
             {
                 "run" => RunCommand(o, io),
@@ -450,14 +450,23 @@ public static partial class BigBirdCli
     /// <summary>The most threads <c>--threads</c> takes.</summary>
     public const int MaxThreads = 256;
 
-    /// <summary>The backend <c>--threads N</c> asks for (<see cref="CpuBackend.Create"/>), or null for the default one.</summary>
-    /// <exception cref="UsageException">N is not in [1, <see cref="MaxThreads"/>].</exception>
-    internal static IComputeBackend? Backend(Options o) => o.Value<int?>("--threads") switch
+    /// <summary>
+    /// The backend <c>--backend</c> and <c>--threads N</c> ask for: null for the default CPU backend, <see cref="CpuBackend.Create"/>
+    /// for <c>--threads</c>, or the process's GPU backend of that kind (started once, on first use).
+    /// </summary>
+    /// <exception cref="UsageException">N is not in [1, <see cref="MaxThreads"/>], or --threads is given with a GPU backend.</exception>
+    /// <exception cref="BigBirdSharp.Gpu.GpuDeviceUnavailableException">The device is missing; the message says what to install or pass.</exception>
+    internal static IComputeBackend? Backend(Options o)
     {
-        null => null,
-        int n and >= 1 and <= MaxThreads => CpuBackend.Create(n),
-        int n => throw new UsageException($"--threads must be between 1 and {MaxThreads}, not {n}"),
-    };
+        string kind = o.Get("--backend") ?? "cpu";
+        int? threads = o.Value<int?>("--threads");
+        if (threads is int n && (n < 1 || n > MaxThreads))
+            throw new UsageException($"--threads must be between 1 and {MaxThreads}, not {n}");
+        if (kind == "cpu") return threads is int t ? CpuBackend.Create(t) : null;
+        if (threads is not null)
+            throw new UsageException($"--threads sets the threads of the CPU backend; it does not go with --backend {kind}");
+        return GpuBackends.Get(kind == "cuda" ? BigBirdSharp.Gpu.GpuDevice.Cuda : BigBirdSharp.Gpu.GpuDevice.IlgpuCpu);
+    }
 
     private static RandomAttentionSemantics ParseSemantics(string value) => value switch
     {

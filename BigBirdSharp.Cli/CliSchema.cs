@@ -66,6 +66,14 @@ internal static class CliSchema
                       "[default: the shared pool, one thread per processor]",
     };
 
+    public static readonly Option<string> Backend = new Option<string>("--backend")
+    {
+        HelpName = "cpu|cuda|ilgpu-cpu",
+        Description = "Where the model runs: cpu (the managed CPU backend), cuda (an NVIDIA GPU through ILGPU; needs the NVIDIA " +
+                      "driver, no CUDA toolkit) or ilgpu-cpu (ILGPU's CPU accelerator: the GPU kernels without a GPU, slow).",
+        DefaultValueFactory = _ => "cpu",
+    }.Accepting("cpu", "cuda", "ilgpu-cpu");
+
     public static readonly Option<bool> Strict = new("--strict")
     {
         Description = "Refuse bad data instead of warning: non-finite weights, invalid UTF-8 and lone surrogates in the input.",
@@ -101,7 +109,7 @@ internal static class CliSchema
     // ------------------------------------------------------------------------------------------------
 
     /// <summary>The options of every command that runs a model.</summary>
-    private static readonly Option[] ModelOptions = [Model, Quiet, Json, AttentionType, RandomAttention, Threads, Strict];
+    private static readonly Option[] ModelOptions = [Model, Quiet, Json, AttentionType, RandomAttention, Backend, Threads, Strict];
 
     /// <summary>Where the text commands and tokenize read and write.</summary>
     private static readonly Option[] TextInputOptions = [Text, Input, InputsAlias, Output, Jsonl, Lines, FailFast];

@@ -1,3 +1,4 @@
+using ILGPU.Runtime.Cuda;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
@@ -130,7 +131,8 @@ public sealed class CommandLineTests : IDisposable
         foreach (var option in new[] { "-i, --input <FILE>", "-o, --output <FILE>", "-q, --quiet", "--json", "--model <DIR>", "--strict" })
             Assert.Contains(option, help);
         if (ModelCommands.Contains(command))
-            foreach (var option in new[] { "--attention-type <original_full|block_sparse>", "--random-attention <deterministic|seeded>", "--threads <N>" })
+            foreach (var option in new[] { "--attention-type <original_full|block_sparse>", "--random-attention <deterministic|seeded>", "--threads <N>",
+                                           "--backend <cpu|cuda|ilgpu-cpu>" })
                 Assert.Contains(option, help);
         if (command is not ("run" or "trace" or "bench"))
             foreach (var option in new[] { "--text <TEXT>", "--jsonl", "--lines", "--fail-fast" })
@@ -207,6 +209,49 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(Cli(["run", "--model", TinyModel, "-i", inputs, "-o", "-"]).Binary, run.Binary);
     }
 
+    [Fact]
+    public void Backend_ilgpu_cpu_runs_the_GPU_kernels_and_matches_the_cpu_backend()
+    {
+        string inputs = File("in.json", """{"input_ids": [[65, 5, 6, 7, 66, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]]}""");
+        var gpu = Cli(["run", "--model", TinyModel, "-i", inputs, "-o", File("gpu.safetensors", ""), "--backend", "ilgpu-cpu"]);
+        Assert.True(gpu.Code == BigBirdCli.Ok, gpu.Err);
+        var cpu = Cli(["run", "--model", TinyModel, "-i", inputs, "-o", File("cpu.safetensors", ""), "--backend", "cpu"]);
+        Assert.True(cpu.Code == BigBirdCli.Ok, cpu.Err);
+        var expected = SafeTensorsFile(Path.Combine(_dir, "cpu.safetensors"));
+        var actual = SafeTensorsFile(Path.Combine(_dir, "gpu.safetensors"));
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, values) in expected)
+        {
+            Assert.Equal(values.Length, actual[name].Length);
+            for (int i = 0; i < values.Length; i++)
+                Assert.True(Math.Abs(actual[name][i] - values[i]) <= 1e-4 + 1e-4 * Math.Abs(values[i]),
+                            $"{name}[{i}]: ilgpu-cpu {actual[name][i]}, cpu {values[i]}");
+        }
+        var bench = Cli(["bench", "--model", TinyModel, "--seq-len", "16", "--repeat", "1", "--backend", "ilgpu-cpu"]);
+        Assert.True(bench.Code == BigBirdCli.Ok, bench.Err);
+        using var doc = JsonDocument.Parse(bench.Out);
+        Assert.Equal("ilgpu-cpu", doc.RootElement.GetProperty("backend").GetString());
+    }
+
+    [Fact]
+    public void Backend_cuda_without_a_device_says_what_to_install_or_pass()
+    {
+        using (var context = ILGPU.Context.Create(builder => builder.Cuda()))
+            if (context.GetCudaDevices().Count > 0) return; // a machine with a GPU runs the CUDA path in the GPU tests instead
+        string inputs = File("in.json", """{"input_ids": [[65, 5, 6, 7, 66]]}""");
+        var r = Cli(["run", "--model", TinyModel, "-i", inputs, "-o", File("o.safetensors", ""), "--backend", "cuda"]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("no CUDA device", r.Err);
+        Assert.Contains("--backend ilgpu-cpu", r.Err);
+        Assert.DoesNotContain("internal error", r.Err);
+    }
+
+    private static Dictionary<string, float[]> SafeTensorsFile(string path)
+    {
+        using var reader = new BigBirdSharp.IO.SafeTensorsReader(path);
+        return reader.Names.ToDictionary(n => n, n => reader.ReadFloat32Copy(n));
+    }
+
     // ------------------------------------------------------------------------------------------------
     // options are never text
     // ------------------------------------------------------------------------------------------------
@@ -273,6 +318,8 @@ public sealed class CommandLineTests : IDisposable
         { ["bench", "--seq-len", "2000000000", "--batch", "2000"], "at most 16777216 tokens" },
         { ["fill-mask", "--threads", "0", "x"], "--threads must be between 1 and 256, not 0" },
         { ["run", "-i", "i.json", "-o", "o", "--threads", "many"], "--threads must be an integer, not 'many'" },
+        { ["fill-mask", "--backend", "tpu", "x"], "--backend must be cpu, cuda or ilgpu-cpu, not 'tpu'" },
+        { ["run", "-i", "i.json", "-o", "o", "--backend", "ilgpu-cpu", "--threads", "2"], "it does not go with --backend ilgpu-cpu" },
     };
 
     [Theory]
