@@ -17,7 +17,7 @@ public sealed class PackagingTests
     private static IEnumerable<XElement> Items(XElement project, string type) => project.Elements("ItemGroup").Elements(type);
 
     [Fact]
-    public void Only_the_library_and_the_cli_are_packable()
+    public void Only_the_library_the_gpu_backend_and_the_cli_are_packable()
     {
         var props = Project("Directory.Build.props");
         Assert.Equal("false", Property(props, "IsPackable"));
@@ -27,7 +27,7 @@ public sealed class PackagingTests
         Assert.True(projects.Count >= 5, $"expected the solution's projects under {RepoPaths.Root}, found {projects.Count}");
         var packable = projects.Where(p => (Property(XDocument.Load(p).Root!, "IsPackable") ?? Property(props, "IsPackable")) == "true")
                                .Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(["BigBirdSharp", "BigBirdSharp.Cli"], packable);
+        Assert.Equal(["BigBirdSharp", "BigBirdSharp.Cli", "BigBirdSharp.Gpu"], packable);
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class PackagingTests
                                          .Select(i => (string)i.Attribute("Include")!).ToList();
         Assert.Contains("$(MSBuildThisFileDirectory)README.md", packed);
         Assert.Contains("$(MSBuildThisFileDirectory)LICENSE", packed);
-        foreach (var path in new[] { "BigBirdSharp/BigBirdSharp.csproj", "BigBirdSharp.Cli/BigBirdSharp.Cli.csproj" })
+        foreach (var path in new[] { "BigBirdSharp/BigBirdSharp.csproj", "BigBirdSharp.Cli/BigBirdSharp.Cli.csproj", "BigBirdSharp.Gpu/BigBirdSharp.Gpu.csproj" })
         {
             string? description = Property(Project(path), "Description");
             Assert.True(description is { Length: > 100 }, $"{path}: no package description");
