@@ -19,7 +19,7 @@ namespace BigBirdSharp.Cli;
 /// <see cref="CliSchema"/>). Exit codes: 0 ok, 1 bad input or model, 2 bad usage, 3 <c>trace --compare</c> found a
 /// divergence, 4 some documents of a batch failed.
 /// </summary>
-public static partial class BigBirdCli
+internal static partial class BigBirdCli
 {
     /// <summary>Exit code for success.</summary>
     public const int Ok = 0;

@@ -11,7 +11,7 @@ namespace BigBirdSharp.Cli;
 /// integers, or floats when any element is written with a decimal point or exponent (HF infers the problem type from
 /// that dtype).
 /// </summary>
-public static class RunInputs
+internal static class RunInputs
 {
     private static readonly string[] Known =
     [

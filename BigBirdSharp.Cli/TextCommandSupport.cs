@@ -17,7 +17,7 @@ namespace BigBirdSharp.Cli;
 /// <param name="Description">One line saying plainly which model this is.</param>
 /// <param name="IsDefault">True for the embedded default model.</param>
 /// <param name="Config">Its config.json.</param>
-public sealed record ModelFolder(string Directory, string Description, bool IsDefault, BigBirdConfig Config)
+internal sealed record ModelFolder(string Directory, string Description, bool IsDefault, BigBirdConfig Config)
 {
     /// <summary>Folder of the embedded default masked LM (also holding its classification and QA heads).</summary>
     public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "models", "default");

@@ -10,7 +10,7 @@ namespace BigBirdSharp.Cli;
 /// added as HF's BigBirdTokenizer adds them; <c>offsets</c> are [start, end) character spans in the text each token came
 /// from ([0, 0] for the added tokens). Written to stdout, or to <c>--output FILE</c>.
 /// </summary>
-public static class TokenizeCommand
+internal static class TokenizeCommand
 {
     /// <summary>Runs the command; returns the exit code.</summary>
     internal static int Run(TextCommandContext c)

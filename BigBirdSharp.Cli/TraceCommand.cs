@@ -7,7 +7,7 @@ using BigBirdSharp.Serialization;
 
 namespace BigBirdSharp.Cli;
 
-public static partial class BigBirdCli
+internal static partial class BigBirdCli
 {
     /// <summary>
     /// <c>trace</c>: runs the encoder of a checkpoint and writes every intermediate tensor, named by HF module path
@@ -49,7 +49,7 @@ public static partial class BigBirdCli
 }
 
 /// <summary>Compares two traces tensor by tensor, in forward order, and says where and how much they diverge.</summary>
-public static class TraceComparison
+internal static class TraceComparison
 {
     /// <summary>
     /// Prints one line per tensor (OK, DIFF with the first index beyond |a − b| ≤ atol + rtol·|b| and the count,
