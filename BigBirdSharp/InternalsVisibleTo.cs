@@ -5,3 +5,4 @@ using System.Runtime.CompilerServices;
 // (The tests and the benchmarks are named in BigBirdSharp.csproj.)
 [assembly: InternalsVisibleTo("bigbird")] // BigBirdSharp.Cli's assembly
 [assembly: InternalsVisibleTo("BigBirdSharp.Fuzz")]
+[assembly: InternalsVisibleTo("BigBirdSharp.Gpu")] // the GPU backend validates attention arguments as the CPU backend does

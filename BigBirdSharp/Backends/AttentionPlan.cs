@@ -55,6 +55,21 @@ public readonly record struct FullAttentionArgs
     public ReadOnlyMemory<float> HeadMask { get; init; }
     /// <summary>[batch, heads, seq, Keys] probabilities to return (output_attentions), or empty.</summary>
     public DeviceSpan Probs { get; init; }
+
+    /// <summary>Checks the views against these shapes; every backend calls it first.</summary>
+    /// <exception cref="ArgumentException">A shape is not positive, or a view's length does not fit.</exception>
+    internal void Validate(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value)
+    {
+        long queries = (long)Batch * Heads * Seq * HeadDim;
+        long stored = (long)Batch * Heads * KeyStride * HeadDim;
+        if (Batch <= 0 || Heads <= 0 || Seq < 0 || HeadDim <= 0 || Keys <= 0 || KeyStride < Keys
+            || context.Length != queries || query.Length != queries || key.Length != stored || value.Length != stored
+            || Mask.Length != (long)Batch * Keys
+            || (!HeadMask.IsEmpty && HeadMask.Length != Heads)
+            || (!Probs.IsEmpty && Probs.Length != (long)Batch * Heads * Seq * Keys))
+            throw new ArgumentException($"FullAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, value {value.Length}, " +
+                                        $"mask {Mask.Length}, probs {Probs.Length}) do not fit {this}.");
+    }
 }
 
 /// <summary>The shapes and masks of <see cref="IComputeBackend.BlockSparseAttention"/>; query/key/value are [batch, heads, seq, head_dim].</summary>
@@ -74,4 +89,27 @@ public readonly record struct BlockSparseAttentionArgs
     public DeviceSpan Mask { get; init; }
     /// <summary>[batch, heads, seq, seq] dense probabilities rebuilt as HF does (output_attentions), or empty.</summary>
     public DeviceSpan Probs { get; init; }
+
+    /// <summary>Checks the plan and the views against these shapes; every backend calls it first.</summary>
+    /// <exception cref="ArgumentException">The plan is not block_sparse or does not fit the length, or a view's length does not fit.</exception>
+    internal void Validate(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value)
+    {
+        var plan = Plan;
+        if (!plan.IsBlockSparse || plan.BlockSize <= 0 || plan.RandAttn is null)
+            throw new ArgumentException($"BlockSparseAttention needs a block_sparse plan with its random blocks, got {plan.Type}.", "args");
+        if (Seq % plan.BlockSize != 0 || Seq / plan.BlockSize < 4)
+            throw new ArgumentException($"block-sparse attention needs a length that is a multiple of block_size {plan.BlockSize} and at least 4 blocks, got {Seq}.", "args");
+        int num_blocks = Seq / plan.BlockSize;
+        if (plan.NumRandomBlocks < 0 || plan.RandAttn.Length != (long)Heads * (num_blocks - 2) * plan.NumRandomBlocks)
+            throw new ArgumentException($"rand_attn has {plan.RandAttn.Length} entries, expected [{Heads}, {num_blocks - 2}, {plan.NumRandomBlocks}].", "args");
+        foreach (int rb in plan.RandAttn)
+            if ((uint)rb >= (uint)num_blocks) throw new ArgumentException($"rand_attn holds block {rb}, outside the {num_blocks} blocks.", "args");
+        long n = (long)Batch * Heads * Seq * HeadDim;
+        if (Batch <= 0 || Heads <= 0 || HeadDim <= 0 || context.Length != n || query.Length != n || key.Length != n || value.Length != n
+            || Mask.Length != (long)Batch * Seq
+            || (!Probs.IsEmpty && Probs.Length != (long)Batch * Heads * Seq * Seq))
+            throw new ArgumentException($"BlockSparseAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, " +
+                                        $"value {value.Length}, mask {Mask.Length}, probs {Probs.Length}) do not fit batch {Batch}, " +
+                                        $"heads {Heads}, seq {Seq}, head_dim {HeadDim}.");
+    }
 }

@@ -212,15 +212,7 @@ public sealed class CpuBackend : IComputeBackend
     /// <inheritdoc />
     public void FullAttention(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value, in FullAttentionArgs args)
     {
-        long queries = (long)args.Batch * args.Heads * args.Seq * args.HeadDim;
-        long stored = (long)args.Batch * args.Heads * args.KeyStride * args.HeadDim;
-        if (args.Batch <= 0 || args.Heads <= 0 || args.Seq < 0 || args.HeadDim <= 0 || args.Keys <= 0 || args.KeyStride < args.Keys
-            || context.Length != queries || query.Length != queries || key.Length != stored || value.Length != stored
-            || args.Mask.Length != (long)args.Batch * args.Keys
-            || (!args.HeadMask.IsEmpty && args.HeadMask.Length != args.Heads)
-            || (!args.Probs.IsEmpty && args.Probs.Length != (long)args.Batch * args.Heads * args.Seq * args.Keys))
-            throw new ArgumentException($"FullAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, value {value.Length}, " +
-                                        $"mask {args.Mask.Length}, probs {args.Probs.Length}) do not fit {args}.");
+        args.Validate(context, query, key, value);
         using var pool = ComputePool.Use(_pool);
         CpuAttention.Full(WritableMemory(context, nameof(context)), ReadMemory(query, nameof(query)), ReadMemory(key, nameof(key)),
                           ReadMemory(value, nameof(value)), ReadMemory(args.Mask, "mask"),
@@ -230,23 +222,7 @@ public sealed class CpuBackend : IComputeBackend
     /// <inheritdoc />
     public void BlockSparseAttention(DeviceSpan context, DeviceSpan query, DeviceSpan key, DeviceSpan value, in BlockSparseAttentionArgs args)
     {
-        var plan = args.Plan;
-        if (!plan.IsBlockSparse || plan.BlockSize <= 0 || plan.RandAttn is null)
-            throw new ArgumentException($"BlockSparseAttention needs a block_sparse plan with its random blocks, got {plan.Type}.", nameof(args));
-        if (args.Seq % plan.BlockSize != 0 || args.Seq / plan.BlockSize < 4)
-            throw new ArgumentException($"block-sparse attention needs a length that is a multiple of block_size {plan.BlockSize} and at least 4 blocks, got {args.Seq}.", nameof(args));
-        int num_blocks = args.Seq / plan.BlockSize;
-        if (plan.RandAttn.Length != (long)args.Heads * (num_blocks - 2) * plan.NumRandomBlocks)
-            throw new ArgumentException($"rand_attn has {plan.RandAttn.Length} entries, expected [{args.Heads}, {num_blocks - 2}, {plan.NumRandomBlocks}].", nameof(args));
-        foreach (int rb in plan.RandAttn)
-            if ((uint)rb >= (uint)num_blocks) throw new ArgumentException($"rand_attn holds block {rb}, outside the {num_blocks} blocks.", nameof(args));
-        long n = (long)args.Batch * args.Heads * args.Seq * args.HeadDim;
-        if (args.Batch <= 0 || args.Heads <= 0 || args.HeadDim <= 0 || context.Length != n || query.Length != n || key.Length != n || value.Length != n
-            || args.Mask.Length != (long)args.Batch * args.Seq
-            || (!args.Probs.IsEmpty && args.Probs.Length != (long)args.Batch * args.Heads * args.Seq * args.Seq))
-            throw new ArgumentException($"BlockSparseAttention: views (context {context.Length}, query {query.Length}, key {key.Length}, " +
-                                        $"value {value.Length}, mask {args.Mask.Length}, probs {args.Probs.Length}) do not fit batch {args.Batch}, " +
-                                        $"heads {args.Heads}, seq {args.Seq}, head_dim {args.HeadDim}.");
+        args.Validate(context, query, key, value);
         using var pool = ComputePool.Use(_pool);
         CpuAttention.BlockSparse(WritableMemory(context, nameof(context)), ReadMemory(query, nameof(query)), ReadMemory(key, nameof(key)),
                                  ReadMemory(value, nameof(value)), ReadMemory(args.Mask, "mask"),
