@@ -228,14 +228,22 @@ internal static partial class BigBirdCli
     /// <exception cref="BigBirdInputException">No such file, or not valid inputs (see <see cref="RunInputs"/>).</exception>
     internal static BigBirdInputs ReadRunInputs(string inputs, CliConsole io)
     {
+        var (text, path) = ReadRunText(inputs, io);
+        return RunInputs.Parse(text, path);
+    }
+
+    /// <summary>The text of the run-style inputs file that <c>--input</c> names, and the name its errors use.</summary>
+    /// <exception cref="BigBirdInputException">No such file, or more text than any inputs file holds.</exception>
+    internal static (string Text, string Path) ReadRunText(string inputs, CliConsole io)
+    {
         if (inputs == "-")
         {
             var text = Utf8Text.Read(io.Stdin, "stdin", Utf8Text.MaxWholeChars, strict: false, line => io.Stderr.WriteLine($"warning: {line}"));
             if (!text.Complete) throw Utf8Text.TooLarge("stdin");
-            return RunInputs.Parse(text.Text, "stdin");
+            return (text.Text, "stdin");
         }
         if (!File.Exists(inputs) && !Directory.Exists(inputs)) throw new BigBirdInputException($"{inputs}: inputs file not found.");
-        return RunInputs.Read(inputs);
+        return (RunInputs.ReadText(inputs), inputs);
     }
 
     /// <summary>The <c>--input</c> of run, trace and bench (or its old name <c>--inputs</c>).</summary>
@@ -282,7 +290,7 @@ internal static partial class BigBirdCli
 
     /// <summary>The summary line of run and trace: on stdout, or on stderr when stdout holds the binary output; in JSON
     /// with <c>--json</c>; none with <c>--quiet</c>.</summary>
-    private static void Summary(Options o, CliConsole io, string output, string text, Dictionary<string, object?> json)
+    internal static void Summary(Options o, CliConsole io, string output, string text, Dictionary<string, object?> json)
     {
         if (o.Flag("--quiet")) return;
         var writer = output == "-" ? io.Stderr : io.Stdout;
@@ -290,7 +298,7 @@ internal static partial class BigBirdCli
     }
 
     /// <summary>An output path as the summary names it: <c>stdout</c> for <c>-</c>.</summary>
-    private static string Shown(string output) => output == "-" ? "stdout" : output;
+    internal static string Shown(string output) => output == "-" ? "stdout" : output;
 
     private static int RunCommand(Options o, CliConsole io)
     {
@@ -313,6 +321,8 @@ internal static partial class BigBirdCli
         var modelOptions = LoadOptions(o, io.Stderr);
         if (!Directory.Exists(model))
             throw new BigBirdException($"{model}: no such folder; pass a Hugging Face checkpoint folder (config.json + weights).");
+        if (ConfigFile.ModelTypeOf(model) is { } modelType && BigBirdConfig.SequenceToSequenceClass(modelType) is not null)
+            return Seq2SeqRun.Run(o, io, model, modelType, modelOptions, forwardOptions, inputs, output, generate);
         var config = BigBirdConfig.FromFile(Path.Combine(model, "config.json"));
         string architecture = o.Get("--architecture") ?? config.Architectures.FirstOrDefault() ?? "BigBirdModel";
         if (!SupportedArchitectures.Contains(architecture))

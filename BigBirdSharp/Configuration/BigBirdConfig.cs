@@ -109,25 +109,15 @@ public sealed record BigBirdConfig
     /// <exception cref="BigBirdConfigException">The file is missing, not a regular file, larger than <see cref="MaxFileBytes"/>,
     /// not JSON, or holds an invalid value.</exception>
     public static BigBirdConfig FromFile(string path)
+        => FromJson(ConfigFile.ReadText(path), path);
+
+    /// <summary>The class that loads a folder of <paramref name="modelType"/> when it is a sequence-to-sequence type, else null.</summary>
+    internal static string? SequenceToSequenceClass(string modelType) => modelType switch
     {
-        if (!File.Exists(path) && !Directory.Exists(path))
-            throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
-        // a FIFO or device is refused before it is opened (opening a FIFO blocks; a device never ends)
-        string? problem = RegularFile.Problem(path, out long length);
-        if (problem is not null) throw new BigBirdConfigException($"{path}: config.json {problem}");
-        if (length > MaxFileBytes)
-            throw new BigBirdConfigException($"{path}: config.json is {length} bytes, more than the {MaxFileBytes} a configuration can need; it is not a config.json.");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (IOException e)
-        {
-            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
-        }
-        return FromJson(text, path);
-    }
+        BigBirdPegasusConfig.ModelType => "BigBirdPegasusForConditionalGeneration.FromPretrained (or another BigBirdPegasus class)",
+        "encoder-decoder" => "EncoderDecoderModel.FromPretrained",
+        _ => null,
+    };
 
     /// <summary>Parses and validates the text of a <c>config.json</c>.</summary>
     /// <param name="json">The JSON text.</param>
@@ -154,6 +144,9 @@ public sealed record BigBirdConfig
                 throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {root.ValueKind}.");
             var r = new ConfigFieldReader(root, source);
             var d = new BigBirdConfig();
+            // a sequence-to-sequence folder has none of BigBird's fields: say which class reads it, rather than fail on weights
+            if (r.NullableString("model_type") is { } modelType && SequenceToSequenceClass(modelType) is { } other)
+                throw new BigBirdConfigException($"{source}: model_type is '{modelType}', which BigBirdConfig does not read; load the folder with {other}.");
             var config = new BigBirdConfig
             {
                 VocabSize = r.Int("vocab_size", d.VocabSize),

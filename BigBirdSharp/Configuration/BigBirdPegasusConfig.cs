@@ -105,24 +105,7 @@ public sealed record BigBirdPegasusConfig
     /// <summary>Reads and validates <c>config.json</c>.</summary>
     /// <exception cref="BigBirdConfigException">The file is missing, unreadable, not JSON, of another model_type, or holds an invalid value.</exception>
     public static BigBirdPegasusConfig FromFile(string path)
-    {
-        if (!File.Exists(path))
-            throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
-        string? problem = RegularFile.Problem(path, out long length);
-        if (problem is not null) throw new BigBirdConfigException($"{path}: config.json {problem}");
-        if (length > BigBirdConfig.MaxFileBytes)
-            throw new BigBirdConfigException($"{path}: config.json is {length} bytes, more than the {BigBirdConfig.MaxFileBytes} a configuration can need.");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (IOException e)
-        {
-            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
-        }
-        return FromJson(text, path);
-    }
+        => FromJson(ConfigFile.ReadText(path), path);
 
     /// <summary>Parses and validates the text of a <c>config.json</c>; a <c>model_type</c>, when present, must be <c>bigbird_pegasus</c>.</summary>
     /// <exception cref="BigBirdConfigException">Not a JSON object, a field of the wrong type, another model_type, or an invalid value.</exception>

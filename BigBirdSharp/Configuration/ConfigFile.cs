@@ -1,0 +1,65 @@
+using System.Text.Json;
+using BigBirdSharp.IO;
+
+namespace BigBirdSharp.Configuration;
+
+/// <summary>
+/// The reading of a <c>config.json</c> every configuration shares: missing files, FIFOs and devices, and files larger than
+/// any configuration are refused before anything is read; and the <c>model_type</c> that says which configuration reads it.
+/// </summary>
+internal static class ConfigFile
+{
+    /// <summary>The text of the <c>config.json</c> at <paramref name="path"/>.</summary>
+    /// <exception cref="BigBirdConfigException">Missing, not a regular file, larger than <see cref="BigBirdConfig.MaxFileBytes"/>, or unreadable.</exception>
+    public static string ReadText(string path)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path))
+            throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
+        // a FIFO or device is refused before it is opened (opening a FIFO blocks; a device never ends)
+        string? problem = RegularFile.Problem(path, out long length);
+        if (problem is not null) throw new BigBirdConfigException($"{path}: config.json {problem}");
+        if (length > BigBirdConfig.MaxFileBytes)
+            throw new BigBirdConfigException(
+                $"{path}: config.json is {length} bytes, more than the {BigBirdConfig.MaxFileBytes} a configuration can need; it is not a config.json.");
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException e)
+        {
+            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The <c>model_type</c> of the checkpoint folder <paramref name="directory"/> (its <c>config.json</c>), or null when the
+    /// file has none (BigBirdSharp then reads it as a BigBird configuration, as it always has).
+    /// </summary>
+    /// <exception cref="BigBirdConfigException">The file is missing or unreadable, not a JSON object, or its model_type is not a string.</exception>
+    public static string? ModelTypeOf(string directory)
+    {
+        string path = Path.Combine(directory, "config.json");
+        string text = ReadText(path);
+        try
+        {
+            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new BigBirdConfigException($"{path}: expected a JSON object at the top level, found {doc.RootElement.ValueKind}.");
+            if (!doc.RootElement.TryGetProperty("model_type", out var e) || e.ValueKind == JsonValueKind.Null) return null;
+            if (e.ValueKind != JsonValueKind.String)
+                throw new BigBirdConfigException($"{path}: model_type must be a string, found {e.ValueKind} '{e.GetRawText()}'.");
+            try
+            {
+                return e.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                throw new BigBirdConfigException($"{path}: model_type holds a lone surrogate escape, which is not Unicode text.");
+            }
+        }
+        catch (JsonException x)
+        {
+            throw new BigBirdConfigException($"{path}: not valid JSON: {x.Message}", x);
+        }
+    }
+}
