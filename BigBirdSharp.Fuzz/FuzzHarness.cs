@@ -61,7 +61,29 @@ public sealed class FuzzHarness : IDisposable
                 case "tokenizer-json": Tokenizer(Path.GetDirectoryName(Write("tokenizer-json", "tokenizer.json", data))!); break;
                 case "config": Config(Write("config", "config.json", data)); break;
                 case "config-model": ConfigModel(Write("config-model", "config.json", data)); break;
-                case "run-inputs": RunInputs.Read(Write("run-inputs", "inputs.json", data)); break;
+                case "run-inputs":
+                {
+                    // both readings of run's inputs, a BigBird head's and an encoder-decoder's: the file is valid when
+                    // either takes it, and refused (with the encoder-decoder reading's error) when neither does
+                    string path = Write("run-inputs", "inputs.json", data), text = RunInputs.ReadText(path);
+                    BigBirdException? refused = null;
+                    try
+                    {
+                        RunInputs.Parse(text, path);
+                    }
+                    catch (BigBirdException e)
+                    {
+                        refused = e;
+                    }
+                    try
+                    {
+                        RunInputs.ParseSeq2Seq(text, path);
+                    }
+                    catch (BigBirdException) when (refused is null)
+                    {
+                    }
+                    break;
+                }
                 default: throw new ArgumentException($"unknown fuzz target '{target}'; targets: {string.Join(", ", Targets)}");
             }
         }
