@@ -83,7 +83,7 @@ public sealed class HeadFixtureParityTests
             {
                 // the CLI pads finished rows with config.pad_token_id: the fixture must have used the same
                 Assert.Equal(BigBirdConfig.FromFile(Path.Combine(c.ModelDir, "config.json")).PadTokenId, g.PadTokenId);
-                args.AddRange(["--generate", g.MaxNewTokens.ToString()]);
+                args.AddRange(["--generate", g.MaxNewTokens!.Value.ToString()]);
                 if (g.EosTokenId is int eos) args.AddRange(["--eos-token-id", eos.ToString()]);
             }
             var stderr = new StringWriter();

@@ -96,4 +96,15 @@ public sealed class BigBirdKeyValueCache
 
     /// <summary>Marks <paramref name="tokens"/> more tokens as cached (after every layer appended them).</summary>
     internal void Advance(int tokens) => Length += tokens;
+
+    private Generation.CacheReorder? _reorder;
+
+    /// <summary>HF's <c>_reorder_cache</c> for beam search: row r's keys and values become row
+    /// <paramref name="beamIndices"/>[r]'s (only rows that change are copied, only the cached positions).</summary>
+    internal void Reorder(ReadOnlySpan<int> beamIndices)
+    {
+        _reorder ??= new Generation.CacheReorder(Backend, BatchSize, Heads, Capacity, HeadDim);
+        _reorder.Apply(Keys, beamIndices, Length);
+        _reorder.Apply(Values, beamIndices, Length);
+    }
 }

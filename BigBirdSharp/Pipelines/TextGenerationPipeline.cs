@@ -14,8 +14,9 @@ namespace BigBirdSharp.Pipelines;
 public sealed record GenerationResult(string Prompt, int[] PromptIds, int[] GeneratedIds, string GeneratedText, bool StoppedAtEos, int? PromptTruncatedFrom);
 
 /// <summary>HF's <c>text-generation</c> on a <see cref="BigBirdForCausalLM"/>: the prompt is <c>[bos] + pieces</c>,
-/// generation stops at config <c>eos_token_id</c> or after <see cref="GenerationConfig.MaxNewTokens"/> (cut so the
-/// total fits <c>max_position_embeddings</c>). Immutable and thread-safe.</summary>
+/// generation stops at config <c>eos_token_id</c> or after <see cref="GenerationConfig.MaxNewTokens"/> (else what
+/// <see cref="GenerationConfig.MaxLength"/> leaves after the prompt; cut so the total fits <c>max_position_embeddings</c>).
+/// With beams, the result is the best one. Immutable and thread-safe.</summary>
 public sealed class TextGenerationPipeline(BigBirdForCausalLM model, BigBirdTokenizer tokenizer)
 {
     /// <summary>Continues <paramref name="prompt"/>. <see cref="GenerationConfig.EosTokenId"/>, when null, is the config's.</summary>
@@ -47,12 +48,17 @@ public sealed class TextGenerationPipeline(BigBirdForCausalLM model, BigBirdToke
         }
         var settings = generation with
         {
-            MaxNewTokens = Math.Min(generation.MaxNewTokens, max - ids.Count),
+            // max_new_tokens, or what max_length leaves after the prompt
+            MaxNewTokens = Math.Min(generation.MaxNewTokens ?? Math.Max(0, generation.MaxLength - ids.Count), max - ids.Count),
             EosTokenId = generation.EosTokenId ?? config.EosTokenId,
         };
         int[] promptIds = [.. ids];
-        var sequence = model.Generate(new BigBirdInputs(1, promptIds.Length) { InputIds = promptIds }, settings, options, cancellationToken);
-        var generated = sequence[promptIds.Length..];
+        var sequences = model.Generate(new BigBirdInputs(1, promptIds.Length) { InputIds = promptIds }, settings, options, cancellationToken);
+        // the first row: the best beam when num_return_sequences > 1
+        var sequence = sequences.AsSpan(0, sequences.Length / settings.NumReturnSequences);
+        var generated = sequence[promptIds.Length..].ToArray();
+        // a beam shorter than the longest is padded after its EOS
+        if (settings.EosTokenId is int end && Array.IndexOf(generated, end) is int at and >= 0) generated = generated[..(at + 1)];
         bool eos = settings.EosTokenId is int e && generated.Length > 0 && generated[^1] == e;
         return new GenerationResult(prompt, promptIds, generated, tokenizer.Decode(generated, skipSpecialTokens: true), eos, truncatedFrom);
     }

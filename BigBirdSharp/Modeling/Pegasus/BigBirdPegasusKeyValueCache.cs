@@ -91,4 +91,19 @@ public sealed class BigBirdPegasusKeyValueCache
 
     /// <summary>Marks <paramref name="tokens"/> more decoder tokens as cached (after every layer appended them).</summary>
     internal void Advance(int tokens) => Length += tokens;
+
+    private Generation.CacheReorder? _reorder;
+
+    /// <summary>
+    /// HF's <c>_reorder_cache</c> for beam search: row r's self-attention keys and values become row
+    /// <paramref name="beamIndices"/>[r]'s (only rows that change are copied, only the cached positions). The
+    /// cross-attention keys and values are left alone: beam search only moves rows among the beams of one input, which
+    /// share one encoder output.
+    /// </summary>
+    internal void Reorder(ReadOnlySpan<int> beamIndices)
+    {
+        _reorder ??= new Generation.CacheReorder(Backend, BatchSize, Heads, Capacity, HeadDim);
+        _reorder.Apply(SelfKeys, beamIndices, Length);
+        _reorder.Apply(SelfValues, beamIndices, Length);
+    }
 }
