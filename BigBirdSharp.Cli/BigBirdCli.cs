@@ -314,9 +314,7 @@ internal static partial class BigBirdCli
         };
         int? generate = o.Value<int?>("--generate");
         if (generate is < 0) throw new UsageException("--generate must be a non-negative number of tokens");
-        if (generate is null && (o.Given("--eos-token-id") || o.Given("--temperature") || o.Given("--top-k") || o.Given("--top-p") ||
-                                 o.Given("--seed") || o.Flag("--do-sample")))
-            throw new UsageException("--eos-token-id, --do-sample, --temperature, --top-k, --top-p and --seed go with --generate N");
+        if (generate is null) GenerationFlags.RequireGenerate(o);
         string model = ModelOrDefault(o, io.Stderr);
         var modelOptions = LoadOptions(o, io.Stderr);
         if (!Directory.Exists(model))
@@ -354,18 +352,9 @@ internal static partial class BigBirdCli
             {
                 if (head is not BigBirdForCausalLM causal)
                     throw new UsageException($"--generate needs BigBirdForCausalLM, not {architecture}");
-                var generation = new GenerationConfig
-                {
-                    MaxNewTokens = n,
-                    EosTokenId = o.Value<int?>("--eos-token-id"),
-                    DoSample = o.Flag("--do-sample"),
-                    Temperature = o.Float("--temperature"),
-                    TopK = o.Value<int>("--top-k"),
-                    TopP = o.Float("--top-p"),
-                    Seed = o.Value<int>("--seed"),
-                };
+                var generation = GenerationFlags.Read(o, model, n);
                 var sequences = causal.Generate(forwardInputs, generation, forwardOptions);
-                int rows = forwardInputs.BatchSize, length = sequences.Length / rows;
+                int rows = forwardInputs.BatchSize * generation.NumReturnSequences, length = sequences.Length / rows;
                 WriteBinaryOutput(output, io, path =>
                     SafeTensorsWriter.Write(path, [new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(x => (long)x).ToArray())]));
                 summary = $"generated {length - forwardInputs.SequenceLength} tokens per row";

@@ -47,18 +47,9 @@ internal static class Seq2SeqRun
             if (given.DecoderInputIds is not null || given.DecoderAttentionMask is not null || given.Labels is not null || given.FloatLabels is not null)
                 throw new BigBirdInputException($"{path}: --generate makes its own decoder inputs; give only input_ids and attention_mask.");
             using var cg = BigBirdPegasusForConditionalGeneration.FromPretrained(model, modelOptions);
-            var generation = new GenerationConfig
-            {
-                MaxNewTokens = n,
-                EosTokenId = o.Given("--eos-token-id") ? o.Value<int?>("--eos-token-id") : config.EosTokenId,
-                DoSample = o.Flag("--do-sample"),
-                Temperature = o.Float("--temperature"),
-                TopK = o.Value<int>("--top-k"),
-                TopP = o.Float("--top-p"),
-                Seed = o.Value<int>("--seed"),
-            };
+            var generation = GenerationFlags.Read(o, model, n);
             var sequences = cg.Generate(x, generation, forwardOptions);
-            int rows = x.BatchSize, length = sequences.Length / rows;
+            int rows = x.BatchSize * generation.NumReturnSequences, length = sequences.Length / rows;
             WriteBinaryOutput(output, io, file =>
                 SafeTensorsWriter.Write(file, [new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(v => (long)v).ToArray())]));
             summary = $"generated {length - 1} tokens per row";

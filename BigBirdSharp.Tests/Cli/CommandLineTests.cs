@@ -308,7 +308,7 @@ public sealed class CommandLineTests : IDisposable
         { ["tokenize"], "give the text as an argument" },
         { ["run", "-o", "o.safetensors"], "--input is required" },
         { ["run", "-i", "i.json"], "--output is required" },
-        { ["run", "-i", "i.json", "-o", "o", "--seed", "3"], "go with --generate N" },
+        { ["run", "-i", "i.json", "-o", "o", "--seed", "3"], "--seed goes with --generate N" },
         { ["run", "-i", "i.json", "-o", "o", "stray"], "unexpected argument 'stray'" },
         { ["trace", "-i", "i.json"], "--output is required" },
         { ["trace", "-i", "i.json", "-o", "o", "--atol", "-1"], "--atol and --rtol must be non-negative" },

@@ -38,6 +38,25 @@ public sealed class ModelFolderFileKindTests : IDisposable
         Assert.Contains("not a regular file", e.Message);
     }
 
+    [LinuxFact]
+    public void A_FIFO_as_generation_config_json_is_refused_at_once()
+    {
+        string fifo = Fifo("generation_config.json");
+        File.WriteAllText(_dir.File("config.json"), """{"model_type": "bigbird_pegasus"}""");
+        var e = RefusedWithoutBlocking<BigBirdConfigException>(() => BigBirdSharp.Modeling.Heads.GenerationConfig.FromPretrained(Path.GetDirectoryName(fifo)!), fifo);
+        Assert.Contains(fifo, e.Message);
+        Assert.Contains("generation_config.json is empty (0 bytes) or is not a regular file", e.Message);
+    }
+
+    [Fact]
+    public void An_oversized_generation_config_json_is_refused_before_it_is_read()
+    {
+        string path = Sparse("generation_config.json", BigBirdConfig.MaxFileBytes + 1);
+        var e = Assert.Throws<BigBirdConfigException>(() => BigBirdSharp.Modeling.Heads.GenerationConfig.FromPretrained(Path.GetDirectoryName(path)!));
+        Assert.Contains("more than the", e.Message);
+        Assert.Contains("generation_config.json", e.Message);
+    }
+
     [Fact]
     public void A_folder_named_config_json_is_refused()
     {

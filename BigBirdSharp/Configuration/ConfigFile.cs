@@ -9,23 +9,28 @@ namespace BigBirdSharp.Configuration;
 /// </summary>
 internal static class ConfigFile
 {
-    /// <summary>The text of the <c>config.json</c> at <paramref name="path"/>.</summary>
+    /// <summary>The text of the configuration file (<c>config.json</c>, <c>generation_config.json</c>) at <paramref name="path"/>.</summary>
     /// <exception cref="BigBirdConfigException">Missing, not a regular file, larger than <see cref="BigBirdConfig.MaxFileBytes"/>, or unreadable.</exception>
     public static string ReadText(string path)
     {
+        string name = Path.GetFileName(path);
         if (!File.Exists(path) && !Directory.Exists(path))
-            throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
+            throw new BigBirdConfigException($"{path}: {name} not found; a Hugging Face checkpoint folder has one beside its weights.");
         // a FIFO or device is refused before it is opened (opening a FIFO blocks; a device never ends)
         string? problem = RegularFile.Problem(path, out long length);
-        if (problem is not null) throw new BigBirdConfigException($"{path}: config.json {problem}");
+        if (problem is not null) throw new BigBirdConfigException($"{path}: {name} {problem}");
         if (length > BigBirdConfig.MaxFileBytes)
             throw new BigBirdConfigException(
-                $"{path}: config.json is {length} bytes, more than the {BigBirdConfig.MaxFileBytes} a configuration can need; it is not a config.json.");
+                $"{path}: {name} is {length} bytes, more than the {BigBirdConfig.MaxFileBytes} a configuration can need; it is not a {name}.");
         try
         {
             return File.ReadAllText(path);
         }
         catch (IOException e)
+        {
+            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
         {
             throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
         }

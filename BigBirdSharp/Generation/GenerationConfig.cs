@@ -66,7 +66,9 @@ public sealed record GenerationConfig
     /// The generation settings of a Hugging Face checkpoint folder, as transformers 4.27.1's <c>from_pretrained</c> makes a
     /// model's <c>generation_config</c>: <c>generation_config.json</c> when the folder has one (fields it lacks take HF's
     /// defaults; a missing pad_token_id becomes its eos_token_id, as <c>generate</c> does), otherwise
-    /// <c>GenerationConfig.from_model_config</c> of <c>config.json</c>: its generation fields (the bigbird-pegasus-large
+    /// <c>GenerationConfig.from_model_config</c> of <c>config.json</c> (also when generation_config.json says
+    /// <c>"_from_model_config": true</c>: 4.27.1's <c>generate</c> then derives the settings from the model's config again and
+    /// takes those): its generation fields (the bigbird-pegasus-large
     /// configs carry num_beams, length_penalty, max_length, forced_eos_token_id…), the token ids with the defaults of its
     /// model_type (big_bird, bigbird_pegasus), and, for an encoder-decoder, the decoder's values of fields still at
     /// their defaults.
@@ -78,13 +80,19 @@ public sealed record GenerationConfig
     {
         ArgumentNullException.ThrowIfNull(directory);
         string generationPath = Path.Combine(directory, "generation_config.json");
+        string configPath = Path.Combine(directory, "config.json");
         if (File.Exists(generationPath))
         {
             using var doc = Parse(generationPath);
-            var g = Read(doc.RootElement, new GenerationConfig(), generationPath, defaults: TokenDefaults.None);
-            return g.PadTokenId is null && g.EosTokenId is not null ? g with { PadTokenId = g.EosTokenId } : g;
+            // a file save_pretrained derived from config.json ("_from_model_config": true): 4.27.1's generate derives the
+            // settings from the model's config again and uses those when they differ, so config.json's fields win
+            bool fromModelConfig = doc.RootElement.TryGetProperty("_from_model_config", out var flag) && flag.ValueKind == JsonValueKind.True;
+            if (!fromModelConfig || !File.Exists(configPath))
+            {
+                var g = Read(doc.RootElement, new GenerationConfig(), generationPath, defaults: TokenDefaults.None);
+                return g.PadTokenId is null && g.EosTokenId is not null ? g with { PadTokenId = g.EosTokenId } : g;
+            }
         }
-        string configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath))
             throw new BigBirdConfigException($"{configPath}: neither generation_config.json nor config.json found; pass a Hugging Face checkpoint folder.");
         using (var doc = Parse(configPath))
@@ -115,12 +123,11 @@ public sealed record GenerationConfig
 
     private static JsonDocument Parse(string path)
     {
+        // the shared reading refuses FIFOs, devices and oversized files before anything is read
+        string text = ConfigFile.ReadText(path);
         try
         {
-            var info = new FileInfo(path);
-            if (info.Length > BigBirdConfig.MaxFileBytes)
-                throw new BigBirdConfigException($"{path}: {info.Length} bytes, more than the {BigBirdConfig.MaxFileBytes} a configuration can need.");
-            var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var doc = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
                 var kind = doc.RootElement.ValueKind;
@@ -132,14 +139,6 @@ public sealed record GenerationConfig
         catch (JsonException e)
         {
             throw new BigBirdConfigException($"{path}: not valid JSON: {e.Message}", e);
-        }
-        catch (IOException e)
-        {
-            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
         }
     }
 
