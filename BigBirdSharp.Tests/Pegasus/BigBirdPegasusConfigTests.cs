@@ -66,6 +66,32 @@ public sealed class BigBirdPegasusConfigTests
         Assert.Equal((0.1, 0.1), (c.AttentionDropout, c.ActivationDropout));
     }
 
+    [Fact]
+    public void ACausalLMConfigIsRead()
+    {
+        // what BigBirdPegasusForCausalLM.save_pretrained writes: its __init__ sets is_decoder and clears is_encoder_decoder
+        var c = BigBirdPegasusConfig.FromJson("""{"model_type": "bigbird_pegasus", "is_decoder": true, "is_encoder_decoder": false}""");
+        Assert.True(c.IsDecoder);
+        Assert.False(c.IsEncoderDecoder);
+        Assert.False(BigBirdPegasusConfig.FromJson("{}").IsDecoder);
+    }
+
+    [Fact]
+    public void LabelFieldsAreReadAsHFDoes()
+    {
+        var d = BigBirdPegasusConfig.FromJson("{}");
+        Assert.Equal(2, d.NumLabels);
+        Assert.Null(d.ProblemType);
+        Assert.Equal("LABEL_1", d.LabelName(1));
+        // id2label decides num_labels over a num_labels field, as PretrainedConfig
+        var c = BigBirdPegasusConfig.FromJson(
+            """{"id2label": {"0": "neg", "1": "neu", "2": "pos"}, "num_labels": 7, "problem_type": "multi_label_classification"}""");
+        Assert.Equal(3, c.NumLabels);
+        Assert.Equal("pos", c.LabelName(2));
+        Assert.Equal("multi_label_classification", c.ProblemType);
+        Assert.Equal(5, BigBirdPegasusConfig.FromJson("""{"num_labels": 5}""").NumLabels);
+    }
+
     [Theory]
     [InlineData("{\"vocab_size\": 0}", "vocab_size")]
     [InlineData("{\"d_model\": -4}", "d_model")]
@@ -95,7 +121,10 @@ public sealed class BigBirdPegasusConfigTests
     [InlineData("{\"max_length\": 0}", "max_length")]
     [InlineData("{\"min_length\": -1}", "min_length")]
     [InlineData("{\"num_beams\": 0}", "num_beams")]
-    [InlineData("{\"is_encoder_decoder\": false}", "is_encoder_decoder")]
+    [InlineData("{\"num_labels\": 0}", "num_labels")]
+    [InlineData("{\"problem_type\": \"ranking\"}", "problem_type")]
+    [InlineData("{\"id2label\": {\"a\": \"x\"}}", "id2label")]
+    [InlineData("{\"is_decoder\": \"yes\"}", "is_decoder")]
     [InlineData("{\"activation_function\": \"swiglu\"}", "swiglu")]
     [InlineData("{\"attention_type\": \"sparse\"}", "attention_type")]
     [InlineData("{\"d_model\": \"large\"}", "d_model")]

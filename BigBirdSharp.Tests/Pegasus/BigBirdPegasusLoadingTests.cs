@@ -65,6 +65,37 @@ public sealed class BigBirdPegasusLoadingTests : IDisposable
     }
 
     [Fact]
+    public void AFolderWithoutTheTiedCopiesAndTheBiasBufferLoadsAsHFLoadsIt()
+    {
+        // HF's _keys_to_ignore_on_load_missing lets a checkpoint lack final_logits_bias, lm_head.weight and the encoder's and
+        // decoder's embed_tokens: the bias is then zeros and the others are tied to model.shared
+        var c = PegasusFixture.Load("cg_bs_decoder_ids");
+        Directory.CreateDirectory(_dir);
+        File.Copy(Path.Combine(c.ModelPath, "config.json"), Path.Combine(_dir, "config.json"));
+        string[] dropped = ["final_logits_bias", "lm_head.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"];
+        var entries = new List<SafeTensorsWriter.Entry>();
+        float[] bias = [];
+        using (var reader = CheckpointLoader.Open(c.ModelPath))
+        {
+            foreach (var name in reader.Names)
+            {
+                reader.TryGetInfo(name, out var info);
+                if (name == "final_logits_bias") bias = reader.ReadFloat32(name).ToArray();
+                if (dropped.Contains(name)) continue;
+                entries.Add(new SafeTensorsWriter.Entry(name, info!.Shape.Select(d => (int)d).ToArray(), reader.ReadFloat32(name).ToArray()));
+            }
+        }
+        Assert.Equal(120, bias.Length);
+        SafeTensorsWriter.Write(Path.Combine(_dir, "model.safetensors"), entries);
+        using var model = BigBirdPegasusForConditionalGeneration.FromPretrained(_dir);
+        Assert.Equal(new float[120], model.FinalLogitsBias.ToArray());
+        var logits = model.Forward(c.Inputs(), c.Options).Logits.Data;
+        // PyTorch's logits include the checkpoint's bias; ours, loaded without it, plus that bias must match them
+        for (int i = 0; i < logits.Length; i++) logits[i] += bias[i % 120];
+        Tolerance.AssertAllClose(logits, c.Expected("logits"), "logits without final_logits_bias, plus it");
+    }
+
+    [Fact]
     public void ACheckpointOfAnotherModelIsRefused()
     {
         Directory.CreateDirectory(_dir);

@@ -35,8 +35,12 @@ public sealed record BigBirdPegasusConfig
     public double DecoderLayerdrop { get; init; }
     /// <summary><c>use_cache</c> (default true).</summary>
     public bool UseCache { get; init; } = true;
-    /// <summary><c>is_encoder_decoder</c> (default true).</summary>
+    /// <summary><c>is_encoder_decoder</c> (default true; a saved BigBirdPegasusForCausalLM writes false, which HF reads
+    /// without complaint and so does BigBirdSharp).</summary>
     public bool IsEncoderDecoder { get; init; } = true;
+    /// <summary><c>is_decoder</c> (PretrainedConfig, default false; true in a saved BigBirdPegasusForCausalLM). Informational:
+    /// every class runs the same whichever it holds, as in HF.</summary>
+    public bool IsDecoder { get; init; }
     /// <summary><c>activation_function</c> as its ACT2FN name (default <c>gelu_new</c>).</summary>
     public string ActivationFunction { get; init; } = "gelu_new";
     /// <summary><c>d_model</c> (default 1024); HF's <c>hidden_size</c>.</summary>
@@ -85,6 +89,17 @@ public sealed record BigBirdPegasusConfig
     public int? ForcedEosTokenId { get; init; }
     /// <summary><c>forced_bos_token_id</c> (PretrainedConfig, default none).</summary>
     public int? ForcedBosTokenId { get; init; }
+
+    /// <summary><c>id2label</c> (PretrainedConfig); empty when config.json has none.</summary>
+    public IReadOnlyDictionary<int, string> Id2Label { get; init; } = new Dictionary<int, string>();
+    /// <summary><c>num_labels</c> (PretrainedConfig, default 2; the size of id2label when it is given): the outputs of
+    /// BigBirdPegasusForSequenceClassification's head.</summary>
+    public int NumLabels { get; init; } = 2;
+    /// <summary><c>problem_type</c> (PretrainedConfig): regression, single_label_classification,
+    /// multi_label_classification, or null to infer it from num_labels and the labels, as HF does.</summary>
+    public string? ProblemType { get; init; }
+    /// <summary>id2label[index], or HF's default name <c>LABEL_{index}</c>.</summary>
+    public string LabelName(int index) => Id2Label.TryGetValue(index, out var name) ? name : $"LABEL_{index}";
 
     /// <summary>d_model / encoder_attention_heads.</summary>
     public int EncoderHeadDim => DModel / EncoderAttentionHeads;
@@ -168,7 +183,12 @@ public sealed record BigBirdPegasusConfig
                 LengthPenalty = r.Double("length_penalty", d.LengthPenalty),
                 ForcedEosTokenId = r.NullableInt("forced_eos_token_id", null),
                 ForcedBosTokenId = r.NullableInt("forced_bos_token_id", null),
+                IsDecoder = r.Bool("is_decoder", d.IsDecoder),
+                Id2Label = r.Id2Label(),
+                ProblemType = r.NullableString("problem_type"),
             };
+            // HF: id2label, when present, decides num_labels; otherwise the num_labels argument, default 2
+            config = config with { NumLabels = config.Id2Label.Count > 0 ? config.Id2Label.Count : r.Int("num_labels", d.NumLabels) };
             config.Validate(source);
             return config;
         }
@@ -219,8 +239,10 @@ public sealed record BigBirdPegasusConfig
         Probability("classifier_dropout", ClassifierDropout);
         Probability("encoder_layerdrop", EncoderLayerdrop);
         Probability("decoder_layerdrop", DecoderLayerdrop);
-        if (!IsEncoderDecoder)
-            throw new BigBirdConfigException($"{source}: is_encoder_decoder must be true for BigBirdPegasusForConditionalGeneration and BigBirdPegasusModel, got false.");
+        Positive("num_labels", NumLabels);
+        if (ProblemType is not null and not ("regression" or "single_label_classification" or "multi_label_classification"))
+            throw new BigBirdConfigException(
+                $"{source}: problem_type '{ProblemType}' is not one of regression, single_label_classification, multi_label_classification.");
         Token("pad_token_id", PadTokenId);
         Token("decoder_start_token_id", DecoderStartTokenId);
         Token("bos_token_id", BosTokenId);

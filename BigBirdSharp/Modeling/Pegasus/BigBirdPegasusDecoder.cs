@@ -38,7 +38,9 @@ public sealed class BigBirdPegasusDecoder
     /// <summary>
     /// last_hidden_state [batch, seq, d] (a view in the call's work space) of decoder input_ids [batch, seq] after the
     /// cache's tokens. attention_mask is [batch, past + seq] (null: all ones); encoder_attention_mask [batch, encoder_seq]
-    /// (null: all ones). The cache, when given, receives this call's keys and values and advances by seq.
+    /// (null: all ones). An <paramref name="encoderLength"/> of 0 means no encoder_hidden_states: every layer skips its
+    /// cross-attention block, as HF's does (BigBirdPegasusForCausalLM on its own). The cache, when given, receives this
+    /// call's keys and values and advances by seq.
     /// </summary>
     internal DeviceSpan Forward(BigBirdPegasusCall call, int[] input_ids, int[]? attention_mask, int batch, int seq,
                                 DeviceSpan encoder_hidden_states, int encoderLength, int[]? encoder_attention_mask,
@@ -47,7 +49,7 @@ public sealed class BigBirdPegasusDecoder
         int past = past_key_values?.Length ?? 0;
         // _prepare_decoder_attention_mask: the causal part runs inside attention, the padding part is this additive mask
         var self_mask = call.AdditiveMask(attention_mask, batch * (past + seq));
-        var cross_mask = call.AdditiveMask(encoder_attention_mask, batch * encoderLength);
+        var cross_mask = encoderLength > 0 ? call.AdditiveMask(encoder_attention_mask, batch * encoderLength) : default;
         var scratch = BigBirdPegasusScratch.Rent(call, batch * seq, batch * encoderLength, _config.DModel, _config.DecoderFfnDim);
         var hidden_states = call.Rent(TensorSize.ForInput("hidden_states", "[batch, seq, d_model]", "run fewer rows per call.", batch, seq, _config.DModel));
         Forward(call, scratch, hidden_states, input_ids, BigBirdPegasusLearnedPositionalEmbedding.Positions(batch, seq, past), batch, seq, self_mask,
@@ -58,7 +60,7 @@ public sealed class BigBirdPegasusDecoder
     /// <summary>
     /// The decoder over buffers the caller prepared (generation reuses them every step): hidden_states [batch·seq, d] ←
     /// the decoder of input_ids at <paramref name="positions"/>, under the additive masks self_mask [batch, past + seq] and
-    /// cross_mask [batch, encoder_seq].
+    /// cross_mask [batch, encoder_seq]; no cross-attention when <paramref name="encoderLength"/> is 0.
     /// </summary>
     internal void Forward(BigBirdPegasusCall call, in BigBirdPegasusScratch scratch, DeviceSpan hidden_states, ReadOnlySpan<int> input_ids,
                           ReadOnlySpan<int> positions, int batch, int seq, DeviceSpan self_mask, DeviceSpan encoder_hidden_states, int encoderLength,

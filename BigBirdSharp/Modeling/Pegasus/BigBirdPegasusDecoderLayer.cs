@@ -41,7 +41,8 @@ public sealed class BigBirdPegasusDecoderLayer
         FinalLayerNorm = new LayerNorm(w, $"{path}.final_layer_norm", _d, BigBirdPegasusModel.LayerNormEps);
     }
 
-    /// <summary>hidden_states [batch·seq, d] ← the layer, in place.</summary>
+    /// <summary>hidden_states [batch·seq, d] ← the layer, in place; the cross-attention block runs only with encoder
+    /// states (<paramref name="encoderLength"/> &gt; 0), as HF's <c>if encoder_hidden_states is not None</c>.</summary>
     internal void Forward(BigBirdPegasusCall call, in BigBirdPegasusScratch s, DeviceSpan hidden_states, int batch, int seq, int past,
                           DeviceSpan attention_mask, DeviceSpan encoder_hidden_states, int encoderLength, DeviceSpan encoder_attention_mask,
                           BigBirdPegasusKeyValueCache? cache, int layer)
@@ -54,9 +55,12 @@ public sealed class BigBirdPegasusDecoderLayer
         SelfAttn.ForwardSelf(call, s, normed, output, batch, seq, past, attention_mask, cache, layer);
         call.Add(hidden_states, hidden_states, output, rows, _d);
         // cross-attention block
-        EncoderAttnLayerNorm.Forward(normed, hidden_states, default, rows);
-        EncoderAttn.ForwardCross(call, s, normed, output, batch, seq, encoder_hidden_states, encoderLength, encoder_attention_mask, cache, layer);
-        call.Add(hidden_states, hidden_states, output, rows, _d);
+        if (encoderLength > 0)
+        {
+            EncoderAttnLayerNorm.Forward(normed, hidden_states, default, rows);
+            EncoderAttn.ForwardCross(call, s, normed, output, batch, seq, encoder_hidden_states, encoderLength, encoder_attention_mask, cache, layer);
+            call.Add(hidden_states, hidden_states, output, rows, _d);
+        }
         // fully connected block
         FinalLayerNorm.Forward(normed, hidden_states, default, rows);
         var ffn = s.FeedForward.Slice(0, rows * Fc1.OutFeatures);

@@ -20,8 +20,18 @@ public sealed class BigBirdPegasusInputs
     public int DecoderSequenceLength { get; init; }
     /// <summary>decoder_attention_mask [batch, past + decoder_seq] of 0/1; null means all ones.</summary>
     public int[]? DecoderAttentionMask { get; init; }
-    /// <summary>labels [batch, decoder_seq]: token ids, or -100 to ignore (ForConditionalGeneration only).</summary>
+    /// <summary>labels: for ForConditionalGeneration [batch, decoder_seq] token ids, or -100 to ignore; for
+    /// ForSequenceClassification [batch] class ids (single_label_classification).</summary>
     public int[]? Labels { get; init; }
+    /// <summary>Float labels of ForSequenceClassification: [batch] for regression with num_labels 1, else
+    /// [batch, num_labels] (regression, or multi_label_classification 0/1 targets). HF takes them as one <c>labels</c>
+    /// tensor whose dtype decides the problem type; give either these or <see cref="Labels"/>.</summary>
+    public float[]? FloatLabels { get; init; }
+    /// <summary>start_positions [batch] of ForQuestionAnswering: the answer's first decoder position (clamped to
+    /// [0, decoder_seq]; decoder_seq itself is ignored by the loss).</summary>
+    public int[]? StartPositions { get; init; }
+    /// <summary>end_positions [batch] of ForQuestionAnswering: the answer's last decoder position, clamped as start_positions.</summary>
+    public int[]? EndPositions { get; init; }
     /// <summary>HF's <c>encoder_outputs[0]</c>: a previous call's encoder_last_hidden_state [batch, seq, d_model], which skips the encoder.</summary>
     public float[]? EncoderOutputs { get; init; }
     /// <summary>past_key_values: the decoder's cache, filled in place; null runs without one.</summary>

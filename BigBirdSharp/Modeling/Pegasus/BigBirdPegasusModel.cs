@@ -131,21 +131,7 @@ public sealed class BigBirdPegasusModel : IDisposable
         ArgumentNullException.ThrowIfNull(inputs);
         using var lease = _lifetime.Enter(this);
         cancellationToken.ThrowIfCancellationRequested();
-        int[] decoderIds;
-        int decoderSeq;
-        if (inputs.DecoderInputIds is not null)
-        {
-            decoderIds = inputs.DecoderInputIds;
-            decoderSeq = inputs.DecoderSequenceLength;
-        }
-        else
-        {
-            if (inputs.InputIds is null)
-                throw new BigBirdInputException("give decoder_input_ids, or input_ids to derive them from (shift_tokens_right), as HF requires.");
-            Validate(inputs, inputs.InputIds, inputs.SequenceLength, requireDecoderIds: false);
-            decoderIds = BigBirdPegasusInputs.ShiftTokensRight(inputs.InputIds, inputs.BatchSize, inputs.SequenceLength, Config.PadTokenId, Config.DecoderStartTokenId);
-            decoderSeq = inputs.SequenceLength;
-        }
+        var decoderIds = DecoderInputIds(inputs, out int decoderSeq);
         Validate(inputs, decoderIds, decoderSeq, requireDecoderIds: false);
         using var call = NewCall(cancellationToken);
         var run = Run(call, inputs, decoderIds, decoderSeq, options ?? BigBirdForwardOptions.Default);
@@ -157,6 +143,25 @@ public sealed class BigBirdPegasusModel : IDisposable
             PastKeyValues = inputs.PastKeyValues,
             EncoderAttentionType = run.AttentionType,
         };
+    }
+
+    /// <summary>
+    /// HF's rule of BigBirdPegasusModel.forward (and of the sequence-classification and question-answering heads, which
+    /// call it): the given decoder_input_ids, or else shift_tokens_right(input_ids).
+    /// </summary>
+    /// <exception cref="BigBirdInputException">Neither decoder_input_ids nor input_ids, or input_ids of the wrong shape.</exception>
+    internal int[] DecoderInputIds(BigBirdPegasusInputs inputs, out int decoderSeq)
+    {
+        if (inputs.DecoderInputIds is not null)
+        {
+            decoderSeq = inputs.DecoderSequenceLength;
+            return inputs.DecoderInputIds;
+        }
+        if (inputs.InputIds is null)
+            throw new BigBirdInputException("give decoder_input_ids, or input_ids to derive them from (shift_tokens_right), as HF requires.");
+        Validate(inputs, inputs.InputIds, inputs.SequenceLength, requireDecoderIds: false);
+        decoderSeq = inputs.SequenceLength;
+        return BigBirdPegasusInputs.ShiftTokensRight(inputs.InputIds, inputs.BatchSize, inputs.SequenceLength, Config.PadTokenId, Config.DecoderStartTokenId);
     }
 
     internal BigBirdPegasusCall NewCall(CancellationToken cancellationToken) => new(Backend, _zeroRow.All, cancellationToken);
