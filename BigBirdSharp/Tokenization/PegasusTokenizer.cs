@@ -85,7 +85,7 @@ public sealed class PegasusTokenizer
     public int PadTokenId { get; }
     /// <summary>Id of <c>&lt;/s&gt;</c> (1 by default), which ends every sequence.</summary>
     public int EosTokenId { get; }
-    /// <summary>Id of <c>&lt;unk&gt;</c>: the SentencePiece unknown piece plus the offset (105 on Pegasus's vocabulary).</summary>
+    /// <summary>Id of <c>&lt;unk&gt;</c>: the SentencePiece unknown piece plus the offset (105 when, as in Pegasus, &lt;unk&gt; is SentencePiece id 2).</summary>
     public int UnkTokenId { get; }
     /// <summary>Id of the mask token (<c>&lt;mask_2&gt;</c>, 3 by default), or -1 when there is none.</summary>
     public int MaskTokenId { get; }
@@ -322,6 +322,20 @@ public sealed class PegasusTokenizer
         }
         var added = ReadAddedTokens(Path.Combine(directory, "added_tokens.json"), model.PieceCount + offset);
         return new PegasusTokenizer(model, offset, maskSent, initAdditional, initAttributes, attrs, added, maxLength, padLeft, truncLeft);
+    }
+
+    /// <summary>Whether the folder's <c>tokenizer_config.json</c> names <c>PegasusTokenizer</c> (or its fast twin) as its
+    /// <c>tokenizer_class</c>, as the <c>google/bigbird-pegasus-large-*</c> folders do: for callers that choose between
+    /// this tokenizer and <see cref="BigBirdTokenizer"/>. False when there is no such file or field.</summary>
+    /// <exception cref="TokenizerFormatException">The file is malformed.</exception>
+    internal static bool NamesPegasusTokenizer(string directory)
+    {
+        string config = Path.Combine(directory, "tokenizer_config.json");
+        if (!File.Exists(config)) return false;
+        using var doc = BigBirdTokenizer.ReadJson(config);
+        return doc.RootElement.ValueKind == JsonValueKind.Object &&
+               doc.RootElement.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String &&
+               c.GetString() is "PegasusTokenizer" or "PegasusTokenizerFast";
     }
 
     /// <summary><c>added_tokens.json</c> ({token: id}) sorted by id; as for HF's slow tokenizers, the ids must run on
