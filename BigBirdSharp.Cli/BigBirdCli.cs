@@ -95,6 +95,7 @@ internal static partial class BigBirdCli
                 "classify" => Text(o, io, TextCommands.Classify),
                 "qa" => Text(o, io, TextCommands.Qa),
                 "generate" => Text(o, io, TextCommands.Generate),
+                "summarize" => Text(o, io, TextCommands.Summarize),
                 _ => throw new UsageException("give a command"),
             };
         }

@@ -114,6 +114,22 @@ internal static class CliSchema
     /// <summary>Where the text commands and tokenize read and write.</summary>
     private static readonly Option[] TextInputOptions = [Text, Input, InputsAlias, Output, Jsonl, Lines, FailFast];
 
+    /// <summary>The beam-search and logits-processor flags of <c>run --generate</c> and <c>summarize</c>; each defaults to the checkpoint's setting.</summary>
+    private static readonly Option[] SearchOptions =
+    [
+        new Option<int?>("--num-beams") { HelpName = "B", Description = "Beam search with B beams. [default: the checkpoint's]" },
+        new Option<float?>("--length-penalty") { HelpName = "X", Description = "A finished beam scores sum(log p) / length^X. [default: the checkpoint's]" },
+        new Option<bool>("--early-stopping") { Description = "End a row's beam search once it has B finished beams. [default: the checkpoint's]" },
+        new Option<int?>("--min-length") { HelpName = "M", Description = "No EOS before the sequence is M tokens long, start included. [default: the checkpoint's]" },
+        new Option<int?>("--min-new-tokens") { HelpName = "M", Description = "No EOS before M new tokens. [default: the checkpoint's]" },
+        new Option<int?>("--no-repeat-ngram-size") { HelpName = "K", Description = "Never repeat an n-gram of size K. [default: the checkpoint's]" },
+        new Option<float?>("--repetition-penalty") { HelpName = "P", Description = "HF's repetition penalty. [default: the checkpoint's]" },
+        new Option<int?>("--num-return-sequences") { HelpName = "R", Description = "Rows returned per input, at most B. [default: the checkpoint's]" },
+        new Option<int?>("--forced-bos-token-id") { HelpName = "ID", Description = "The first generated token. [default: the checkpoint's]" },
+        new Option<int?>("--forced-eos-token-id") { HelpName = "ID", Description = "The token forced at the last step. [default: the checkpoint's]" },
+        new Option<bool>("--no-eos") { Description = "No token ends a row early: run to the full length (HF eos_token_id=None)." },
+    ];
+
     public static readonly Command FillMask = TextCommand("fill-mask", "TEXT",
         "The top-k tokens and scores for each [MASK] of each text.",
         [IntOption("--top-k", "K", "How many candidates to show for each [MASK].", 5)]);
@@ -176,17 +192,15 @@ internal static class CliSchema
             IntOption("--top-k", "K", "Sample from the K most likely tokens (with --generate --do-sample).", 50),
             FloatOption("--top-p", "P", "Nucleus sampling threshold (with --generate --do-sample).", 1f),
             IntOption("--seed", "S", "Seed of the sampler (with --generate --do-sample).", 0),
-            new Option<int?>("--num-beams") { HelpName = "B", Description = "Beam search with B beams (with --generate). [default: the checkpoint's]" },
-            new Option<float?>("--length-penalty") { HelpName = "X", Description = "Beam scores are divided by length^X (with --generate). [default: the checkpoint's]" },
-            new Option<bool>("--early-stopping") { Description = "Stop a row's beam search once it has B finished beams (with --generate). [default: the checkpoint's]" },
-            new Option<int?>("--min-length") { HelpName = "M", Description = "No EOS before the sequence is M tokens long, start included (with --generate). [default: the checkpoint's]" },
-            new Option<int?>("--no-repeat-ngram-size") { HelpName = "K", Description = "Never repeat an n-gram of size K (with --generate). [default: the checkpoint's]" },
-            new Option<float?>("--repetition-penalty") { HelpName = "P", Description = "HF's repetition penalty (with --generate). [default: the checkpoint's]" },
-            new Option<int?>("--num-return-sequences") { HelpName = "R", Description = "Rows returned per input, at most B (with --generate). [default: the checkpoint's]" },
-            new Option<int?>("--min-new-tokens") { HelpName = "M", Description = "No EOS before M new tokens (with --generate). [default: the checkpoint's]" },
-            new Option<int?>("--forced-bos-token-id") { HelpName = "ID", Description = "The first generated token (with --generate). [default: the checkpoint's]" },
-            new Option<int?>("--forced-eos-token-id") { HelpName = "ID", Description = "The token forced at the last step (with --generate). [default: the checkpoint's]" },
-            new Option<bool>("--no-eos") { Description = "No token ends a row early: run to the full length (HF eos_token_id=None; with --generate)." },
+            .. SearchOptions,
+        ]);
+
+    public static readonly Command Summarize = TextCommand("summarize", "TEXT",
+        "A summary of each document by a BigBirdPegasusForConditionalGeneration checkpoint (--model, e.g. google/bigbird-pegasus-large-arxiv), " +
+        "decoded as HF's summarization pipeline does, with the checkpoint's generation settings unless the flags say otherwise.",
+        [
+            new Option<int?>("--max-new-tokens") { HelpName = "N", Description = "The most tokens of a summary. [default: the checkpoint's max_length]" },
+            .. SearchOptions,
         ]);
 
     public static readonly Command Trace = Build(new Command("trace",
@@ -231,7 +245,7 @@ internal static class CliSchema
             "Text commands read their documents from arguments, --text, --input FILE|- or stdin; .jsonl, .ndjson and .json inputs " +
             "(or --jsonl) and --lines are batches. 'bigbird COMMAND --help' shows a command's options and their defaults.")
         {
-            FillMask, Embed, Classify, Qa, Generate, Tokenize, RunModel, Trace, Bench,
+            FillMask, Embed, Classify, Qa, Generate, Summarize, Tokenize, RunModel, Trace, Bench,
         };
         var help = new HelpOption();
         help.Action = new HelpWithExitCodes((HelpAction)help.Action!);

@@ -26,12 +26,13 @@ internal static class GenerationFlags
     }
 
     /// <summary>The settings of the checkpoint in <paramref name="model"/>, with the given flags on top and
-    /// max_new_tokens <paramref name="maxNewTokens"/>.</summary>
+    /// max_new_tokens <paramref name="maxNewTokens"/> (null: the checkpoint's max_length or max_new_tokens).</summary>
     /// <exception cref="BigBirdCli.UsageException">A flag out of its range.</exception>
     /// <exception cref="BigBirdSharp.Configuration.BigBirdConfigException">The folder's generation settings are invalid.</exception>
-    public static GenerationConfig Read(BigBirdCli.Options o, string model, int maxNewTokens)
+    public static GenerationConfig Read(BigBirdCli.Options o, string model, int? maxNewTokens)
     {
-        var g = GenerationConfig.FromPretrained(model) with { MaxNewTokens = maxNewTokens };
+        var g = GenerationConfig.FromPretrained(model);
+        if (maxNewTokens is not null) g = g with { MaxNewTokens = maxNewTokens };
         if (o.Given("--eos-token-id") && o.Flag("--no-eos")) throw new BigBirdCli.UsageException("--eos-token-id and --no-eos contradict each other; give one");
         if (o.Given("--eos-token-id")) g = g with { EosTokenId = o.Value<int?>("--eos-token-id") };
         if (o.Flag("--no-eos")) g = g with { EosTokenId = null };

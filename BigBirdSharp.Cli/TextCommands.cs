@@ -1,13 +1,15 @@
 using System.Text.Json;
 using BigBirdSharp.Modeling;
+using BigBirdSharp.Configuration;
 using BigBirdSharp.Modeling.Heads;
+using BigBirdSharp.Modeling.Pegasus;
 using BigBirdSharp.Pipelines;
 using BigBirdSharp.Serialization;
 using BigBirdSharp.Tokenization;
 
 namespace BigBirdSharp.Cli;
 
-/// <summary>The commands on raw text: <c>fill-mask</c>, <c>embed</c>, <c>classify</c>, <c>qa</c>, <c>generate</c>.
+/// <summary>The commands on raw text: <c>fill-mask</c>, <c>embed</c>, <c>classify</c>, <c>qa</c>, <c>generate</c>, <c>summarize</c>.
 /// Each loads a checkpoint folder (the embedded default model unless <c>--model</c>) and its tokenizer, runs every
 /// document alone (block-size padding is the model's own, as in HF), and prints a readable result, or one JSON line
 /// per document with <c>--json</c>. Progress and the model's name go to stderr; <c>--quiet</c> silences them.</summary>
@@ -313,6 +315,48 @@ internal static class TextCommands
             else
                 c.Out.WriteLine($"{doc.Text.TrimEnd()} » {r.GeneratedText}{(r.StoppedAtEos ? "" : " …")}");
             return r.PromptIds.Length + r.GeneratedIds.Length;
+        });
+    }
+
+    public static int Summarize(TextCommandContext c)
+    {
+        var o = c.Options;
+        string model = o.Get("--model") ?? throw new BigBirdCli.UsageException(
+            "summarize needs --model, a BigBirdPegasusForConditionalGeneration folder (such as google/bigbird-pegasus-large-arxiv); the embedded default model is an encoder");
+        if (!Directory.Exists(model)) throw new BigBirdException($"{model}: no such folder; pass a Hugging Face checkpoint folder (config.json, weights, spiece.model).");
+        if (ConfigFile.ModelTypeOf(model) is var modelType && modelType != BigBirdPegasusConfig.ModelType)
+            throw new BigBirdException(
+                $"{Path.Combine(model, "config.json")}: model_type is '{modelType ?? "(none)"}'; summarize needs a bigbird_pegasus checkpoint (BigBirdPegasusForConditionalGeneration).");
+        int? maxNew = o.Value<int?>("--max-new-tokens");
+        if (maxNew is <= 0) throw new BigBirdCli.UsageException("--max-new-tokens must be positive");
+        var config = BigBirdPegasusConfig.FromFile(Path.Combine(model, "config.json"));
+        var docs = c.ReadDocuments("text", null, false, null, () => config.MaxPositionEmbeddings);
+        var generation = GenerationFlags.Read(o, model, maxNew);
+        c.Info($"model: {model}");
+        var tokenizer = c.Load("tokenizer", () => PegasusTokenizer.FromPretrained(model));
+        using var head = c.Load("BigBirdPegasusForConditionalGeneration", () => BigBirdPegasusForConditionalGeneration.FromPretrained(model, c.ModelOptions()));
+        var pipeline = new SummarizationPipeline(head, tokenizer);
+        var options = c.ForwardOptions();
+        return c.ForEach(docs, doc =>
+        {
+            var r = pipeline.Run(doc.Text, generation, c.Overlong, options);
+            if (r.TruncatedFrom is int from)
+                c.Warn(doc.Label, $"the document is {from} tokens; only its first {r.InputIds.Length} are summarized (the model's max_position_embeddings is " +
+                                  $"{config.MaxPositionEmbeddings}); pass --no-truncate to refuse over-long input instead.",
+                       $"documents truncated to {config.MaxPositionEmbeddings} tokens (the model's max_position_embeddings); pass --no-truncate to refuse over-long input instead.");
+            if (c.Json)
+                c.WriteJson(doc, w =>
+                {
+                    w.WriteString("summary_text", r.SummaryText);
+                    w.WriteStartArray("summary_token_ids");
+                    foreach (int id in r.SummaryTokenIds) w.WriteNumberValue(id);
+                    w.WriteEndArray();
+                    w.WriteNumber("input_tokens", r.InputIds.Length);
+                    if (r.TruncatedFrom is int truncatedFrom) w.WriteNumber("truncated_from", truncatedFrom);
+                });
+            else
+                c.Out.WriteLine(r.SummaryText);
+            return r.InputIds.Length + r.SummaryTokenIds.Length;
         });
     }
 
