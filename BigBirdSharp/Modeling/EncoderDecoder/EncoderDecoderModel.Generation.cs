@@ -67,6 +67,10 @@ public sealed partial class EncoderDecoderModel
                     ? $": with a cache, transformers 4.27.1 places every token after the first at position encoder_length ({state.EncoderLength}), " +
                       "and fails there too. Use a shorter input, or decode without a cache."
                     : "; generate fewer tokens."));
+        int vocab = Config.Decoder.VocabSize;
+        foreach (int token in newTokens)
+            if ((uint)token >= (uint)vocab)
+                throw new BigBirdInputException($"decoder token {token} is outside [0, {vocab}) (decoder vocab_size).");
         var ids = new int[rows];
         for (int r = 0; r < rows; r++) ids[r] = newTokens[r * tokensPerRow + tokensPerRow - 1];
         var positions = new int[rows];

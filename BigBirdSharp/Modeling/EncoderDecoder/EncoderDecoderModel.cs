@@ -51,18 +51,19 @@ public sealed partial class EncoderDecoderModel : IDisposable
         var shared = (options ?? new BigBirdModelOptions()) with { Backend = backend, Threads = null };
         Probe(reader, "encoder.embeddings.word_embeddings.weight", directory, "an encoder");
         Probe(reader, "decoder.cls.predictions.transform.dense.weight", directory, "a decoder LM head (BigBirdForCausalLM)");
-        Encoder = BigBirdModel.FromReader(config.Encoder, new SubmoduleTensorReader(reader, "encoder."), shared);
+        Encoder = Named("encoder.", directory, () => BigBirdModel.FromReader(config.Encoder, new SubmoduleTensorReader(reader, "encoder."), shared));
         try
         {
             var decoderView = config.TieEncoderDecoder
                 ? new SubmoduleTensorReader(reader, "decoder.", tiedFrom: "bert.", tiedTo: "encoder.")
                 : new SubmoduleTensorReader(reader, "decoder.");
-            Decoder = (BigBirdForCausalLM)BigBirdPreTrainedModel.FromReader(config.Decoder, decoderView, "BigBirdForCausalLM", shared);
+            Decoder = Named("decoder.", directory,
+                            () => (BigBirdForCausalLM)BigBirdPreTrainedModel.FromReader(config.Decoder, decoderView, "BigBirdForCausalLM", shared));
             try
             {
                 if (config.HasEncoderToDecoderProjection)
-                    EncToDecProj = new Linear(new WeightLoader(reader, "", backend, shared), "enc_to_dec_proj",
-                                              config.Encoder.HiddenSize, config.Decoder.HiddenSize);
+                    EncToDecProj = Named("", directory, () => new Linear(new WeightLoader(reader, "", backend, shared), "enc_to_dec_proj",
+                                                                         config.Encoder.HiddenSize, config.Decoder.HiddenSize));
             }
             catch
             {
@@ -82,6 +83,22 @@ public sealed partial class EncoderDecoderModel : IDisposable
     private void ReleaseOne()
     {
         if (Interlocked.Decrement(ref _pendingReleases) == 0) _reader.Dispose();
+    }
+
+    /// <summary>Builds a submodule, naming a tensor it misses by the checkpoint's own name (with the submodule's prefix)
+    /// and the folder, rather than by the submodule's view of it.</summary>
+    private static T Named<T>(string prefix, string directory, Func<T> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (TensorMismatchException e)
+        {
+            string name = prefix + e.TensorName;
+            string message = e.Message.Replace($"'{e.TensorName}'", $"'{name}'", StringComparison.Ordinal);
+            throw new TensorMismatchException(name, message.Contains(directory, StringComparison.Ordinal) ? message : $"{directory}: {message}");
+        }
     }
 
     private static void Probe(ITensorReader reader, string name, string directory, string what)
@@ -184,6 +201,8 @@ public sealed partial class EncoderDecoderModel : IDisposable
                 $"decoder_input_ids has {decoder_input_ids.Length} values, expected {(long)batch * decoderSeq} for shape [{batch}, {decoderSeq}] " +
                 "(set DecoderSequenceLength to the tokens per row).");
 
+        CheckDecoderInputs(decoder_input_ids, inputs.DecoderAttentionMask, batch, decoderSeq);
+
         // encoder_outputs = self.encoder(input_ids, attention_mask)
         var encoder = RunEncoder(inputs, options, cancellationToken);
         // encoder_hidden_states = self.enc_to_dec_proj(encoder_hidden_states) when the hidden sizes differ
@@ -208,6 +227,23 @@ public sealed partial class EncoderDecoderModel : IDisposable
             EncoderLastHiddenState = encoder.LastHiddenState,
             EncoderAttentionType = encoder.AttentionType,
         };
+    }
+
+    /// <summary>decoder_input_ids within the decoder's vocabulary, and decoder_attention_mask of their shape, named as HF names
+    /// them (the decoder's own checks would call them input_ids and attention_mask).</summary>
+    private void CheckDecoderInputs(int[] decoder_input_ids, int[]? decoder_attention_mask, int batch, int decoderSeq)
+    {
+        int vocab = Config.Decoder.VocabSize;
+        for (int i = 0; i < decoder_input_ids.Length; i++)
+            if ((uint)decoder_input_ids[i] >= (uint)vocab)
+                throw new BigBirdInputException(
+                    $"decoder_input_ids[{i}] = {decoder_input_ids[i]} is outside [0, {vocab}) (decoder vocab_size); use the decoder's tokenizer.");
+        if (decoder_attention_mask is null) return;
+        if (decoder_attention_mask.Length != (long)batch * decoderSeq)
+            throw new BigBirdInputException(
+                $"decoder_attention_mask has {decoder_attention_mask.Length} values, expected {(long)batch * decoderSeq} for shape [{batch}, {decoderSeq}].");
+        foreach (int m in decoder_attention_mask)
+            if (m is not (0 or 1)) throw new BigBirdInputException($"decoder_attention_mask holds {m}; use 1 for tokens to attend and 0 for padding.");
     }
 
     /// <summary>The encoder's output: a run of the encoder, or the given encoder_outputs once checked.</summary>
