@@ -181,7 +181,8 @@ internal static class RunInputs
         if (t.TryGetValue("labels", out var l))
         {
             if (l.Shape.Length is not (1 or 2) || l.Shape[0] != batch)
-                throw new BigBirdInputException($"{path}: labels must be [{batch}][decoder_seq] (or [{batch}] for a classification head), got {l.ShapeText}.");
+                throw new BigBirdInputException(
+                    $"{path}: labels must be [{batch}][decoder_seq] (or [{batch}], or [{batch}][num_labels] floats, for a classification head), got {l.ShapeText}.");
             labelShape = l.Shape;
             if (l.AnyFloat) floatLabels = l.Floats();
             else labels = l.Ints(path, "labels");

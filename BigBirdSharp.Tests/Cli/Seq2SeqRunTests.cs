@@ -3,6 +3,7 @@ using BigBirdSharp.Configuration;
 using BigBirdSharp.IO;
 using BigBirdSharp.Modeling;
 using BigBirdSharp.RandomAttention;
+using BigBirdSharp.Tests.EncoderDecoder;
 using BigBirdSharp.Tests.Parity;
 using BigBirdSharp.Tests.Pegasus;
 
@@ -33,7 +34,9 @@ public sealed class Seq2SeqRunTests : IDisposable
 
     private static string Semantics(PegasusFixture c) => c.Semantics == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic";
 
-    public static TheoryData<string> ForwardCases() => new(PegasusFixture.Names(c => c.Generate is null));
+    // every forward case whose inputs bigbird run reads (the causal LM's encoder_hidden_states and split cache are API-only)
+    public static TheoryData<string> ForwardCases() => new(PegasusFixture.Names(c => c.Generate is null).Where(n =>
+        !File.ReadAllText(Path.Combine(PegasusFixture.Root, "cases", n, "inputs.json")).Contains("encoder_hidden_states", StringComparison.Ordinal)));
     public static TheoryData<string> GenerateCases() => new(PegasusFixture.Names(c => c.Generate is not null));
 
     [Theory]
@@ -47,10 +50,10 @@ public sealed class Seq2SeqRunTests : IDisposable
         Assert.True(code == 0, stderr);
         Assert.Contains(c.Architecture, stdout);
         using var written = CheckpointLoader.Open(output);
-        string[] fields = c.Architecture == "BigBirdPegasusModel"
-            ? ["last_hidden_state", "encoder_last_hidden_state"]
-            : ["logits", "encoder_last_hidden_state", .. c.Has("loss") ? new[] { "loss" } : []];
-        Assert.Equal(fields.Order(StringComparer.Ordinal), written.Names.Order(StringComparer.Ordinal));
+        using var expected = CheckpointLoader.Open(c.ExpectedPath);
+        // HF's output fields; the decoder's last hidden state is among decoder_hidden_states, which run does not write
+        var fields = expected.Names.Where(n => n != "decoder_last_hidden_state").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(fields, written.Names.Order(StringComparer.Ordinal));
         foreach (string field in fields)
             Tolerance.AssertAllClose(written.ReadFloat32(field).ToArray(), c.Expected(field), $"{name}: {field}");
     }
@@ -160,5 +163,55 @@ public sealed class Seq2SeqRunTests : IDisposable
         Assert.Equal("encoder-decoder", ConfigFile.ModelTypeOf(_dir));
         File.WriteAllText(Path.Combine(_dir, "config.json"), """{"hidden_size": 32}""");
         Assert.Null(ConfigFile.ModelTypeOf(_dir));
+    }
+
+    public static TheoryData<string> EncoderDecoderForwardCases() => new(EncoderDecoderFixture.Names(c => c.Generate is null));
+    public static TheoryData<string> EncoderDecoderGenerateCases() => new(EncoderDecoderFixture.Names(c => c.Generate is not null));
+
+    [Theory]
+    [MemberData(nameof(EncoderDecoderForwardCases))]
+    public void Run_on_an_encoder_decoder_folder_writes_hf_fields(string name)
+    {
+        var c = EncoderDecoderFixture.Load(name);
+        string output = Path.Combine(_dir, "out.safetensors");
+        var (code, stdout, stderr) = Run("run", "--model", c.ModelPath, "--input", Path.Combine(EncoderDecoderFixture.Root, "cases", name, "inputs.json"),
+                                         "--output", output, "--random-attention", c.Semantics == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("EncoderDecoderModel", stdout);
+        using var written = CheckpointLoader.Open(output);
+        using var expected = CheckpointLoader.Open(c.ExpectedPath);
+        string[] fields = ["encoder_last_hidden_state", "logits", .. expected.TryGetInfo("loss", out _) ? new[] { "loss" } : []];
+        Assert.Equal(fields.Order(StringComparer.Ordinal), written.Names.Order(StringComparer.Ordinal));
+        foreach (string field in fields)
+            Tolerance.AssertAllClose(written.ReadFloat32(field).ToArray(), expected.ReadFloat32(field).ToArray(), $"{name}: {field}");
+    }
+
+    [Theory]
+    [MemberData(nameof(EncoderDecoderGenerateCases))]
+    public void Run_generate_on_an_encoder_decoder_folder_writes_hf_sequences(string name)
+    {
+        var c = EncoderDecoderFixture.Load(name);
+        var g = c.Generate!.Value;
+        string output = Path.Combine(_dir, "seq.safetensors");
+        string Int(string field) => g.GetProperty(field).GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string Float(string field) => g.GetProperty(field).GetSingle().ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        var args = new List<string>
+        {
+            "run", "--model", c.ModelPath, "--input", Path.Combine(EncoderDecoderFixture.Root, "cases", name, "inputs.json"), "--output", output,
+            "--random-attention", c.Semantics == RandomAttentionSemantics.Seeded ? "seeded" : "deterministic", "--generate", Int("max_new_tokens"),
+            "--num-beams", Int("num_beams"), "--min-length", Int("min_length"), "--no-repeat-ngram-size", Int("no_repeat_ngram_size"),
+            "--repetition-penalty", Float("repetition_penalty"),
+        };
+        if (g.TryGetProperty("length_penalty", out _)) args.AddRange(["--length-penalty", Float("length_penalty")]);
+        if (g.TryGetProperty("early_stopping", out var early)) args.AddRange(["--early-stopping", early.GetBoolean() ? "true" : "false"]);
+        if (g.TryGetProperty("num_return_sequences", out _)) args.AddRange(["--num-return-sequences", Int("num_return_sequences")]);
+        if (g.GetProperty("eos_token_id").ValueKind == System.Text.Json.JsonValueKind.Number) args.AddRange(["--eos-token-id", Int("eos_token_id")]);
+        else args.Add("--no-eos");
+        var (code, _, stderr) = Run(args.ToArray());
+        Assert.True(code == 0, stderr);
+        var expected = c.ExpectedSequences("sequences", out var shape);
+        var (actual, actualShape) = HeadFixtureCase.ReadInt64(output, "sequences");
+        Assert.Equal(shape, actualShape);
+        Assert.Equal(expected.Select(x => (long)x), actual);
     }
 }

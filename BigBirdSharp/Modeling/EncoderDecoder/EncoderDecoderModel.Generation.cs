@@ -1,4 +1,5 @@
 using BigBirdSharp.Configuration;
+using BigBirdSharp.Generation;
 using BigBirdSharp.Modeling.Heads;
 
 namespace BigBirdSharp.Modeling.EncoderDecoder;
@@ -104,105 +105,86 @@ public sealed partial class EncoderDecoderModel
     }
 
     /// <summary>
-    /// HF's <c>generate</c> with greedy search (or sampling): the encoder runs once; each row's decoder sequence starts with
-    /// decoder_start_token_id (else bos_token_id) and grows by the argmax of the last position's logits (after HF's
-    /// repetition-penalty and no-repeat-n-gram processors, when asked); a finished row (one that produced EOS) gets pad
-    /// tokens, and generation stops when every row has finished or after <see cref="GenerationConfig.MaxNewTokens"/> new
-    /// tokens. Without an attention_mask, pad tokens of input_ids are masked, as HF infers it.
+    /// HF's <c>generate</c> (transformers 4.27.1): greedy search, sampling, or beam search when
+    /// <see cref="GenerationConfig.NumBeams"/> &gt; 1, with HF's logits processors. The encoder runs once and each input's
+    /// decoder rows read its output (one row per beam); each row's decoder sequence starts with decoder_start_token_id (else
+    /// bos_token_id). Without an attention_mask, pad tokens of input_ids are masked, as HF infers it. Use
+    /// <see cref="GenerationConfig.FromPretrained"/> for the checkpoint's own settings.
     /// </summary>
     /// <remarks>
     /// With <see cref="GenerationConfig.UseCache"/> (HF's default) the ids are those of 4.27.1's cached decoding, where
     /// every token after the first is embedded at position encoder_length; without it, those of its uncached decoding,
-    /// each token at its own index. The two differ in 4.27.1, and both are what HF returns.
+    /// each token at its own index. The two differ in 4.27.1, and both are what HF returns (see docs/parity.md).
     /// </remarks>
     /// <param name="inputs">input_ids [batch, seq] (or encoder_outputs) and optionally attention_mask.</param>
-    /// <param name="generation">The decoding settings (beam search is not done here).</param>
+    /// <param name="generation">The decoding settings.</param>
     /// <param name="options">The encoder's attention type override and random-attention semantics.</param>
     /// <param name="cancellationToken">Checked before each step and between the layers of each forward.</param>
-    /// <returns>HF's <c>sequences</c>, [batch, 1 + generated] row-major, the decoder start token first.</returns>
+    /// <returns>HF's <c>sequences</c>, [batch × num_return_sequences, length] row-major, the decoder start token first;
+    /// beam hypotheses shorter than the longest are padded with pad_token_id after their EOS.</returns>
     /// <exception cref="BigBirdInputException">Bad inputs or settings, or a position beyond the decoder's max_position_embeddings.</exception>
     /// <exception cref="BigBirdConfigException">config.json has neither decoder_start_token_id nor bos_token_id.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled; nothing is returned.</exception>
     /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public int[] Generate(EncoderDecoderInputs inputs, GenerationConfig generation, BigBirdForwardOptions? options = null,
-                          CancellationToken cancellationToken = default)
+                          CancellationToken cancellationToken = default) =>
+        GenerateOutput(inputs, generation, options, cancellationToken).Sequences;
+
+    /// <summary><see cref="Generate"/> with HF's <c>sequences_scores</c> of beam search.</summary>
+    internal GenerationOutput GenerateOutput(EncoderDecoderInputs inputs, GenerationConfig generation, BigBirdForwardOptions? options,
+                                             CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(generation);
         using var encoderLease = Encoder.Acquire();
         using var decoderLease = Decoder.Acquire();
         cancellationToken.ThrowIfCancellationRequested();
-        if (generation.MaxNewTokens < 0)
-            throw new BigBirdInputException($"max_new_tokens must be non-negative, got {generation.MaxNewTokens}.");
-        if (generation.DoSample && !(generation.Temperature > 0))
-            throw new BigBirdInputException($"temperature must be positive, got {generation.Temperature}.");
-        if (generation.DoSample && !(generation.TopP > 0 && generation.TopP <= 1))
-            throw new BigBirdInputException($"top_p must be in (0, 1], got {generation.TopP}.");
-        if (generation.TopK < 0) throw new BigBirdInputException($"top_k must be non-negative, got {generation.TopK}.");
-        if (!(generation.RepetitionPenalty > 0) || float.IsInfinity(generation.RepetitionPenalty))
-            throw new BigBirdInputException($"repetition_penalty must be a positive number, got {generation.RepetitionPenalty}.");
-        if (generation.NoRepeatNgramSize < 0)
-            throw new BigBirdInputException($"no_repeat_ngram_size must be non-negative, got {generation.NoRepeatNgramSize}.");
-        int vocab = Config.Decoder.VocabSize;
         // _get_decoder_start_token_id: decoder_start_token_id, else bos_token_id
-        int start = Config.DecoderStartTokenId ?? Config.BosTokenId
+        int start = generation.DecoderStartTokenId ?? Config.DecoderStartTokenId ?? generation.BosTokenId ?? Config.BosTokenId
             ?? throw new BigBirdConfigException(
                 "config.json sets neither decoder_start_token_id nor bos_token_id, so generation has no first decoder token (HF: " +
                 "'decoder_start_token_id or bos_token_id has to be defined for encoder-decoder generation').");
-        int? eos = generation.EosTokenId;
-        int? padSetting = generation.PadTokenId ?? Config.PadTokenId;
-        if (eos is int e && (uint)e >= (uint)vocab)
-            throw new BigBirdInputException($"eos_token_id {e} is outside the decoder's vocabulary [0, {vocab}).");
-        if (padSetting is int p && (uint)p >= (uint)vocab)
-            throw new BigBirdInputException($"pad_token_id {p} is outside the decoder's vocabulary [0, {vocab}).");
-        // HF: a missing pad_token_id becomes eos_token_id
-        int pad = padSetting ?? eos ?? 0;
-        int batch = inputs.BatchSize;
-        int maxLength = 1 + generation.MaxNewTokens;
-        _ = TensorSize.ForInput("sequences", "[batch, 1 + max_new_tokens]", "generate for fewer rows at a time.", batch, maxLength);
-
+        int vocab = Config.Decoder.VocabSize;
+        if ((uint)start >= (uint)vocab)
+            throw new BigBirdInputException($"decoder_start_token_id {start} is outside the decoder's vocabulary [0, {vocab}).");
+        // with a cache, 4.27.1 embeds every token after the first at position encoder_length (DecodeStep checks it);
+        // without one, each at its own index, so the sequence must fit the decoder's positions
+        int maxPositions = generation.UseCache ? int.MaxValue : Config.Decoder.MaxPositionEmbeddings;
+        var plan = GenerationPlan.Resolve(generation, inputs.BatchSize, 1, vocab, Config.PadTokenId, maxPositions, "the decoder's max_position_embeddings");
         // _prepare_attention_mask_for_generation: without a mask, pad tokens of the input are masked (unless pad is eos)
         var encoderInputs = inputs;
-        if (inputs.AttentionMask is null && inputs.InputIds is { } ids && inputs.EncoderOutputs is null && padSetting is int padId
-            && padId != eos && ids.Contains(padId))
+        int? configPad = generation.PadTokenId ?? Config.PadTokenId;
+        if (inputs.AttentionMask is null && inputs.InputIds is { } ids && inputs.EncoderOutputs is null && configPad is int padId
+            && padId != plan.EosTokenId && ids.Contains(padId))
         {
             var inferred = new int[ids.Length];
             for (int i = 0; i < ids.Length; i++) inferred[i] = ids[i] == padId ? 0 : 1;
-            encoderInputs = new EncoderDecoderInputs(batch, inputs.SequenceLength) { InputIds = ids, AttentionMask = inferred };
+            encoderInputs = new EncoderDecoderInputs(inputs.BatchSize, inputs.SequenceLength) { InputIds = ids, AttentionMask = inferred };
         }
-        var state = BeginDecoding(encoderInputs, rowsPerInput: 1, generation.UseCache, options, cancellationToken);
-        var sequences = new int[batch * maxLength];
-        for (int b = 0; b < batch; b++) sequences[b * maxLength] = start;
-        var unfinished = new bool[batch];
-        Array.Fill(unfinished, true);
-        var sampler = generation.DoSample ? new Random(generation.Seed) : null;
-        var step = new int[batch];
-        int length = 1;
-        for (int s = 0; s < generation.MaxNewTokens; s++)
+        // the encoder runs once; each input's rows (one per beam) read its output, as _expand_inputs_for_generation
+        var state = BeginDecoding(encoderInputs, plan.ExpandSize, generation.UseCache, options, cancellationToken);
+        var session = new DecodingSession(this, state, options, cancellationToken);
+        var starts = new int[inputs.BatchSize];
+        Array.Fill(starts, start);
+        return GenerationSearch.Generate(session, plan, starts, cancellationToken);
+    }
+
+    /// <summary>The decoder side of one generation for the search: each step feeds every row's newest token.</summary>
+    private sealed class DecodingSession(EncoderDecoderModel owner, EncoderDecoderDecodingState state, BigBirdForwardOptions? options,
+                                         CancellationToken cancellationToken) : IDecodingSession
+    {
+        private readonly int[] _step = new int[state.Rows];
+
+        public int Rows => state.Rows;
+        public int VocabSize => owner.Config.Decoder.VocabSize;
+
+        public Span<float> NextTokenLogits(int[] sequences, int stride, int length)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            // prepare_inputs_for_generation: the last token of every row
-            for (int b = 0; b < batch; b++) step[b] = sequences[b * maxLength + length - 1];
-            var next_token_logits = DecodeStep(state, step, 1, options, cancellationToken); // [batch, vocab]
-            bool any = false;
-            for (int b = 0; b < batch; b++)
-            {
-                var scores = next_token_logits.AsSpan(b * vocab, vocab);
-                var sequence = sequences.AsSpan(b * maxLength, length);
-                if (generation.RepetitionPenalty != 1f) BigBirdForCausalLM.ApplyRepetitionPenalty(scores, sequence, generation.RepetitionPenalty);
-                if (generation.NoRepeatNgramSize > 0) BigBirdForCausalLM.BanRepeatedNgrams(scores, sequence, generation.NoRepeatNgramSize);
-                int next = sampler is null ? BigBirdForCausalLM.ArgMax(scores) : BigBirdForCausalLM.Sample(scores, generation, sampler);
-                if (eos is not null && !unfinished[b]) next = pad;
-                sequences[b * maxLength + length] = next;
-                if (eos is int stop && next == stop) unfinished[b] = false;
-                any |= unfinished[b];
-            }
-            length++;
-            if (!any) break;
+            // prepare_inputs_for_generation: the last token of every row (DecodeStep keeps what came before)
+            for (int r = 0; r < _step.Length; r++) _step[r] = sequences[r * stride + length - 1];
+            return owner.DecodeStep(state, _step, 1, options, cancellationToken);
         }
-        if (length == maxLength) return sequences;
-        var trimmed = new int[batch * length];
-        for (int b = 0; b < batch; b++) sequences.AsSpan(b * maxLength, length).CopyTo(trimmed.AsSpan(b * length));
-        return trimmed;
+
+        public void ReorderCache(ReadOnlySpan<int> beamIndices) => ReorderRows(state, beamIndices);
     }
 }
