@@ -147,7 +147,7 @@ public sealed class Seq2SeqRunTests : IDisposable
     [InlineData("""{"model_type": 7}""", "model_type must be a string")]
     [InlineData("""[1, 2]""", "expected a JSON object at the top level")]
     [InlineData("""{"model_type": "big_bird" """, "not valid JSON")]
-    [InlineData("""{"model_type": "\ud800"}""", "lone surrogate")]
+    [InlineData("""{"model_type": "\ud800"}""", "an escaped lone surrogate")]
     public void Model_type_of_a_bad_config_is_a_typed_error(string json, string message)
     {
         File.WriteAllText(Path.Combine(_dir, "config.json"), json);

@@ -125,23 +125,9 @@ public sealed record BigBirdConfig
     /// <exception cref="BigBirdConfigException">Not a JSON object, a field of the wrong type, or an invalid value.</exception>
     public static BigBirdConfig FromJson(string json, string source = "config.json")
     {
-        JsonDocument doc;
-        try
-        {
-            long bad = JsonStrings.FirstUndecodable(System.Text.Encoding.UTF8.GetBytes(json),
-                new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            if (bad >= 0) throw new BigBirdConfigException($"{source}: {JsonStrings.Describe(bad)}.");
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new BigBirdConfigException($"{source}: not valid JSON: {e.Message}", e);
-        }
-        using (doc)
+        using (var doc = ConfigFile.Parse(json, source))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {root.ValueKind}.");
             var r = new ConfigFieldReader(root, source);
             var d = new BigBirdConfig();
             // a sequence-to-sequence folder has none of BigBird's fields: say which class reads it, rather than fail on weights

@@ -126,20 +126,9 @@ public sealed record BigBirdPegasusConfig
     /// <exception cref="BigBirdConfigException">Not a JSON object, a field of the wrong type, another model_type, or an invalid value.</exception>
     public static BigBirdPegasusConfig FromJson(string json, string source = "config.json")
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new BigBirdConfigException($"{source}: not valid JSON: {e.Message}", e);
-        }
-        using (doc)
+        using (var doc = ConfigFile.Parse(json, source))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {root.ValueKind}.");
             var r = new ConfigFieldReader(root, source);
             string? modelType = r.NullableString("model_type");
             if (modelType is not null && modelType != ModelType)

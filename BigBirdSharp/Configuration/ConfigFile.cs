@@ -36,6 +36,37 @@ internal static class ConfigFile
         }
     }
 
+    private static readonly JsonDocumentOptions Options = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    /// <summary>
+    /// The configuration text <paramref name="json"/> (read from <paramref name="source"/>, which errors name) as a JSON
+    /// object: comments and trailing commas allowed, as Python's loader of HF files tolerates neither but HF's files are
+    /// sometimes edited by hand; a string that is not Unicode text (a lone surrogate escape) is refused by its offset.
+    /// </summary>
+    /// <exception cref="BigBirdConfigException">Not valid JSON, a lone surrogate, or not an object at the top level.</exception>
+    public static JsonDocument Parse(string json, string source)
+    {
+        JsonDocument doc;
+        try
+        {
+            long bad = JsonStrings.FirstUndecodable(System.Text.Encoding.UTF8.GetBytes(json),
+                new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (bad >= 0) throw new BigBirdConfigException($"{source}: {JsonStrings.Describe(bad)}.");
+            doc = JsonDocument.Parse(json, Options);
+        }
+        catch (JsonException e)
+        {
+            throw new BigBirdConfigException($"{source}: not valid JSON: {e.Message}", e);
+        }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            var kind = doc.RootElement.ValueKind;
+            doc.Dispose();
+            throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {kind}.");
+        }
+        return doc;
+    }
+
     /// <summary>
     /// The <c>model_type</c> of the checkpoint folder <paramref name="directory"/> (its <c>config.json</c>), or null when the
     /// file has none (BigBirdSharp then reads it as a BigBird configuration, as it always has).
@@ -44,27 +75,10 @@ internal static class ConfigFile
     public static string? ModelTypeOf(string directory)
     {
         string path = Path.Combine(directory, "config.json");
-        string text = ReadText(path);
-        try
-        {
-            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new BigBirdConfigException($"{path}: expected a JSON object at the top level, found {doc.RootElement.ValueKind}.");
-            if (!doc.RootElement.TryGetProperty("model_type", out var e) || e.ValueKind == JsonValueKind.Null) return null;
-            if (e.ValueKind != JsonValueKind.String)
-                throw new BigBirdConfigException($"{path}: model_type must be a string, found {e.ValueKind} '{e.GetRawText()}'.");
-            try
-            {
-                return e.GetString();
-            }
-            catch (InvalidOperationException)
-            {
-                throw new BigBirdConfigException($"{path}: model_type holds a lone surrogate escape, which is not Unicode text.");
-            }
-        }
-        catch (JsonException x)
-        {
-            throw new BigBirdConfigException($"{path}: not valid JSON: {x.Message}", x);
-        }
+        using var doc = Parse(ReadText(path), path);
+        if (!doc.RootElement.TryGetProperty("model_type", out var e) || e.ValueKind == JsonValueKind.Null) return null;
+        if (e.ValueKind != JsonValueKind.String)
+            throw new BigBirdConfigException($"{path}: model_type must be a string, found {e.ValueKind} '{e.GetRawText()}'.");
+        return e.GetString();
     }
 }

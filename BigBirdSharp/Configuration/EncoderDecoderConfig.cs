@@ -67,24 +67,7 @@ public sealed record EncoderDecoderConfig
     /// <exception cref="BigBirdConfigException">The file is missing, unreadable, not JSON, of another model_type, or holds an
     /// invalid value; the message names the field.</exception>
     public static EncoderDecoderConfig FromFile(string path)
-    {
-        if (!File.Exists(path))
-            throw new BigBirdConfigException($"{path}: config.json not found; a Hugging Face checkpoint folder has one beside its weights.");
-        string? problem = RegularFile.Problem(path, out long length);
-        if (problem is not null) throw new BigBirdConfigException($"{path}: config.json {problem}");
-        if (length > BigBirdConfig.MaxFileBytes)
-            throw new BigBirdConfigException($"{path}: config.json is {length} bytes, more than the {BigBirdConfig.MaxFileBytes} a configuration can need.");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (IOException e)
-        {
-            throw new BigBirdConfigException($"{path}: cannot read: {e.Message}", e);
-        }
-        return FromJson(text, path);
-    }
+        => FromJson(ConfigFile.ReadText(path), path);
 
     /// <summary>
     /// Parses and validates the text of an <c>EncoderDecoderModel</c> <c>config.json</c>: <c>model_type</c>, when present,
@@ -95,20 +78,9 @@ public sealed record EncoderDecoderConfig
     /// wrong type, another model_type, or an invalid value; the message names the field.</exception>
     public static EncoderDecoderConfig FromJson(string json, string source = "config.json")
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new BigBirdConfigException($"{source}: not valid JSON: {e.Message}", e);
-        }
-        using (doc)
+        using (var doc = ConfigFile.Parse(json, source))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new BigBirdConfigException($"{source}: expected a JSON object at the top level, found {root.ValueKind}.");
             var r = new ConfigFieldReader(root, source);
             string? modelType = r.NullableString("model_type");
             if (modelType is not null && modelType != ModelType)

@@ -121,26 +121,8 @@ public sealed record GenerationConfig
         public static readonly TokenDefaults None = new(null, null, null, null);
     }
 
-    private static JsonDocument Parse(string path)
-    {
-        // the shared reading refuses FIFOs, devices and oversized files before anything is read
-        string text = ConfigFile.ReadText(path);
-        try
-        {
-            var doc = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                var kind = doc.RootElement.ValueKind;
-                doc.Dispose();
-                throw new BigBirdConfigException($"{path}: expected a JSON object at the top level, found {kind}.");
-            }
-            return doc;
-        }
-        catch (JsonException e)
-        {
-            throw new BigBirdConfigException($"{path}: not valid JSON: {e.Message}", e);
-        }
-    }
+    // the shared reading refuses FIFOs, devices and oversized files before anything is read
+    private static JsonDocument Parse(string path) => ConfigFile.Parse(ConfigFile.ReadText(path), path);
 
     private static GenerationConfig Read(JsonElement root, GenerationConfig g, string source, TokenDefaults defaults)
     {
