@@ -165,4 +165,18 @@ public sealed class SummarizationTests
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public void Tokenize_on_a_pegasus_folder_uses_the_pegasus_tokenizer()
+    {
+        // HF's AutoTokenizer gives PegasusTokenizer for this folder: the ids of the fixture's documents, `</s>` last
+        var c = Cases().First(x => !x.Truncation);
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = BigBirdCli.Run(["tokenize", "--model", Model, "-q", "--", c.Text], stdout, stderr);
+        Assert.True(code == 0, stderr.ToString());
+        using var line = JsonDocument.Parse(stdout.ToString().Trim());
+        Assert.Equal(c.InputIds, line.RootElement.GetProperty("input_ids").EnumerateArray().Select(x => x.GetInt32()));
+    }
 }
+
