@@ -12,12 +12,14 @@ namespace BigBirdSharp.Cli;
 /// <c>bigbird run</c> on a sequence-to-sequence folder (<c>model_type</c> <c>bigbird_pegasus</c>): reads input_ids,
 /// attention_mask, decoder_input_ids, decoder_attention_mask and labels, and writes HF's output fields
 /// (<c>logits</c>, <c>encoder_last_hidden_state</c>, <c>loss</c>; <c>last_hidden_state</c> for the bare model), or with
-/// <c>--generate N</c> HF's <c>sequences</c>, the decoder start token first.
+/// <c>--generate N</c> HF's <c>sequences</c>, the decoder start token first; on BigBirdPegasusForCausalLM, input_ids,
+/// attention_mask and labels in, <c>logits</c> and <c>loss</c> out, or <c>sequences</c> with the prompt first.
 /// </summary>
 internal static class Seq2SeqRun
 {
     /// <summary>The BigBirdPegasus classes <c>run</c> loads.</summary>
-    public static readonly IReadOnlyList<string> PegasusArchitectures = ["BigBirdPegasusForConditionalGeneration", "BigBirdPegasusModel"];
+    public static readonly IReadOnlyList<string> PegasusArchitectures =
+        ["BigBirdPegasusForConditionalGeneration", "BigBirdPegasusModel", "BigBirdPegasusForCausalLM"];
 
     public static int Run(Options o, CliConsole io, string model, string modelType, BigBirdModelOptions modelOptions,
                           BigBirdForwardOptions forwardOptions, string inputs, string output, int? generate)
@@ -33,6 +35,7 @@ internal static class Seq2SeqRun
                 $"architecture '{architecture}' is not supported for a bigbird_pegasus folder; supported: {string.Join(", ", PegasusArchitectures)}.");
         var (text, path) = ReadRunText(inputs, io);
         var given = RunInputs.ParseSeq2Seq(text, path);
+        if (architecture == "BigBirdPegasusForCausalLM") return RunCausalLM(o, io, model, modelOptions, given, output, generate);
         var x = PegasusInputs(given);
 
         var json = new Dictionary<string, object?>
@@ -81,6 +84,56 @@ internal static class Seq2SeqRun
             summary = $"encoder attention {BigBirdConfig.AttentionTypeName(result.EncoderAttentionType)}" +
                       (result.Loss is float l ? $", loss {l.ToString("G6", CultureInfo.InvariantCulture)}" : "");
             json["attention_type"] = BigBirdConfig.AttentionTypeName(result.EncoderAttentionType);
+            if (result.Loss is float l2) json["loss"] = float.IsFinite(l2) ? l2 : null;
+        }
+        json["output"] = output;
+        Summary(o, io, output, $"{architecture}: batch {x.BatchSize}, length {x.SequenceLength}, {summary} → {Shown(output)}", json);
+        return Ok;
+    }
+
+    /// <summary>
+    /// BigBirdPegasusForCausalLM (the decoder alone): input_ids, attention_mask and labels in; HF's <c>logits</c> and
+    /// <c>loss</c> out, or with <c>--generate N</c> HF's <c>sequences</c>, the prompt first.
+    /// </summary>
+    private static int RunCausalLM(Options o, CliConsole io, string model, BigBirdModelOptions modelOptions, Seq2SeqRunInputs given, string output,
+                                   int? generate)
+    {
+        const string architecture = "BigBirdPegasusForCausalLM";
+        if (given.DecoderInputIds is not null || given.DecoderAttentionMask is not null || given.StartPositions is not null || given.EndPositions is not null)
+            throw new BigBirdInputException(
+                $"{given.Path}: {architecture} is a decoder alone; it takes input_ids, attention_mask and labels, not decoder_* inputs or positions.");
+        if (given.FloatLabels is not null || (given.Labels is not null && given.LabelShape.Length != 2))
+            throw new BigBirdInputException($"{given.Path}: labels must be [batch][seq] token ids (or -100) for {architecture}.");
+        var x = new BigBirdPegasusCausalLMInputs(given.BatchSize, given.SequenceLength)
+        {
+            InputIds = given.InputIds, AttentionMask = given.AttentionMask, Labels = given.Labels,
+        };
+        var json = new Dictionary<string, object?>
+        {
+            ["architecture"] = architecture, ["batch"] = x.BatchSize, ["length"] = x.SequenceLength,
+        };
+        using var clm = BigBirdPegasusForCausalLM.FromPretrained(model, modelOptions);
+        string summary;
+        if (generate is int n)
+        {
+            if (given.Labels is not null)
+                throw new BigBirdInputException($"{given.Path}: --generate takes the prompt's input_ids and attention_mask, not labels.");
+            var generation = GenerationFlags.Read(o, model, n);
+            var sequences = clm.Generate(x, generation);
+            int rows = x.BatchSize * generation.NumReturnSequences, length = sequences.Length / rows;
+            WriteBinaryOutput(output, io, file =>
+                SafeTensorsWriter.Write(file, [new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(v => (long)v).ToArray())]));
+            summary = $"generated {length - x.SequenceLength} tokens per row";
+            json["generated_tokens_per_row"] = length - x.SequenceLength;
+        }
+        else
+        {
+            var result = clm.Forward(x);
+            var entries = new List<SafeTensorsWriter.Entry>();
+            if (result.Loss is float loss) entries.Add(new SafeTensorsWriter.Entry("loss", [], [loss]));
+            entries.Add(new SafeTensorsWriter.Entry("logits", result.Logits.Shape, result.Logits.Data));
+            WriteBinaryOutput(output, io, file => SafeTensorsWriter.Write(file, entries));
+            summary = result.Loss is float l ? $"loss {l.ToString("G6", CultureInfo.InvariantCulture)}" : "logits";
             if (result.Loss is float l2) json["loss"] = float.IsFinite(l2) ? l2 : null;
         }
         json["output"] = output;

@@ -47,9 +47,12 @@ public sealed class Seq2SeqRunTests : IDisposable
         Assert.True(code == 0, stderr);
         Assert.Contains(c.Architecture, stdout);
         using var written = CheckpointLoader.Open(output);
-        string[] fields = c.Architecture == "BigBirdPegasusModel"
-            ? ["last_hidden_state", "encoder_last_hidden_state"]
-            : ["logits", "encoder_last_hidden_state", .. c.Has("loss") ? new[] { "loss" } : []];
+        string[] fields = c.Architecture switch
+        {
+            "BigBirdPegasusModel" => ["last_hidden_state", "encoder_last_hidden_state"],
+            "BigBirdPegasusForCausalLM" => ["logits", .. c.Has("loss") ? new[] { "loss" } : []],
+            _ => ["logits", "encoder_last_hidden_state", .. c.Has("loss") ? new[] { "loss" } : []],
+        };
         Assert.Equal(fields.Order(StringComparer.Ordinal), written.Names.Order(StringComparer.Ordinal));
         foreach (string field in fields)
             Tolerance.AssertAllClose(written.ReadFloat32(field).ToArray(), c.Expected(field), $"{name}: {field}");
