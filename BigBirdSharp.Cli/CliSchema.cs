@@ -177,7 +177,7 @@ internal static class CliSchema
 
     public static readonly Command RunModel = Build(new Command("run",
         "Any head on token ids: reads a JSON object of HF forward arguments ({\"input_ids\": [[...]], ...}) and writes HF's output " +
-        "fields as safetensors (--generate N for causal LMs and BigBirdPegasusForConditionalGeneration). On a bigbird_pegasus folder it also reads " +
+        "fields as safetensors (--generate N for causal LMs, BigBirdPegasusForCausalLM included, and BigBirdPegasusForConditionalGeneration). On a bigbird_pegasus folder it also reads " +
         "decoder_input_ids, decoder_attention_mask and labels."),
         null,
         [
@@ -185,7 +185,7 @@ internal static class CliSchema
             new Option<string?>("--architecture") { HelpName = "NAME", Description = "The head to load. [default: config.json architectures[0]]" },
             new Option<bool>("--output-hidden-states") { Description = "Also write every layer's hidden states." },
             new Option<bool>("--output-attentions") { Description = "Also write every layer's attention probabilities." },
-            new Option<int?>("--generate") { HelpName = "N", Description = "Generate N tokens after each row (BigBirdForCausalLM, BigBirdPegasusForConditionalGeneration)." },
+            new Option<int?>("--generate") { HelpName = "N", Description = "Generate N tokens after each row (BigBirdForCausalLM, BigBirdPegasusForCausalLM, BigBirdPegasusForConditionalGeneration)." },
             new Option<int?>("--eos-token-id") { HelpName = "ID", Description = "Stop a row at this token (with --generate). [default: the checkpoint's]" },
             new Option<bool>("--do-sample") { Description = "Sample instead of greedy decoding (with --generate)." },
             FloatOption("--temperature", "T", "Sampling temperature (with --generate --do-sample).", 1f),

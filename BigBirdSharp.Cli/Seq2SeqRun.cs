@@ -43,7 +43,7 @@ internal static class Seq2SeqRun
                 throw new BigBirdException($"architecture '{asked}' is not supported for an encoder-decoder folder; it loads as EncoderDecoderModel.");
             using var ed = EncoderDecoderModel.FromPretrained(model, modelOptions);
             (entries, summary) = generation is not null
-                ? Sequences(given, generation, ed.Generate(EncoderDecoderInputs(given, forGeneration: true), generation, forwardOptions))
+                ? Sequences(given, generation, ed.Generate(EncoderDecoderInputs(given, forGeneration: true), generation, forwardOptions), json)
                 : EncoderDecoderForward(ed, EncoderDecoderInputs(given, forGeneration: false), forwardOptions, json);
         }
         else
@@ -53,12 +53,12 @@ internal static class Seq2SeqRun
             if (!PegasusArchitectures.Contains(architecture))
                 throw new BigBirdException(
                     $"architecture '{architecture}' is not supported for a bigbird_pegasus folder; supported: {string.Join(", ", PegasusArchitectures)}.");
-            if (generate is not null && architecture != "BigBirdPegasusForConditionalGeneration")
-                throw new UsageException($"--generate needs BigBirdPegasusForConditionalGeneration, not {architecture}");
+            if (generate is not null && architecture is not ("BigBirdPegasusForConditionalGeneration" or "BigBirdPegasusForCausalLM"))
+                throw new UsageException($"--generate needs BigBirdPegasusForConditionalGeneration or BigBirdPegasusForCausalLM, not {architecture}");
             (entries, summary) = architecture switch
             {
-                "BigBirdPegasusForCausalLM" => PegasusCausalLM(model, modelOptions, given, json),
-                _ when generation is not null => Sequences(given, generation, PegasusGenerate(model, modelOptions, given, generation, forwardOptions)),
+                "BigBirdPegasusForCausalLM" => PegasusCausalLM(model, modelOptions, given, generation, json),
+                _ when generation is not null => Sequences(given, generation, PegasusGenerate(model, modelOptions, given, generation, forwardOptions), json),
                 _ => PegasusForward(architecture, model, modelOptions, PegasusInputs(given, architecture), forwardOptions, json),
             };
         }
@@ -70,9 +70,11 @@ internal static class Seq2SeqRun
     }
 
     /// <summary>HF's <c>sequences</c> of a generation, [rows, length], and the summary line.</summary>
-    private static (List<SafeTensorsWriter.Entry>, string) Sequences(Seq2SeqRunInputs given, GenerationConfig generation, int[] sequences)
+    private static (List<SafeTensorsWriter.Entry>, string) Sequences(Seq2SeqRunInputs given, GenerationConfig generation, int[] sequences,
+                                                                     Dictionary<string, object?> json)
     {
         int rows = given.BatchSize * generation.NumReturnSequences, length = sequences.Length / rows;
+        json["generated_tokens_per_row"] = length - 1;
         return ([new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(v => (long)v).ToArray())], $"generated {length - 1} tokens per row");
     }
 
@@ -140,14 +142,31 @@ internal static class Seq2SeqRun
         }
     }
 
+    /// <summary>BigBirdPegasusForCausalLM (the decoder alone): input_ids, attention_mask and labels in; HF's <c>logits</c> and
+    /// <c>loss</c> out, or with a generation HF's <c>sequences</c>, the prompt first.</summary>
     private static (List<SafeTensorsWriter.Entry>, string) PegasusCausalLM(string model, BigBirdModelOptions modelOptions, Seq2SeqRunInputs given,
-                                                                           Dictionary<string, object?> json)
+                                                                           GenerationConfig? generation, Dictionary<string, object?> json)
     {
         if (given.DecoderInputIds is not null || given.DecoderAttentionMask is not null || given.StartPositions is not null || given.EndPositions is not null)
-            throw new BigBirdInputException($"{given.Path}: BigBirdPegasusForCausalLM takes input_ids, attention_mask and labels (the decoder's own tokens), not decoder_* or positions.");
+            throw new BigBirdInputException(
+                $"{given.Path}: BigBirdPegasusForCausalLM is a decoder alone; it takes input_ids, attention_mask and labels, not decoder_* inputs or positions.");
         if (given.FloatLabels is not null || (given.Labels is not null && !given.LabelShape.SequenceEqual([given.BatchSize, given.SequenceLength])))
-            throw new BigBirdInputException($"{given.Path}: labels must be token ids of the shape of input_ids, [{given.BatchSize}][{given.SequenceLength}].");
+            throw new BigBirdInputException(
+                $"{given.Path}: labels must be [batch][seq] token ids (or -100) of the shape of input_ids, [{given.BatchSize}][{given.SequenceLength}], for BigBirdPegasusForCausalLM.");
         using var clm = BigBirdPegasusForCausalLM.FromPretrained(model, modelOptions);
+        if (generation is not null)
+        {
+            if (given.Labels is not null)
+                throw new BigBirdInputException($"{given.Path}: --generate takes the prompt's input_ids and attention_mask, not labels.");
+            var sequences = clm.Generate(new BigBirdPegasusCausalLMInputs(given.BatchSize, given.SequenceLength)
+            {
+                InputIds = given.InputIds, AttentionMask = given.AttentionMask,
+            }, generation);
+            int rows = given.BatchSize * generation.NumReturnSequences, length = sequences.Length / rows;
+            json["generated_tokens_per_row"] = length - given.SequenceLength;
+            return ([new SafeTensorsWriter.Entry("sequences", [rows, length], [], sequences.Select(v => (long)v).ToArray())],
+                    $"generated {length - given.SequenceLength} tokens per row");
+        }
         var r = clm.Forward(new BigBirdPegasusCausalLMInputs(given.BatchSize, given.SequenceLength)
         {
             InputIds = given.InputIds, AttentionMask = given.AttentionMask, Labels = given.Labels,

@@ -54,4 +54,43 @@ public sealed class BeamSearchAllocationTests
         long longer = 12 * perPosition + 256;
         Assert.True(many - few <= longer, $"12 more beam steps allocated {many - few} more bytes ({few} for 4 steps, {many} for 16; bound {longer})");
     }
+
+    // the same for the decoder-only BigBirdPegasusForCausalLM, whose steps also copy the prompt's mask to the step's length
+    [Theory]
+    [InlineData("clm", 2, 9, 3)]
+    [InlineData("clm_untied", 1, 5, 4)]
+    public void MoreCausalLMBeamStepsAllocateOnlyTheLongerBuffers(string modelName, int batch, int seq, int beams)
+    {
+        using var model = BigBirdPegasusForCausalLM.FromPretrained(Path.Combine(RepoPaths.Fixtures, "pegasus", "models", modelName));
+        var random = new Random(seq);
+        var mask = Enumerable.Range(0, batch * seq).Select(i => i / seq == 1 && i % seq < 3 ? 0 : 1).ToArray(); // row 1 left-padded
+        var prompt = new BigBirdPegasusCausalLMInputs(batch, seq)
+        {
+            InputIds = Enumerable.Range(0, batch * seq).Select(_ => random.Next(3, model.Config.VocabSize)).ToArray(), AttentionMask = mask,
+        };
+        long Least(int steps)
+        {
+            var generation = new GenerationConfig
+            {
+                MaxNewTokens = steps, NumBeams = beams, NumReturnSequences = 2, NoRepeatNgramSize = 2, RepetitionPenalty = 1.2f, MinLength = 3,
+                PadTokenId = 0,
+            };
+            for (int i = 0; i < 3; i++) model.Generate(prompt, generation);
+            long least = long.MaxValue;
+            for (int i = 0; i < 5; i++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                model.Generate(prompt, generation);
+                least = Math.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
+            }
+            return least;
+        }
+        long few = Least(4), many = Least(16);
+        int rows = batch * beams, d = model.Config.DModel;
+        // as above, plus the prompt's mask over the maximum length three times (host, device, the step's copy)
+        long perPosition = (2L * model.Config.DecoderLayers + 1) * rows * d * sizeof(float)
+                           + (6L * rows + (beams + 1) * batch + 2 * batch) * sizeof(int);
+        long longer = 12 * perPosition + 256;
+        Assert.True(many - few <= longer, $"12 more beam steps allocated {many - few} more bytes ({few} for 4 steps, {many} for 16; bound {longer})");
+    }
 }

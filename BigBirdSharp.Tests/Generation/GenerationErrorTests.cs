@@ -5,11 +5,13 @@ using BigBirdSharp.Modeling.Pegasus;
 namespace BigBirdSharp.Tests.Generation;
 
 /// <summary>Every validation of generate's settings is a typed <see cref="BigBirdInputException"/> that names the setting,
-/// on both generating models.</summary>
+/// on every generating model.</summary>
 public sealed class GenerationErrorTests
 {
     private static readonly Lazy<BigBirdPegasusForConditionalGeneration> Pegasus =
         new(() => BigBirdPegasusForConditionalGeneration.FromPretrained(Path.Combine(RepoPaths.Fixtures, "pegasus", "models", "cg_full")));
+    private static readonly Lazy<BigBirdPegasusForCausalLM> PegasusCausal =
+        new(() => BigBirdPegasusForCausalLM.FromPretrained(Path.Combine(RepoPaths.Fixtures, "pegasus", "models", "clm")));
     private static readonly Lazy<BigBirdForCausalLM> Causal =
         new(() => BigBirdForCausalLM.FromPretrained(Path.Combine(RepoPaths.Fixtures, "heads", "models", "causal_full")));
 
@@ -55,6 +57,15 @@ public sealed class GenerationErrorTests
     {
         var prompt = new BigBirdInputs(1, 3) { InputIds = [5, 6, 7] };
         var e = Assert.Throws<BigBirdInputException>(() => Causal.Value.Generate(prompt, g));
+        Assert.Contains(field, e.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public void PegasusCausalLMRejects(string field, GenerationConfig g)
+    {
+        var prompt = new BigBirdPegasusCausalLMInputs(1, 3) { InputIds = [5, 6, 7] };
+        var e = Assert.Throws<BigBirdInputException>(() => PegasusCausal.Value.Generate(prompt, g));
         Assert.Contains(field, e.Message);
     }
 

@@ -28,7 +28,7 @@ internal sealed class GenerationFixture
     public required int[] InputIds { get; init; }
     public int[]? AttentionMask { get; init; }
 
-    public string ModelPath => Kind == "pegasus"
+    public string ModelPath => Kind is "pegasus" or "pegasus_clm"
         ? Path.Combine(RepoPaths.Fixtures, "pegasus", "models", Model)
         : Path.Combine(RepoPaths.Fixtures, "heads", "models", Model);
 
@@ -97,11 +97,15 @@ internal sealed class GenerationFixture
         return reader.TryGetInfo("sequences_scores", out _) ? reader.ReadFloat32("sequences_scores").ToArray() : null;
     }
 
-    /// <summary>Runs the case on a loaded model (a BigBirdPegasusForConditionalGeneration or a BigBirdForCausalLM).</summary>
+    /// <summary>Runs the case on a loaded model (a BigBirdPegasusForConditionalGeneration, a BigBirdPegasusForCausalLM or a
+    /// BigBirdForCausalLM).</summary>
     public GenerationOutput Run(object model, GenerationConfig? settings = null, bool beamSearchWithOneBeam = false) => model switch
     {
         BigBirdPegasusForConditionalGeneration p => p.GenerateOutput(
             new BigBirdPegasusInputs(Batch, Seq) { InputIds = InputIds, AttentionMask = AttentionMask }, settings ?? Settings, Options,
+            CancellationToken.None, beamSearchWithOneBeam),
+        BigBirdPegasusForCausalLM l => l.GenerateOutput(
+            new BigBirdPegasusCausalLMInputs(Batch, Seq) { InputIds = InputIds, AttentionMask = AttentionMask }, settings ?? Settings,
             CancellationToken.None, beamSearchWithOneBeam),
         BigBirdForCausalLM c => c.GenerateOutput(
             new BigBirdInputs(Batch, Seq) { InputIds = InputIds, AttentionMask = AttentionMask }, settings ?? Settings, Options,
@@ -109,7 +113,11 @@ internal sealed class GenerationFixture
         _ => throw new ArgumentException(model.GetType().Name),
     };
 
-    public IDisposable LoadModel() => Kind == "pegasus"
-        ? BigBirdPegasusForConditionalGeneration.FromPretrained(ModelPath)
-        : BigBirdForCausalLM.FromPretrained(ModelPath);
+    public IDisposable LoadModel() => Kind switch
+    {
+        "pegasus" => BigBirdPegasusForConditionalGeneration.FromPretrained(ModelPath),
+        "pegasus_clm" => BigBirdPegasusForCausalLM.FromPretrained(ModelPath),
+        "causal" => BigBirdForCausalLM.FromPretrained(ModelPath),
+        _ => throw new InvalidDataException($"{Name}: unknown kind '{Kind}' in case.json"),
+    };
 }

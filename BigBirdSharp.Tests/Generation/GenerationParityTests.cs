@@ -6,8 +6,8 @@ namespace BigBirdSharp.Tests.Generation;
 
 /// <summary>
 /// generate() against transformers 4.27.1 on fixtures/generation: greedy and beam search with HF's logits processors on
-/// BigBirdPegasus (block_sparse encoders of a few hundred tokens, padded batches) and on BigBirdForCausalLM (left-padded
-/// prompts). Sequences must be identical; beam search's sequences_scores within 1e-4 + 1e-4·|b|.
+/// BigBirdPegasus (block_sparse encoders of a few hundred tokens, padded batches), on BigBirdPegasusForCausalLM and on
+/// BigBirdForCausalLM (left-padded prompts). Sequences must be identical; beam search's sequences_scores within 1e-4 + 1e-4·|b|.
 /// </summary>
 public sealed class GenerationParityTests
 {
@@ -48,6 +48,8 @@ public sealed class GenerationParityTests
         {
             BigBirdPegasusForConditionalGeneration p => p.Generate(
                 new BigBirdPegasusInputs(c.Batch, c.Seq) { InputIds = c.InputIds, AttentionMask = c.AttentionMask }, c.Settings, c.Options),
+            BigBirdPegasusForCausalLM q => q.Generate(
+                new BigBirdPegasusCausalLMInputs(c.Batch, c.Seq) { InputIds = c.InputIds, AttentionMask = c.AttentionMask }, c.Settings),
             BigBirdForCausalLM l => l.Generate(
                 new BigBirdInputs(c.Batch, c.Seq) { InputIds = c.InputIds, AttentionMask = c.AttentionMask }, c.Settings, c.Options),
             _ => throw new InvalidOperationException(),

@@ -14,7 +14,7 @@ namespace BigBirdSharp.Modeling.Pegasus;
 /// final_logits_bias are left unused, as in HF), or a bare model's (<c>decoder.*</c>). A loaded model is immutable and
 /// safe to call from many threads; a cache belongs to its caller.
 /// </summary>
-public sealed class BigBirdPegasusForCausalLM : IDisposable
+public sealed partial class BigBirdPegasusForCausalLM : IDisposable
 {
     /// <summary>model</summary>
     public BigBirdPegasusDecoderWrapper Model { get; }
