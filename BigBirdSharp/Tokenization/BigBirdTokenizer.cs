@@ -37,9 +37,8 @@ public sealed class BigBirdTokenizer
     private readonly SentencePieceProcessor sp;
     private readonly Dictionary<string, int> addedTokensEncoder = new(StringComparer.Ordinal);
     private readonly Dictionary<int, string> addedTokensDecoder = [];
-    private readonly Dictionary<string, (SpecialToken Token, bool StripBoth)> noSplit = new(StringComparer.Ordinal);
-    private readonly string[] noSplitByLength;
-    private readonly HashSet<char> noSplitFirstChars = [];
+    // the tokens tokenize never splits, with the whitespace each strips (HF's unique_no_split_tokens)
+    private readonly NoSplitTokenSplitter splitter;
     private readonly HashSet<string> allSpecialTokens = new(StringComparer.Ordinal);
     private readonly HashSet<int> allSpecialIds = [];
 
@@ -93,6 +92,7 @@ public sealed class BigBirdTokenizer
         SpecialTokens = specialTokens ?? BigBirdSpecialTokens.Default;
         var t = SpecialTokens;
         // all_special_tokens_extended: SPECIAL_TOKENS_ATTRIBUTES order, duplicates removed.
+        var noSplit = new Dictionary<string, (SpecialToken Token, bool StripBoth)>(StringComparer.Ordinal);
         var extended = new List<(SpecialToken Token, bool StripBoth)>();
         foreach (var tok in new[] { t.BosToken, t.EosToken, t.UnkToken, t.SepToken, t.PadToken, t.ClsToken, t.MaskToken })
             if (tok is { } v) extended.Add((v, false));
@@ -131,8 +131,9 @@ public sealed class BigBirdTokenizer
                 addedTokensDecoder[id] = s;
             }
         }
-        noSplitByLength = [.. ordered.Concat(plainAdded).OrderByDescending(s => s.Length).ThenBy(s => s, StringComparer.Ordinal)];
-        foreach (var s in noSplitByLength) noSplitFirstChars.Add(s[0]);
+        // a plain string (an added token, or an additional special token given as a string) strips both sides
+        splitter = new NoSplitTokenSplitter(noSplit.Select(kv =>
+            (kv.Key, kv.Value.Token.LStrip || kv.Value.StripBoth, kv.Value.Token.RStrip || kv.Value.StripBoth)));
         var ids = new List<int>();
         foreach (var s in ordered)
         {
@@ -327,59 +328,6 @@ public sealed class BigBirdTokenizer
         return [.. tokens];
     }
 
-    private struct Segment
-    {
-        public int Start, End;
-        public bool IsToken;
-    }
-
-    /// <summary>HF <c>Trie.split</c> for the no-split tokens (leftmost, then longest match), then the lstrip/rstrip
-    /// pass of <c>tokenize</c>.</summary>
-    private List<Segment> Split(string text)
-    {
-        var segments = new List<Segment>();
-        int pos = 0, chunkStart = 0;
-        while (pos < text.Length)
-        {
-            string? match = null;
-            if (noSplitFirstChars.Contains(text[pos]))
-            {
-                foreach (var s in noSplitByLength)
-                {
-                    if (pos + s.Length <= text.Length && string.CompareOrdinal(text, pos, s, 0, s.Length) == 0)
-                    {
-                        match = s;
-                        break;
-                    }
-                }
-            }
-            if (match is null)
-            {
-                pos++;
-                continue;
-            }
-            if (pos > chunkStart) segments.Add(new Segment { Start = chunkStart, End = pos });
-            segments.Add(new Segment { Start = pos, End = pos + match.Length, IsToken = true });
-            pos += match.Length;
-            chunkStart = pos;
-        }
-        if (text.Length > chunkStart) segments.Add(new Segment { Start = chunkStart, End = text.Length });
-
-        var seg = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(segments);
-        for (int i = 0; i < seg.Length; i++)
-        {
-            if (!seg[i].IsToken) continue;
-            var (tok, stripBoth) = noSplit[text.Substring(seg[i].Start, seg[i].End - seg[i].Start)];
-            bool hasRight = i + 1 < seg.Length && seg[i + 1].End > seg[i + 1].Start;
-            bool hasLeft = i > 0 && seg[i - 1].End > seg[i - 1].Start;
-            if ((tok.RStrip || stripBoth) && hasRight)
-                while (seg[i + 1].Start < seg[i + 1].End && IsPythonSpace(text[seg[i + 1].Start])) seg[i + 1].Start++;
-            if ((tok.LStrip || stripBoth) && hasLeft)
-                while (seg[i - 1].End > seg[i - 1].Start && IsPythonSpace(text[seg[i - 1].End - 1])) seg[i - 1].End--;
-        }
-        return segments;
-    }
-
     /// <summary>Python's <c>str.isspace</c> for one UTF-16 unit (every Unicode space is in the BMP).</summary>
     internal static bool IsPythonSpace(char c) => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f';
 
@@ -387,7 +335,7 @@ public sealed class BigBirdTokenizer
     private void EncodeText(string text, List<(int Id, TokenOffset Offset)> output, List<string>? tokens = null)
     {
         if (text.Length == 0) return;
-        var segments = Split(text);
+        var segments = splitter.Split(text);
         Utf8Text? utf8 = null;
         var raw = new GrowBuffer<RawPiece>(16);
         var norm = new GrowBuffer<byte>(64);
