@@ -665,52 +665,10 @@ public sealed class PegasusTokenizer
 
     /// <summary>HF <c>truncate_sequences</c> with stride 0. Like HF, a strategy that cannot remove enough tokens from
     /// its sequence leaves it whole (HF logs an error).</summary>
-    private void Truncate(List<(int, TokenOffset)> a, List<(int, TokenOffset)>? b, int remove, TruncationStrategy strategy)
-    {
-        void Cut(List<(int, TokenOffset)> list, int n)
-        {
-            if (TruncateLeft) list.RemoveRange(0, n);
-            else list.RemoveRange(list.Count - n, n);
-        }
-        if (strategy == TruncationStrategy.OnlyFirst || (strategy == TruncationStrategy.LongestFirst && b is null))
-        {
-            if (a.Count > remove) Cut(a, remove);
-        }
-        else if (strategy == TruncationStrategy.LongestFirst)
-        {
-            for (int i = 0; i < remove; i++)
-            {
-                if (a.Count > b!.Count) Cut(a, 1);
-                else if (b.Count > 0) Cut(b, 1);
-            }
-        }
-        else if (strategy == TruncationStrategy.OnlySecond && b is not null)
-        {
-            if (b.Count > remove) Cut(b, remove);
-        }
-    }
+    private void Truncate(List<(int, TokenOffset)> a, List<(int, TokenOffset)>? b, int remove, TruncationStrategy strategy) =>
+        EncodingShape.Truncate(a, b, remove, strategy, TruncateLeft);
 
-    private TokenizerEncoding Pad(TokenizerEncoding row, int target)
-    {
-        int diff = target - row.Length;
-        if (diff <= 0) return row;
-        static T[] Grow<T>(T[] src, int diff, T fill, bool left)
-        {
-            var dst = new T[src.Length + diff];
-            Array.Fill(dst, fill);
-            src.CopyTo(dst, left ? diff : 0);
-            return dst;
-        }
-        return new TokenizerEncoding
-        {
-            InputIds = Grow(row.InputIds, diff, PadTokenId, PadLeft),
-            TokenTypeIds = Grow(row.TokenTypeIds, diff, 0, PadLeft),
-            AttentionMask = Grow(row.AttentionMask, diff, 0, PadLeft),
-            SpecialTokensMask = Grow(row.SpecialTokensMask, diff, 1, PadLeft),
-            Offsets = Grow(row.Offsets, diff, default, PadLeft),
-            SequenceIds = Grow(row.SequenceIds, diff, -1, PadLeft),
-        };
-    }
+    private TokenizerEncoding Pad(TokenizerEncoding row, int target) => EncodingShape.Pad(row, target, PadTokenId, PadLeft);
 
     // ------------------------------------------------------------------------------------------------
     // Decoding
